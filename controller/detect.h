@@ -1,0 +1,58 @@
+#ifndef WL_DETECT_H
+#define WL_DETECT_H
+
+/*
+ * Project detection, after Railpack/Nixpacks (../shared/notes/detection.md):
+ * marker files in a fixed order, overrides first, evidence recorded.
+ *
+ * Order: spec.projectType / spec.dockerfile override; a Dockerfile at the
+ * root; Node (package.json) before Python (requirements.txt, pyproject.toml,
+ * Pipfile, or a main file) when both exist (documented rule, reported in
+ * the evidence); Go (go.mod or main.go); static (index.html at the root, in
+ * public/ or dist/). Nothing matched: WL_ENOTFOUND with a message listing
+ * what was looked for.
+ *
+ * Every generated plan listens on the container port in PORT (3000 unless
+ * spec.containerPort says otherwise) on 0.0.0.0. Pure (reads files only),
+ * thread-safe.
+ */
+
+#include <stddef.h>
+
+#include "specs/worklet.h"
+
+struct wl_build_plan {
+	enum wl_project_type type;
+	char *framework;  /* "next", "vite", "flask", "fastapi", "django", ... */
+	int port;         /* container port */
+	char **start_argv; /* exec-form CMD; NULL for DOCKERFILE (image's own) */
+	size_t start_argc;
+	char **evidence;
+	size_t evidence_count;
+
+	/* DOCKERFILE */
+	char *dockerfile;   /* path in the repo */
+	/* NODE */
+	char *node_pm;      /* "npm", "yarn", "pnpm" */
+	char *lockfile;     /* NULL if none */
+	int node_build;     /* run the build script */
+	char *spa_dir;      /* vite without start: serve this dir (dist) */
+	/* PYTHON */
+	char *requirements; /* "requirements.txt" or NULL */
+	int pyproject;      /* install "." from pyproject.toml */
+	/* GO */
+	char *go_target;    /* "." or "./cmd/name" */
+	/* STATIC */
+	char *static_root;  /* ".", "public" or "dist" */
+};
+
+/* Fill out (initialised by the callee) from the checkout in dir. */
+int wl_detect(struct wl_build_plan *out, const char *dir,
+	      const struct wl_spec *spec);
+void wl_build_plan_release(struct wl_build_plan *p);
+
+/* The summary stored in status.detection. */
+int wl_build_plan_to_detection(struct wl_detection *out,
+			       const struct wl_build_plan *p);
+
+#endif

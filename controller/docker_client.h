@@ -1,0 +1,174 @@
+#ifndef WL_DOCKER_CLIENT_H
+#define WL_DOCKER_CLIENT_H
+
+/*
+ * A small client for the Docker Engine API (v1.41) over its unix socket,
+ * on libcurl. One struct wl_docker per thread (it owns a curl handle);
+ * curl_global_init() must have run in main() first. The client does not
+ * log: failures set the error message and return a negative code:
+ *   WL_EUNAVAIL  the daemon cannot be reached
+ *   WL_ENOTFOUND 404 (no such container/image)
+ *   WL_EEXISTS   409 on create (name in use)
+ *   WL_ECANCELED *cancel became non-zero
+ *   WL_ERROR     anything else; the message holds Docker's own message
+ */
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "specs/core/buf.h"
+#include "specs/worklet.h"
+
+struct wl_docker;
+
+/*
+ * host: "unix:///path/to.sock" or NULL for $DOCKER_HOST, falling back to
+ * unix:///var/run/docker.sock. Other schemes are rejected (WL_EINVALID).
+ */
+int wl_docker_new(struct wl_docker **out, const char *host);
+void wl_docker_free(struct wl_docker *d);
+
+/* GET /_ping. */
+int wl_docker_ping(struct wl_docker *d);
+
+/* Called with each line of build output (without the newline). */
+typedef void (*wl_docker_line_cb)(void *ctx, const char *line);
+
+struct wl_docker_build_opts {
+	const void *context; /* a tar archive */
+	size_t context_len;
+	const char *dockerfile; /* path inside the context */
+	const char *tag;        /* "repo:tag" */
+	const struct wl_kvlist *labels;
+	wl_docker_line_cb on_line; /* may be NULL */
+	void *ctx;
+	const volatile int *cancel; /* may be NULL */
+	int64_t timeout_ms;         /* 0 = none */
+};
+
+/*
+ * POST /build, streaming the output to on_line. On success *image_id is
+ * the new image's id ("sha256:..."; caller frees). A failing build returns
+ * WL_ERROR with a message naming the step:
+ *   build failed at step 3/7 (RUN npm ci): <Docker's error>
+ */
+int wl_docker_build(struct wl_docker *d, const struct wl_docker_build_opts *o,
+		    char **image_id);
+
+struct wl_docker_image {
+	char *id;
+	struct wl_kvlist labels;
+	char **tags;
+	size_t tag_count;
+	int exposed_port; /* first exposed TCP port, 0 if none */
+	int64_t created_ms;
+};
+void wl_docker_image_release(struct wl_docker_image *img);
+
+/* GET /images/{ref}/json. WL_ENOTFOUND if missing. */
+int wl_docker_image_inspect(struct wl_docker *d, const char *ref,
+			    struct wl_docker_image *out);
+
+/* GET /images/json filtered by label ("key" or "key=value"). */
+int wl_docker_images_list(struct wl_docker *d, const char *label,
+			  struct wl_docker_image **out, size_t *count);
+void wl_docker_images_free(struct wl_docker_image *imgs, size_t count);
+
+/* DELETE /images/{ref}?force=..; missing is success. */
+int wl_docker_image_remove(struct wl_docker *d, const char *ref, int force);
+
+struct wl_container_config {
+	const char *name;
+	const char *image;
+	const struct wl_kvlist *env;
+	const struct wl_kvlist *labels;
+	int container_port; /* published as host_ip:host_port */
+	const char *host_ip; /* "127.0.0.1" */
+	int host_port;
+	int64_t memory_bytes; /* 0 = unlimited */
+	int64_t nano_cpus;
+	int64_t pids_limit;
+	const char *const *cmd; /* NULL-terminated argv, or NULL for image's */
+};
+
+/*
+ * POST /containers/create, hardened: no-new-privileges, capabilities
+ * dropped except CHOWN, DAC_OVERRIDE, FOWNER, SETGID, SETUID (what the
+ * generated images need to start as root and drop privileges), an init
+ * process, json-file logs capped at 2 x 1 MiB, no restart policy (the
+ * controller restarts with its own backoff), no mounts.
+ */
+int wl_docker_container_create(struct wl_docker *d,
+			       const struct wl_container_config *c, char **id);
+
+int wl_docker_container_start(struct wl_docker *d, const char *id);
+/* POST /containers/{id}/stop?t=timeout_s; already stopped is success. */
+int wl_docker_container_stop(struct wl_docker *d, const char *id,
+			     int timeout_s);
+/* DELETE /containers/{id}?force=1&v=1; missing is success. */
+int wl_docker_container_remove(struct wl_docker *d, const char *id);
+
+struct wl_docker_container {
+	char *id;
+	char *name; /* without the leading '/' */
+	char *image_id;
+	char *state; /* created, running, exited, ... */
+	struct wl_kvlist labels;
+	int running;
+	int exit_code;
+	int oom_killed;
+	int pid;
+	int64_t started_ms;  /* 0 if never */
+	int64_t finished_ms; /* 0 if never */
+};
+void wl_docker_container_release(struct wl_docker_container *c);
+
+/* GET /containers/{id}/json. WL_ENOTFOUND if missing. */
+int wl_docker_container_inspect(struct wl_docker *d, const char *id,
+				struct wl_docker_container *out);
+
+/*
+ * GET /containers/json?all=1 filtered by label ("key" or "key=value").
+ * List entries fill id, name, image_id, state, labels, running.
+ */
+int wl_docker_containers_list(struct wl_docker *d, const char *label,
+			      struct wl_docker_container **out, size_t *count);
+void wl_docker_containers_free(struct wl_docker_container *c, size_t count);
+
+/*
+ * GET /containers/{id}/logs?stdout=1&stderr=1&tail=N, with Docker's
+ * multiplexed stream decoded into plain text appended to out.
+ */
+int wl_docker_container_logs(struct wl_docker *d, const char *id, int tail,
+			     struct wl_buf *out);
+
+/*
+ * Incremental decoder of Docker's multiplexed log stream (8-byte header:
+ * stream type, 3 zero bytes, big-endian length; then the payload). Feed it
+ * any chunking; complete payloads are appended to out. Pure; used by the
+ * client and by fuzz tests.
+ */
+struct wl_docker_log_decoder {
+	unsigned char hdr[8];
+	size_t hdr_len;
+	size_t remaining; /* payload bytes left in the current frame */
+};
+void wl_docker_log_decoder_init(struct wl_docker_log_decoder *dec);
+int wl_docker_log_decode(struct wl_docker_log_decoder *dec, const char *data,
+			 size_t len, struct wl_buf *out);
+
+/* Called with each event's container id, action and worklet.id label. */
+typedef void (*wl_docker_event_cb)(void *ctx, const char *action,
+				   const char *container_id,
+				   const char *worklet_id);
+
+/*
+ * GET /events filtered to containers with the given label; blocks, calling
+ * cb per event, until *stop becomes non-zero (checked at least every
+ * second) or the connection fails.
+ */
+int wl_docker_events(struct wl_docker *d, const char *label,
+		     wl_docker_event_cb cb, void *ctx,
+		     const volatile int *stop);
+
+#endif

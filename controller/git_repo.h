@@ -1,0 +1,40 @@
+#ifndef WL_GIT_REPO_H
+#define WL_GIT_REPO_H
+
+/*
+ * The worklet's clone, on libgit2 (git_libgit2_init() runs once in main()).
+ * Each call opens and frees its own libgit2 objects, so any worker thread
+ * may call it. No submodules are fetched and no hooks run (libgit2 runs
+ * none). Does not log.
+ */
+
+#include <stdint.h>
+
+struct wl_git_sync_opts {
+	const char *url;    /* already checked by wl_validate_git_url */
+	const char *branch;
+	const char *dir;    /* the clone: <base dir>/<worklet id> */
+	int allow_local;    /* passed to wl_validate_git_url again */
+	const volatile int *cancel; /* honoured by transfer progress */
+};
+
+/*
+ * Make dir a checkout of branch of url, and put the checked-out commit in
+ * sha (40 hex + NUL):
+ *  - no clone yet (or dir is not a repository, or its origin URL differs):
+ *    clone (removing what was there), check out branch;
+ *  - a clone exists: fetch origin; if the local branch is an ancestor of
+ *    origin/branch, fast-forward and check out (force) the new tree; if it
+ *    has commits of its own (prompts), keep it.
+ * Errors, each with a message that says which:
+ *   WL_ENOTFOUND "branch 'x' not found in '<url>'" or repo not found,
+ *   WL_EUNAVAIL  network failure,
+ *   WL_EINVALID  URL rejected by policy,
+ *   WL_ECANCELED, WL_ERROR.
+ */
+int wl_git_sync(const struct wl_git_sync_opts *o, char sha[41]);
+
+/* The commit HEAD points to in dir. */
+int wl_git_head(const char *dir, char sha[41]);
+
+#endif

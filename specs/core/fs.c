@@ -1,0 +1,193 @@
+#include "specs/core/fs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "specs/core/error.h"
+#include "specs/core/hash.h"
+#include "specs/core/banned.h"
+
+static int fsync_dir_of(const char *path)
+{
+	char *copy = strdup(path);
+	int fd, error = 0;
+
+	if (!copy)
+		return WL_ERROR;
+	fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || fsync(fd) < 0) {
+		wl_error_set("cannot sync directory of '%s': %s", path,
+			     strerror(errno));
+		error = WL_ERROR;
+	}
+	if (fd >= 0)
+		close(fd);
+	free(copy);
+	return error;
+}
+
+int wl_fs_write_atomic(const char *path, const void *data, size_t len,
+		       mode_t mode)
+{
+	char tmp[4096], rnd[17];
+	const char *p = data;
+	int fd = -1, error = WL_ERROR;
+
+	wl_random_hex(rnd, 8);
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp-%s", path, rnd) >=
+	    sizeof(tmp)) {
+		wl_error_set("path too long: '%s'", path);
+		return WL_ERROR;
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+	if (fd < 0) {
+		wl_error_set("cannot create '%s': %s", tmp, strerror(errno));
+		return WL_ERROR;
+	}
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			wl_error_set("cannot write '%s': %s", path,
+				     strerror(errno));
+			goto done;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	if (fsync(fd) < 0) {
+		wl_error_set("cannot sync '%s': %s", path, strerror(errno));
+		goto done;
+	}
+	if (close(fd) < 0) {
+		fd = -1;
+		wl_error_set("cannot write '%s': %s", path, strerror(errno));
+		goto done;
+	}
+	fd = -1;
+	if (rename(tmp, path) < 0) {
+		wl_error_set("cannot rename '%s' to '%s': %s", tmp, path,
+			     strerror(errno));
+		goto done;
+	}
+	error = fsync_dir_of(path);
+	return error;
+done:
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+	return error;
+}
+
+int wl_fs_read(struct wl_buf *out, const char *path)
+{
+	char chunk[16384];
+	int fd, error = 0;
+	ssize_t n;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT) {
+			wl_error_set("'%s' does not exist", path);
+			return WL_ENOTFOUND;
+		}
+		wl_error_set("cannot open '%s': %s", path, strerror(errno));
+		return WL_ERROR;
+	}
+	for (;;) {
+		n = read(fd, chunk, sizeof(chunk));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			wl_error_set("cannot read '%s': %s", path,
+				     strerror(errno));
+			error = WL_ERROR;
+			break;
+		}
+		if (n == 0)
+			break;
+		if ((error = wl_buf_add(out, chunk, (size_t)n)) < 0) {
+			wl_error_prefix("'%s' is too large", path);
+			break;
+		}
+	}
+	close(fd);
+	return error;
+}
+
+int wl_fs_mkdir_p(const char *path, mode_t mode)
+{
+	char tmp[4096];
+	size_t len = strlen(path);
+
+	if (len == 0 || len >= sizeof(tmp)) {
+		wl_error_set("invalid directory path '%s'", path);
+		return WL_EINVALID;
+	}
+	memcpy(tmp, path, len + 1);
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, mode) < 0 && errno != EEXIST)
+			goto fail;
+		*p = '/';
+	}
+	if (mkdir(tmp, mode) < 0 && errno != EEXIST)
+		goto fail;
+	return 0;
+fail:
+	wl_error_set("cannot create directory '%s': %s", tmp, strerror(errno));
+	return WL_ERROR;
+}
+
+static int remove_entry(const char *p, const struct stat *sb, int flag,
+			struct FTW *ftw)
+{
+	(void)sb;
+	(void)ftw;
+	if ((flag == FTW_DP ? rmdir(p) : unlink(p)) < 0 && errno != ENOENT) {
+		wl_error_set("cannot remove '%s': %s", p, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int wl_fs_remove_tree(const char *path)
+{
+	struct stat st;
+
+	if (!path[0] || !strcmp(path, "/")) {
+		wl_error_set("refusing to remove '%s'", path);
+		return WL_EINVALID;
+	}
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : WL_ERROR;
+	if (!S_ISDIR(st.st_mode)) {
+		if (unlink(path) < 0) {
+			wl_error_set("cannot remove '%s': %s", path,
+				     strerror(errno));
+			return WL_ERROR;
+		}
+		return 0;
+	}
+	if (nftw(path, remove_entry, 32, FTW_DEPTH | FTW_PHYS) != 0)
+		return WL_ERROR;
+	return 0;
+}
+
+int wl_fs_exists(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) == 0;
+}

@@ -1,0 +1,38 @@
+#ifndef WL_FS_H
+#define WL_FS_H
+
+/* File helpers for the state directory. All thread-safe. */
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "specs/core/buf.h"
+
+/*
+ * Write a whole file atomically: a temp file in the same directory, fsync,
+ * rename over the target, fsync the directory. Readers see the old content
+ * or the new one, never a mix, even across a crash or a full disk (on
+ * failure the target is untouched and the temp file removed).
+ */
+int wl_fs_write_atomic(const char *path, const void *data, size_t len,
+		       mode_t mode);
+
+/*
+ * Read a whole file into out (appended; out's max bounds the size).
+ * Returns 0, WL_ENOTFOUND if it does not exist, WL_ETOOBIG, or WL_ERROR.
+ */
+int wl_fs_read(struct wl_buf *out, const char *path);
+
+/* mkdir -p with the given mode for created directories. */
+int wl_fs_mkdir_p(const char *path, mode_t mode);
+
+/*
+ * rm -rf without following symlinks. A missing path is success. Refuses
+ * "/" and empty paths.
+ */
+int wl_fs_remove_tree(const char *path);
+
+/* 1 if path exists (lstat), 0 otherwise. */
+int wl_fs_exists(const char *path);
+
+#endif
