@@ -1,1 +1,110 @@
-int main(void) { return 0; }
+/*
+ * workletd: the worklet service.
+ *
+ *   workletd [controller] [--config FILE] [--log-level LEVEL]
+ *
+ * Libraries are initialised here, once, before any thread starts; signals
+ * are blocked in every thread and taken by the main thread with sigwait(),
+ * so shutdown runs in ordinary code, not in a handler.
+ */
+#include <curl/curl.h>
+#include <git2.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <pthread.h>
+
+#include "controller/config.h"
+#include "controller/controller.h"
+#include "specs/core/error.h"
+#include "specs/core/log.h"
+#include "specs/core/banned.h"
+
+static void usage(FILE *out)
+{
+	fputs("usage: workletd [controller] [--config FILE] "
+	      "[--log-level debug|info|warn|error]\n"
+	      "\n"
+	      "Runs the worklet controller: reconciles the Worklet specs in\n"
+	      "$WORKLET_STATE_DIR/specs against Docker. Configuration comes\n"
+	      "from the config file (--config or $WORKLET_CONFIG) and the\n"
+	      "environment; see README.md.\n",
+	      out);
+}
+
+int main(int argc, char **argv)
+{
+	struct wl_config cfg;
+	struct wl_controller *ctl = NULL;
+	const char *config_file = getenv("WORKLET_CONFIG");
+	const char *level = NULL;
+	sigset_t set;
+	int sig, status = 1;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--config") && i + 1 < argc) {
+			config_file = argv[++i];
+		} else if (!strcmp(argv[i], "--log-level") && i + 1 < argc) {
+			level = argv[++i];
+		} else if (!strcmp(argv[i], "-h") ||
+			   !strcmp(argv[i], "--help")) {
+			usage(stdout);
+			return 0;
+		} else if (!strcmp(argv[i], "controller")) {
+			continue;
+		} else {
+			fprintf(stderr, "workletd: unknown argument '%s'\n",
+				argv[i]);
+			usage(stderr);
+			return 2;
+		}
+	}
+
+	if (wl_config_init(&cfg) < 0 ||
+	    (config_file && *config_file &&
+	     wl_config_load_file(&cfg, config_file) < 0) ||
+	    wl_config_load_env(&cfg) < 0) {
+		fprintf(stderr, "workletd: %s\n", wl_error_last());
+		wl_config_release(&cfg);
+		return 2;
+	}
+	if (level) {
+		int l = wl_log_level_parse(level);
+
+		if (l < 0) {
+			fprintf(stderr, "workletd: unknown log level '%s'\n",
+				level);
+			wl_config_release(&cfg);
+			return 2;
+		}
+		cfg.log_level = l;
+	}
+	wl_log_set_level((enum wl_log_level)cfg.log_level);
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	git_libgit2_init();
+
+	if (wl_controller_new(&ctl, &cfg) < 0 || wl_controller_start(ctl) < 0) {
+		wl_err("cannot start: %s", wl_error_last());
+		goto out;
+	}
+	wl_info("workletd %s started (pid %d)", "0.1.0", (int)getpid());
+	sigwait(&set, &sig);
+	wl_info("received %s, shutting down",
+		sig == SIGINT ? "SIGINT" : "SIGTERM");
+	status = 0;
+out:
+	wl_controller_free(ctl);
+	git_libgit2_shutdown();
+	curl_global_cleanup();
+	wl_config_release(&cfg);
+	return status;
+}

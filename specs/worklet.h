@@ -170,6 +170,9 @@ void wl_spec_release(struct wl_spec *s);
 void wl_status_release(struct wl_status *s);
 void wl_metadata_release(struct wl_metadata *m);
 
+/* Free a detection summary's contents. */
+void wl_detection_release(struct wl_detection *d);
+
 /* Deep copies; 0 or WL_ERROR (out of memory). dst must be initialised. */
 int wl_spec_copy(struct wl_spec *dst, const struct wl_spec *src);
 int wl_status_copy(struct wl_status *dst, const struct wl_status *src);

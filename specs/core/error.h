@@ -16,7 +16,7 @@
 
 enum wl_error_code {
 	WL_OK = 0,
-	WL_ERROR = -1,     /* generic failure */
+	WL_ERROR = -1,	   /* generic failure */
 	WL_ENOTFOUND = -2, /* the thing does not exist */
 	WL_EINVALID = -3,  /* bad input: the message names the field */
 	WL_ETOOBIG = -4,   /* a size limit was exceeded */
@@ -36,7 +36,8 @@ void wl_error_vset(const char *fmt, va_list ap)
  * Prefix the current message: "<prefix>: <old message>". Used when a caller
  * adds the context the callee did not know (which worklet, which file).
  */
-void wl_error_prefix(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void wl_error_prefix(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
 
 /* The calling thread's last message; never NULL ("" when none). */
 const char *wl_error_last(void);

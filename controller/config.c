@@ -1,0 +1,318 @@
+#include "controller/config.h"
+
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+#include "specs/core/buf.h"
+#include "specs/core/error.h"
+#include "specs/core/fs.h"
+#include "specs/core/log.h"
+#include "specs/core/parse.h"
+#include "specs/worklet.h"
+#include "specs/core/banned.h"
+
+enum kind { K_STR, K_BOOL, K_INT, K_SECONDS, K_SIZE, K_CPUS, K_LOGLEVEL };
+
+/* One table drives the file keys and the environment variables. */
+struct option {
+	const char *key; /* in the config file, "a.b" for nested */
+	const char *env; /* or NULL */
+	enum kind kind;
+	size_t offset;
+	int64_t min, max; /* K_INT / K_SECONDS */
+};
+
+#define OFF(f) offsetof(struct wl_config, f)
+
+static const struct option options[] = {
+	{ "stateDir", "WORKLET_STATE_DIR", K_STR, OFF(state_dir), 0, 0 },
+	{ "baseDir", "WORKLET_BASE_DIR", K_STR, OFF(base_dir), 0, 0 },
+	{ "dockerHost", "DOCKER_HOST", K_STR, OFF(docker_host), 0, 0 },
+	{ "allowLocalRepos", "WORKLET_ALLOW_LOCAL_REPOS", K_BOOL,
+	  OFF(allow_local_repos), 0, 0 },
+	{ "images.node", "WORKLET_IMAGE_NODE", K_STR, OFF(image_node), 0, 0 },
+	{ "images.python", "WORKLET_IMAGE_PYTHON", K_STR, OFF(image_python), 0,
+	  0 },
+	{ "images.go", "WORKLET_IMAGE_GO", K_STR, OFF(image_go), 0, 0 },
+	{ "images.goRuntime", "WORKLET_IMAGE_GO_RUNTIME", K_STR,
+	  OFF(image_go_runtime), 0, 0 },
+	{ "images.static", "WORKLET_IMAGE_STATIC", K_STR, OFF(image_static), 0,
+	  0 },
+	{ "workers", "WORKLET_WORKERS", K_INT, OFF(workers), 1, 64 },
+	{ "resyncSeconds", "WORKLET_RESYNC_SECONDS", K_SECONDS, OFF(resync_ms),
+	  1, 86400 },
+	{ "gitPollSeconds", "WORKLET_GIT_POLL_SECONDS", K_SECONDS,
+	  OFF(git_poll_ms), 1, 86400 },
+	{ "healthTimeoutSeconds", "WORKLET_HEALTH_TIMEOUT_SECONDS", K_SECONDS,
+	  OFF(health_timeout_ms), 1, 3600 },
+	{ "restartBackoffSeconds", "WORKLET_RESTART_BACKOFF_SECONDS", K_SECONDS,
+	  OFF(restart_backoff_ms), 1, 3600 },
+	{ "restartBackoffMaxSeconds", "WORKLET_RESTART_BACKOFF_MAX_SECONDS",
+	  K_SECONDS, OFF(restart_backoff_max_ms), 1, 86400 },
+	{ "buildTimeoutSeconds", "WORKLET_BUILD_TIMEOUT_SECONDS", K_SECONDS,
+	  OFF(build_timeout_ms), 1, 86400 },
+	{ "buildContextMax", NULL, K_SIZE, OFF(build_context_max), 0, 0 },
+	{ "ports.min", "WORKLET_PORT_MIN", K_INT, OFF(port_min), 1, 65535 },
+	{ "ports.max", "WORKLET_PORT_MAX", K_INT, OFF(port_max), 1, 65535 },
+	{ "limits.memory", NULL, K_SIZE, OFF(default_memory), 0, 0 },
+	{ "limits.cpus", NULL, K_CPUS, OFF(default_nano_cpus), 0, 0 },
+	{ "limits.pids", NULL, K_INT, OFF(default_pids), 1, 1000000 },
+	{ "logLevel", "WORKLET_LOG_LEVEL", K_LOGLEVEL, OFF(log_level), 0, 0 },
+};
+
+static int set_str(char **dst, const char *v)
+{
+	char *copy = strdup(v);
+
+	if (!copy) {
+		wl_error_set("out of memory");
+		return WL_ERROR;
+	}
+	free(*dst);
+	*dst = copy;
+	return 0;
+}
+
+int wl_config_init(struct wl_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	if (set_str(&c->state_dir, "/var/lib/worklet") ||
+	    set_str(&c->base_dir, "/tmp/worklet-repos") ||
+	    set_str(&c->docker_host, "unix:///var/run/docker.sock") ||
+	    set_str(&c->image_node, "node:18-alpine") ||
+	    set_str(&c->image_python, "python:3.9-slim") ||
+	    set_str(&c->image_go, "golang:1.21-alpine") ||
+	    set_str(&c->image_go_runtime, "alpine:3.19") ||
+	    set_str(&c->image_static, "nginx:alpine")) {
+		wl_config_release(c);
+		return WL_ERROR;
+	}
+	c->workers = 4;
+	c->resync_ms = 30 * 1000;
+	c->git_poll_ms = 60 * 1000;
+	c->health_timeout_ms = 60 * 1000;
+	c->restart_backoff_ms = 10 * 1000;
+	c->restart_backoff_max_ms = 300 * 1000;
+	c->build_timeout_ms = 15 * 60 * 1000;
+	c->build_context_max = 512LL << 20;
+	c->port_min = 20000;
+	c->port_max = 29999;
+	c->default_memory = 512LL << 20;
+	c->default_nano_cpus = 1000000000;
+	c->default_pids = 256;
+	c->log_level = WL_LOG_INFO;
+	return 0;
+}
+
+void wl_config_release(struct wl_config *c)
+{
+	free(c->config_file);
+	free(c->state_dir);
+	free(c->base_dir);
+	free(c->docker_host);
+	free(c->github_token);
+	free(c->image_node);
+	free(c->image_python);
+	free(c->image_go);
+	free(c->image_go_runtime);
+	free(c->image_static);
+	memset(c, 0, sizeof(*c));
+}
+
+static int apply(struct wl_config *c, const struct option *o, const char *v)
+{
+	char *base = (char *)c + o->offset;
+	int64_t n;
+	int b, error;
+
+	switch (o->kind) {
+	case K_STR:
+		if (!*v) {
+			wl_error_set("must not be empty");
+			return WL_EINVALID;
+		}
+		return set_str((char **)base, v);
+	case K_BOOL:
+		if ((error = wl_parse_bool(&b, v)) < 0)
+			return error;
+		*(int *)base = b;
+		return 0;
+	case K_INT:
+		if ((error = wl_parse_int64(&n, v, o->min, o->max)) < 0)
+			return error;
+		if (o->offset == OFF(default_pids))
+			*(int64_t *)base = n;
+		else
+			*(int *)base = (int)n;
+		return 0;
+	case K_SECONDS:
+		if ((error = wl_parse_int64(&n, v, o->min, o->max)) < 0)
+			return error;
+		*(int64_t *)base = n * 1000;
+		return 0;
+	case K_SIZE:
+		return wl_parse_size((int64_t *)base, v);
+	case K_CPUS:
+		return wl_parse_cpus((int64_t *)base, v);
+	case K_LOGLEVEL:
+		if ((b = wl_log_level_parse(v)) < 0) {
+			wl_error_set("'%s' is not a log level (debug, info, "
+				     "warn, error)",
+				     v);
+			return WL_EINVALID;
+		}
+		*(int *)base = b;
+		return 0;
+	}
+	return WL_ERROR;
+}
+
+static const struct option *find_option(const char *key)
+{
+	for (size_t i = 0; i < sizeof(options) / sizeof(options[0]); i++)
+		if (!strcmp(options[i].key, key))
+			return &options[i];
+	return NULL;
+}
+
+/*
+ * The config file is a mapping of scalars, nested one level at most
+ * ("images: {node: ...}"). Parse it with libyaml's event API and apply
+ * each "a.b: value" as it comes.
+ */
+int wl_config_load_file(struct wl_config *c, const char *path)
+{
+	yaml_parser_t parser;
+	yaml_event_t ev;
+	struct wl_buf data;
+	char section[64] = "", key[128] = "";
+	int depth = 0, have_key = 0, error = 0, done = 0;
+
+	wl_buf_init(&data, 1 << 20);
+	if ((error = wl_fs_read(&data, path)) < 0)
+		goto out_buf;
+	if (!yaml_parser_initialize(&parser)) {
+		error = WL_ERROR;
+		goto out_buf;
+	}
+	yaml_parser_set_input_string(
+		&parser, (const unsigned char *)wl_buf_cstr(&data), data.len);
+	while (!done) {
+		if (!yaml_parser_parse(&parser, &ev)) {
+			wl_error_set("%s: line %zu: %s", path,
+				     parser.problem_mark.line + 1,
+				     parser.problem ? parser.problem
+						    : "invalid YAML");
+			error = WL_EINVALID;
+			break;
+		}
+		switch (ev.type) {
+		case YAML_STREAM_END_EVENT:
+			done = 1;
+			break;
+		case YAML_MAPPING_START_EVENT:
+			if (depth == 1 && have_key) {
+				snprintf(section, sizeof(section), "%s", key);
+				have_key = 0;
+			} else if (depth != 0) {
+				wl_error_set("%s: line %zu: nesting too deep",
+					     path, ev.start_mark.line + 1);
+				error = WL_EINVALID;
+			}
+			depth++;
+			break;
+		case YAML_MAPPING_END_EVENT:
+			depth--;
+			section[0] = '\0';
+			break;
+		case YAML_SCALAR_EVENT: {
+			const char *v = (const char *)ev.data.scalar.value;
+
+			if (!have_key) {
+				if (section[0])
+					snprintf(key, sizeof(key), "%s.%s",
+						 section, v);
+				else
+					snprintf(key, sizeof(key), "%s", v);
+				have_key = 1;
+				break;
+			}
+			have_key = 0;
+			{
+				const struct option *o = find_option(key);
+
+				if (!o) {
+					wl_error_set("%s: %s: unknown setting",
+						     path, key);
+					error = WL_EINVALID;
+				} else if ((error = apply(c, o, v)) < 0) {
+					wl_error_prefix("%s: %s", path, key);
+				}
+			}
+			break;
+		}
+		case YAML_SEQUENCE_START_EVENT:
+		case YAML_ALIAS_EVENT:
+			wl_error_set("%s: line %zu: %s: lists and aliases are "
+				     "not supported here",
+				     path, ev.start_mark.line + 1, key);
+			error = WL_EINVALID;
+			break;
+		default:
+			break;
+		}
+		yaml_event_delete(&ev);
+		if (error < 0)
+			break;
+	}
+	yaml_parser_delete(&parser);
+	if (!error && set_str(&c->config_file, path) < 0)
+		error = WL_ERROR;
+out_buf:
+	wl_buf_release(&data);
+	return error;
+}
+
+int wl_config_load_env(struct wl_config *c)
+{
+	const char *v;
+	int error;
+
+	for (size_t i = 0; i < sizeof(options) / sizeof(options[0]); i++) {
+		if (!options[i].env || !(v = getenv(options[i].env)) || !*v)
+			continue;
+		if ((error = apply(c, &options[i], v)) < 0) {
+			wl_error_prefix("environment variable %s",
+					options[i].env);
+			return error;
+		}
+	}
+	if ((v = getenv("GITHUB_TOKEN")) && *v &&
+	    set_str(&c->github_token, v) < 0)
+		return WL_ERROR;
+	if (c->port_min > c->port_max) {
+		wl_error_set("ports.min (%d) is above ports.max (%d)",
+			     c->port_min, c->port_max);
+		return WL_EINVALID;
+	}
+	if (strncmp(c->docker_host, "unix://", 7)) {
+		wl_error_set("DOCKER_HOST '%s': only unix:// sockets are "
+			     "supported",
+			     c->docker_host);
+		return WL_EINVALID;
+	}
+	return 0;
+}
+
+void wl_config_base_images(const struct wl_config *c,
+			   struct wl_base_images *out)
+{
+	out->node = c->image_node;
+	out->python = c->image_python;
+	out->go = c->image_go;
+	out->go_runtime = c->image_go_runtime;
+	out->static_web = c->image_static;
+}

@@ -1,0 +1,73 @@
+#ifndef WL_CONFIG_H
+#define WL_CONFIG_H
+
+/*
+ * Service configuration. Precedence, lowest first: built-in defaults, the
+ * YAML config file (--config FILE or $WORKLET_CONFIG; example in
+ * manifests/workletd.example.yaml), environment variables, command-line
+ * flags. Loaded once in main() before any thread starts, then read-only.
+ *
+ * Environment variables:
+ *   WORKLET_STATE_DIR          state directory (default /var/lib/worklet)
+ *   WORKLET_BASE_DIR           repository clones (default /tmp/worklet-repos)
+ *   DOCKER_HOST                unix:///path (default /var/run/docker.sock)
+ *   GITHUB_TOKEN               private repos and pull requests (never logged)
+ *   WORKLET_ALLOW_LOCAL_REPOS  1: also allow file://, paths and http://
+ *   WORKLET_IMAGE_NODE, WORKLET_IMAGE_PYTHON, WORKLET_IMAGE_GO,
+ *   WORKLET_IMAGE_GO_RUNTIME, WORKLET_IMAGE_STATIC   base images
+ *   WORKLET_WORKERS, WORKLET_RESYNC_SECONDS, WORKLET_GIT_POLL_SECONDS,
+ *   WORKLET_HEALTH_TIMEOUT_SECONDS, WORKLET_RESTART_BACKOFF_SECONDS,
+ *   WORKLET_RESTART_BACKOFF_MAX_SECONDS, WORKLET_BUILD_TIMEOUT_SECONDS,
+ *   WORKLET_PORT_MIN, WORKLET_PORT_MAX, WORKLET_LOG_LEVEL
+ */
+
+#include <stdint.h>
+
+#include "controller/dockerfile.h"
+
+struct wl_config {
+	char *config_file;
+	char *state_dir;
+	char *base_dir;
+	char *docker_host;
+	char *github_token;
+	int allow_local_repos;
+	char *image_node;
+	char *image_python;
+	char *image_go;
+	char *image_go_runtime;
+	char *image_static;
+	int workers;
+	int64_t resync_ms;
+	int64_t git_poll_ms;
+	int64_t health_timeout_ms;
+	int64_t restart_backoff_ms;
+	int64_t restart_backoff_max_ms;
+	int64_t build_timeout_ms;
+	int64_t build_context_max;
+	int port_min;
+	int port_max;
+	int64_t default_memory;
+	int64_t default_nano_cpus;
+	int64_t default_pids;
+	int log_level;
+};
+
+/* Fill c with the built-in defaults. */
+int wl_config_init(struct wl_config *c);
+void wl_config_release(struct wl_config *c);
+
+/*
+ * Apply a YAML config file. Unknown keys and bad values are errors that
+ * name the key: "workletd.yaml: limits.memory: '5x' is not a size".
+ */
+int wl_config_load_file(struct wl_config *c, const char *path);
+
+/* Apply the environment variables listed above. */
+int wl_config_load_env(struct wl_config *c);
+
+/* The base images as the Dockerfile generator wants them. */
+void wl_config_base_images(const struct wl_config *c,
+			   struct wl_base_images *out);
+
+#endif
