@@ -188,7 +188,7 @@ int wl_config_load_file(struct wl_config *c, const char *path)
 	yaml_parser_t parser;
 	yaml_event_t ev;
 	struct wl_buf data;
-	char section[64] = "", key[128] = "";
+	char section[128] = "", key[128] = "";
 	int depth = 0, have_key = 0, error = 0, done = 0;
 
 	wl_buf_init(&data, 1 << 20);

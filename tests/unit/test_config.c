@@ -1,0 +1,119 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "controller/config.h"
+#include "specs/core/error.h"
+#include "specs/core/fs.h"
+#include "unit.h"
+
+static char *write_tmp(const char *text)
+{
+	char *path = strdup("/tmp/wl-config-XXXXXX");
+	int fd = mkstemp(path);
+
+	if (fd < 0 || write(fd, text, strlen(text)) < 0)
+		abort();
+	close(fd);
+	return path;
+}
+
+static void test_defaults(void)
+{
+	struct wl_config c;
+
+	CHECK(wl_config_init(&c) == 0);
+	CHECK_STR(c.base_dir, "/tmp/worklet-repos");
+	CHECK_STR(c.image_node, "node:18-alpine");
+	CHECK_STR(c.image_python, "python:3.9-slim");
+	CHECK_STR(c.image_go, "golang:1.21-alpine");
+	CHECK_STR(c.image_static, "nginx:alpine");
+	CHECK(c.restart_backoff_ms == 10000);
+	CHECK(c.allow_local_repos == 0);
+	wl_config_release(&c);
+}
+
+static void test_file_then_env(void)
+{
+	struct wl_config c;
+	char *path = write_tmp("stateDir: /srv/worklet\n"
+			       "allowLocalRepos: true\n"
+			       "images:\n  node: local/node:18\n"
+			       "limits: { memory: 256Mi, cpus: \"0.5\" }\n"
+			       "ports: { min: 21000, max: 21099 }\n");
+
+	CHECK(wl_config_init(&c) == 0);
+	CHECK(wl_config_load_file(&c, path) == 0);
+	CHECK_STR(c.state_dir, "/srv/worklet");
+	CHECK_STR(c.image_node, "local/node:18");
+	CHECK(c.allow_local_repos == 1);
+	CHECK(c.default_memory == 256LL << 20);
+	CHECK(c.default_nano_cpus == 500000000);
+	CHECK(c.port_min == 21000 && c.port_max == 21099);
+	setenv("WORKLET_IMAGE_NODE", "env/node", 1);
+	setenv("WORKLET_HEALTH_TIMEOUT_SECONDS", "7", 1);
+	CHECK(wl_config_load_env(&c) == 0);
+	CHECK_STR(c.image_node, "env/node");
+	CHECK(c.health_timeout_ms == 7000);
+	unsetenv("WORKLET_IMAGE_NODE");
+	unsetenv("WORKLET_HEALTH_TIMEOUT_SECONDS");
+	wl_config_release(&c);
+	unlink(path);
+	free(path);
+}
+
+static void test_bad_settings_name_the_key(void)
+{
+	static const struct {
+		const char *yaml;
+		const char *message;
+	} cases[] = {
+		{ "stateDri: /x\n", "stateDri: unknown setting" },
+		{ "limits:\n  memory: 5x\n",
+		  "limits.memory: '5x' is not a size" },
+		{ "workers: many\n", "workers: 'many' is not an integer" },
+		{ "workers: 0\n", "workers: '0' is out of range" },
+		{ "images: [a, b]\n", "not supported" },
+		{ "stateDir: [\n", "line" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct wl_config c;
+		char *path = write_tmp(cases[i].yaml);
+
+		CHECK(wl_config_init(&c) == 0);
+		CHECK(wl_config_load_file(&c, path) == WL_EINVALID);
+		CHECK_CONTAINS(wl_error_last(), cases[i].message);
+		wl_config_release(&c);
+		unlink(path);
+		free(path);
+	}
+}
+
+static void test_env_errors(void)
+{
+	struct wl_config c;
+
+	CHECK(wl_config_init(&c) == 0);
+	setenv("DOCKER_HOST", "tcp://1.2.3.4:2375", 1);
+	CHECK(wl_config_load_env(&c) == WL_EINVALID);
+	CHECK_CONTAINS(wl_error_last(), "only unix:// sockets");
+	unsetenv("DOCKER_HOST");
+	setenv("WORKLET_ALLOW_LOCAL_REPOS", "maybe", 1);
+	CHECK(wl_config_load_env(&c) == WL_EINVALID);
+	CHECK_CONTAINS(wl_error_last(), "WORKLET_ALLOW_LOCAL_REPOS");
+	unsetenv("WORKLET_ALLOW_LOCAL_REPOS");
+	wl_config_release(&c);
+}
+
+int main(void)
+{
+	static const struct wl_unit_test tests[] = {
+		UNIT(test_defaults),
+		UNIT(test_file_then_env),
+		UNIT(test_bad_settings_name_the_key),
+		UNIT(test_env_errors),
+		{ 0 },
+	};
+	return wl_unit_run(tests);
+}
