@@ -1,0 +1,1378 @@
+/*
+ * Project detection: marker files in a fixed order, after Railpack and
+ * Nixpacks (../shared/notes/detection.md). Every decision adds a line of
+ * evidence so a user can see why a plan was chosen.
+ *
+ * Only files at fixed names are read, each opened relative to the
+ * checkout with O_NOFOLLOW and bounded in size, so a hostile repository
+ * cannot make us read outside the tree (a symlinked package.json) or
+ * allocate without bound.
+ *
+ * Strings that reach the generated Dockerfile in shell or path positions
+ * (lockfile names, the Go target, module names) come either from fixed
+ * lists or are checked against a conservative character set here; the
+ * start command is exec-form JSON, escaped by the generator.
+ *
+ * Pure and thread-safe: no globals, no logging.
+ */
+#include "controller/detect.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "specs/core/buf.h"
+#include "specs/core/error.h"
+#include "specs/core/banned.h"
+
+#define DEFAULT_PORT 3000
+#define MANIFEST_MAX (1024 * 1024) /* package.json, requirements.txt, ... */
+#define SOURCE_MAX (1024 * 1024)   /* a Python main file scanned for app = */
+#define EVIDENCE_LEN 300	   /* one evidence line, before "..." */
+#define QUOTED_MAX 120		   /* a quoted value inside evidence */
+
+/* The nginx command of static and single-page plans (see dockerfile.c). */
+static const char *const nginx_argv[] = { "nginx", "-c",
+					  "/etc/worklet/nginx.conf", "-e",
+					  "stderr" };
+
+static const char *const python_main_files[] = { "main.py", "app.py",
+						 "start.py", "bot.py",
+						 "server.py" };
+static const char *const node_start_files[] = { "server.js", "app.js",
+						"main.js", "index.js" };
+
+/* ---- small helpers ---------------------------------------------------- */
+
+static int oom(void)
+{
+	wl_error_set("out of memory");
+	return WL_ERROR;
+}
+
+/* 1 if rel (relative to dfd, no symlink in the last component) is a file. */
+static int is_file(int dfd, const char *rel)
+{
+	struct stat st;
+
+	return fstatat(dfd, rel, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	       S_ISREG(st.st_mode);
+}
+
+static int is_dir(int dfd, const char *rel)
+{
+	struct stat st;
+
+	return fstatat(dfd, rel, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	       S_ISDIR(st.st_mode);
+}
+
+/*
+ * Read rel (a regular file, not a symlink) into out, at most max bytes.
+ * WL_ENOTFOUND when it is absent or not a regular file.
+ */
+static int read_file(struct wl_buf *out, int dfd, const char *rel, size_t max)
+{
+	struct stat st;
+	char chunk[8192];
+	int fd, error = 0;
+
+	wl_buf_init(out, max);
+	fd = openat(dfd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0) {
+		if (errno == ENOENT || errno == ELOOP || errno == ENOTDIR)
+			return WL_ENOTFOUND;
+		wl_error_set("cannot open '%s': %s", rel, strerror(errno));
+		return WL_ERROR;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return WL_ENOTFOUND;
+	}
+	for (;;) {
+		ssize_t n = read(fd, chunk, sizeof(chunk));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			wl_error_set("cannot read '%s': %s", rel,
+				     strerror(errno));
+			error = WL_ERROR;
+			break;
+		}
+		if (n == 0)
+			break;
+		if (wl_buf_add(out, chunk, (size_t)n) < 0) {
+			wl_error_set("'%s' is larger than %zu bytes", rel, max);
+			error = WL_ETOOBIG;
+			break;
+		}
+	}
+	close(fd);
+	if (error)
+		wl_buf_release(out);
+	return error;
+}
+
+/* A copy of s, quoted for an evidence line: escapes, at most QUOTED_MAX. */
+static void quote_into(struct wl_buf *b, const char *s)
+{
+	size_t n = 0;
+
+	wl_buf_putc(b, '"');
+	for (; *s && n < QUOTED_MAX; s++, n++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			wl_buf_printf(b, "\\%c", c);
+		else if (c < 0x20 || c == 0x7f)
+			wl_buf_printf(b, "\\x%02x", c);
+		else
+			wl_buf_putc(b, (char)c);
+	}
+	if (*s)
+		wl_buf_puts(b, "...");
+	wl_buf_putc(b, '"');
+}
+
+static int evidence_add(struct wl_build_plan *p, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Add a line of evidence; past WL_EVIDENCE_MAX lines, drop it silently. */
+static int evidence_add(struct wl_build_plan *p, const char *fmt, ...)
+{
+	struct wl_buf b;
+	char **grown;
+	va_list ap;
+
+	if (p->evidence_count >= WL_EVIDENCE_MAX)
+		return 0;
+	wl_buf_init(&b, EVIDENCE_LEN + 4);
+	va_start(ap, fmt);
+	if (wl_buf_vprintf(&b, fmt, ap) == WL_ETOOBIG) {
+		/* too long: keep a truncated line rather than nothing */
+		char *tmp = NULL;
+
+		va_end(ap);
+		va_start(ap, fmt);
+		if (vasprintf(&tmp, fmt, ap) >= 0) {
+			wl_buf_add(&b, tmp, EVIDENCE_LEN);
+			wl_buf_puts(&b, "...");
+			free(tmp);
+		}
+	}
+	va_end(ap);
+	wl_error_clear();
+	grown = realloc(p->evidence,
+			(p->evidence_count + 1) * sizeof(*p->evidence));
+	if (!grown) {
+		wl_buf_release(&b);
+		return oom();
+	}
+	p->evidence = grown;
+	p->evidence[p->evidence_count++] = wl_buf_detach(&b, NULL);
+	return p->evidence[p->evidence_count - 1] ? 0 : oom();
+}
+
+static int argv_push(struct wl_build_plan *p, const char *arg)
+{
+	char **grown;
+	char *copy = strdup(arg);
+
+	if (!copy)
+		return oom();
+	grown = realloc(p->start_argv,
+			(p->start_argc + 2) * sizeof(*p->start_argv));
+	if (!grown) {
+		free(copy);
+		return oom();
+	}
+	p->start_argv = grown;
+	p->start_argv[p->start_argc++] = copy;
+	p->start_argv[p->start_argc] = NULL;
+	return 0;
+}
+
+static int argv_set(struct wl_build_plan *p, const char *const *argv,
+		    size_t argc)
+{
+	for (size_t i = 0; i < argc; i++)
+		if (argv_push(p, argv[i]) < 0)
+			return WL_ERROR;
+	return 0;
+}
+
+static void argv_clear(struct wl_build_plan *p)
+{
+	for (size_t i = 0; i < p->start_argc; i++)
+		free(p->start_argv[i]);
+	free(p->start_argv);
+	p->start_argv = NULL;
+	p->start_argc = 0;
+}
+
+static int set_str(char **dst, const char *src)
+{
+	free(*dst);
+	*dst = NULL;
+	if (!src)
+		return 0;
+	*dst = strdup(src);
+	return *dst ? 0 : oom();
+}
+
+/* The argv as one human-readable line, for evidence and status. */
+static char *argv_join(char *const *argv, size_t argc)
+{
+	struct wl_buf b;
+
+	wl_buf_init(&b, 64 * 1024);
+	for (size_t i = 0; i < argc; i++) {
+		if (i)
+			wl_buf_putc(&b, ' ');
+		wl_buf_puts(&b, argv[i]);
+	}
+	return wl_buf_detach(&b, NULL);
+}
+
+/*
+ * A name that is safe as a path or module component in a generated
+ * Dockerfile: [A-Za-z0-9._-], not starting with '-' or '.'.
+ */
+static int safe_name(const char *s)
+{
+	if (!*s || *s == '-' || *s == '.')
+		return 0;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && *s != '_' && *s != '-' &&
+		    *s != '.')
+			return 0;
+	return 1;
+}
+
+static int python_identifier(const char *s, size_t n)
+{
+	if (!n || !(isalpha((unsigned char)s[0]) || s[0] == '_'))
+		return 0;
+	for (size_t i = 1; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '_')
+			return 0;
+	return 1;
+}
+
+/* ---- Dockerfile --------------------------------------------------------- */
+
+/* The port of the first "EXPOSE n" line, 0 if none. */
+static int dockerfile_expose(const char *text)
+{
+	const char *line = text;
+
+	while (line && *line) {
+		const char *s = line;
+
+		while (*s == ' ' || *s == '\t')
+			s++;
+		if (!strncasecmp(s, "EXPOSE", 6) &&
+		    (s[6] == ' ' || s[6] == '\t')) {
+			char *end;
+			long v;
+
+			s += 6;
+			while (*s == ' ' || *s == '\t')
+				s++;
+			errno = 0;
+			v = strtol(s, &end, 10);
+			if (!errno && end != s && v > 0 && v <= 65535 &&
+			    (*end == '\0' || *end == '/' ||
+			     isspace((unsigned char)*end)))
+				return (int)v;
+		}
+		line = strchr(line, '\n');
+		if (line)
+			line++;
+	}
+	return 0;
+}
+
+static int detect_dockerfile(struct wl_build_plan *p, int dfd, const char *path,
+			     const char *why, int port_set)
+{
+	struct wl_buf text;
+	int error, expose;
+
+	error = read_file(&text, dfd, path, MANIFEST_MAX);
+	if (error == WL_ENOTFOUND) {
+		wl_error_set("dockerfile '%s' not found in the repository",
+			     path);
+		return WL_ENOTFOUND;
+	}
+	if (error < 0)
+		return error;
+	p->type = WL_PROJECT_DOCKERFILE;
+	if (set_str(&p->dockerfile, path) < 0 ||
+	    evidence_add(p, "%s: using the repository's own '%s'", why, path) <
+		    0) {
+		wl_buf_release(&text);
+		return WL_ERROR;
+	}
+	expose = dockerfile_expose(wl_buf_cstr(&text));
+	wl_buf_release(&text);
+	if (expose && !port_set) {
+		p->port = expose;
+		return evidence_add(p, "%s: EXPOSE %d (container port)", path,
+				    expose);
+	}
+	return 0;
+}
+
+/* ---- Node -----------------------------------------------------------------
+ */
+
+static const char *json_string(const cJSON *obj, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static int json_has_dep(const cJSON *root, const char *name)
+{
+	static const char *const sections[] = { "dependencies",
+						"devDependencies" };
+
+	for (size_t i = 0; i < sizeof(sections) / sizeof(*sections); i++) {
+		const cJSON *deps =
+			cJSON_GetObjectItemCaseSensitive(root, sections[i]);
+
+		if (cJSON_IsObject(deps) &&
+		    cJSON_GetObjectItemCaseSensitive(deps, name))
+			return 1;
+	}
+	return 0;
+}
+
+/* Package manager from packageManager ("pnpm@8.15.0"), then lockfiles. */
+static int node_package_manager(struct wl_build_plan *p, int dfd,
+				const cJSON *root)
+{
+	static const struct {
+		const char *file, *pm;
+	} locks[] = {
+		{ "pnpm-lock.yaml", "pnpm" },
+		{ "yarn.lock", "yarn" },
+		{ "package-lock.json", "npm" },
+		{ "npm-shrinkwrap.json", "npm" },
+	};
+	const char *field = json_string(root, "packageManager");
+	const char *pm = NULL;
+
+	if (field) {
+		static const char *const known[] = { "npm", "yarn", "pnpm" };
+		size_t n = strcspn(field, "@");
+
+		for (size_t i = 0; i < sizeof(known) / sizeof(*known); i++)
+			if (n == strlen(known[i]) &&
+			    !strncmp(field, known[i], n))
+				pm = known[i];
+		if (pm) {
+			if (evidence_add(p, "package.json: packageManager = %s",
+					 pm) < 0)
+				return WL_ERROR;
+		} else {
+			struct wl_buf q;
+
+			wl_buf_init(&q, 1024);
+			quote_into(&q, field);
+			if (evidence_add(p,
+					 "package.json: packageManager = %s is "
+					 "not supported, using npm",
+					 wl_buf_cstr(&q)) < 0) {
+				wl_buf_release(&q);
+				return WL_ERROR;
+			}
+			wl_buf_release(&q);
+			pm = "npm";
+		}
+	}
+	for (size_t i = 0; i < sizeof(locks) / sizeof(*locks); i++) {
+		if (!is_file(dfd, locks[i].file))
+			continue;
+		if (!pm) {
+			pm = locks[i].pm;
+			if (evidence_add(p, "%s: package manager %s",
+					 locks[i].file, pm) < 0)
+				return WL_ERROR;
+		}
+		if (!strcmp(pm, locks[i].pm)) {
+			if (set_str(&p->lockfile, locks[i].file) < 0)
+				return WL_ERROR;
+			break;
+		}
+	}
+	if (!p->lockfile &&
+	    (is_file(dfd, "bun.lockb") || is_file(dfd, "bun.lock")))
+		if (evidence_add(p, "bun lockfile found: bun is not supported, "
+				    "installing with npm") < 0)
+			return WL_ERROR;
+	if (!pm) {
+		pm = "npm";
+		if (evidence_add(p, "no lockfile: package manager npm") < 0)
+			return WL_ERROR;
+	}
+	return set_str(&p->node_pm, pm);
+}
+
+static int has_vite_config(int dfd, const char **which)
+{
+	static const char *const names[] = {
+		"vite.config.js",  "vite.config.ts",  "vite.config.mjs",
+		"vite.config.mts", "vite.config.cjs", "vite.config.cts"
+	};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(*names); i++)
+		if (is_file(dfd, names[i])) {
+			*which = names[i];
+			return 1;
+		}
+	return 0;
+}
+
+static int evidence_quoted(struct wl_build_plan *p, const char *prefix,
+			   const char *value)
+{
+	struct wl_buf q;
+	int error;
+
+	wl_buf_init(&q, 1024);
+	quote_into(&q, value);
+	error = evidence_add(p, "%s%s", prefix, wl_buf_cstr(&q));
+	wl_buf_release(&q);
+	return error;
+}
+
+/*
+ * 1 when package.json is present (plan filled), 0 when absent, < 0 on
+ * error: WL_ENOTFOUND when nothing can be started (caller may fall back).
+ */
+static int detect_node(struct wl_build_plan *p, int dfd)
+{
+	struct wl_buf text;
+	cJSON *root = NULL;
+	const cJSON *scripts;
+	const char *start = NULL, *build = NULL, *main_field, *vite_config;
+	char port[16];
+	int error;
+
+	error = read_file(&text, dfd, "package.json", MANIFEST_MAX);
+	if (error == WL_ENOTFOUND)
+		return 0;
+	if (error < 0)
+		return error;
+	root = cJSON_ParseWithLength(wl_buf_cstr(&text), text.len);
+	wl_buf_release(&text);
+	if (!cJSON_IsObject(root)) {
+		wl_error_set("cannot parse 'package.json': not a JSON object");
+		error = WL_EINVALID;
+		goto done;
+	}
+	p->type = WL_PROJECT_NODE;
+	snprintf(port, sizeof(port), "%d", p->port);
+	if ((error = node_package_manager(p, dfd, root)) < 0)
+		goto done;
+
+	scripts = cJSON_GetObjectItemCaseSensitive(root, "scripts");
+	if (cJSON_IsObject(scripts)) {
+		start = json_string(scripts, "start");
+		build = json_string(scripts, "build");
+	}
+	if (build) {
+		p->node_build = 1;
+		if ((error = evidence_quoted(
+			     p, "package.json: scripts.build = ", build)) < 0)
+			goto done;
+	}
+
+	if (json_has_dep(root, "next")) {
+		const char *next_argv[] = { "npx",     "next", "start", "-H",
+					    "0.0.0.0", "-p",   port };
+
+		if ((error = set_str(&p->framework, "next")) < 0 ||
+		    (error = evidence_add(p, "package.json: dependency next "
+					     "(Next.js): next start after "
+					     "the build")) < 0 ||
+		    (error = argv_set(p, next_argv, 7)) < 0)
+			goto done;
+		if (!build)
+			error = evidence_add(p,
+					     "package.json: no build script; "
+					     "next start needs 'next build'");
+		goto done;
+	}
+
+	if (json_has_dep(root, "vite") && has_vite_config(dfd, &vite_config)) {
+		if ((error = set_str(&p->framework, "vite")) < 0 ||
+		    (error = evidence_add(p,
+					  "package.json: dependency vite, %s",
+					  vite_config)) < 0)
+			goto done;
+		if (!start && build) {
+			if ((error = set_str(&p->spa_dir, "dist")) < 0 ||
+			    (error = evidence_add(
+				     p, "no start script: the build output "
+					"'dist' is served as a single-page "
+					"app (index.html fallback)")) < 0 ||
+			    (error = argv_set(p, nginx_argv, 5)) < 0)
+				goto done;
+			goto done;
+		}
+	}
+
+	if (start) {
+		const char *argv[] = { p->node_pm, "start" };
+
+		if ((error = evidence_quoted(
+			     p, "package.json: scripts.start = ", start)) < 0 ||
+		    (error = argv_set(p, argv, 2)) < 0)
+			goto done;
+		goto done;
+	}
+	main_field = json_string(root, "main");
+	if (main_field && *main_field && is_file(dfd, main_field)) {
+		const char *argv[] = { "node", main_field };
+
+		if ((error = evidence_quoted(
+			     p, "package.json: main = ", main_field)) < 0 ||
+		    (error = argv_set(p, argv, 2)) < 0)
+			goto done;
+		goto done;
+	}
+	for (size_t i = 0;
+	     i < sizeof(node_start_files) / sizeof(*node_start_files); i++) {
+		if (is_file(dfd, node_start_files[i])) {
+			const char *argv[] = { "node", node_start_files[i] };
+
+			if ((error = evidence_add(p,
+						  "%s: no start script or "
+						  "main field, starting it",
+						  node_start_files[i])) < 0 ||
+			    (error = argv_set(p, argv, 2)) < 0)
+				goto done;
+			goto done;
+		}
+	}
+	wl_error_set("package.json has no scripts.start, no main field naming "
+		     "a file, and none of server.js, app.js, main.js, index.js "
+		     "exists");
+	error = WL_ENOTFOUND;
+done:
+	cJSON_Delete(root);
+	return error < 0 ? error : 1;
+}
+
+/* ---- Python ---------------------------------------------------------------
+ */
+
+/*
+ * 1 if the lower-cased dependency text names package name as a whole
+ * word (so "flask" does not match "flask-cors" alone, nor "django" match
+ * "djangorestframework").
+ */
+static int deps_have(const char *deps, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (const char *s = deps; (s = strstr(s, name)); s += n) {
+		int before = s == deps ||
+			     !(isalnum((unsigned char)s[-1]) || s[-1] == '-' ||
+			       s[-1] == '_' || s[-1] == '.');
+		int after = !(isalnum((unsigned char)s[n]) || s[n] == '-' ||
+			      s[n] == '_' || s[n] == '.');
+
+		if (before && after)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * Find "<ident> = <ctor>(" in a source; copy ident into out. 0 if none.
+ */
+static int find_assignment(const char *src, const char *ctor, char *out,
+			   size_t outlen)
+{
+	size_t clen = strlen(ctor);
+
+	for (const char *s = src; (s = strstr(s, ctor)); s += clen) {
+		const char *e = s, *b;
+
+		/* the constructor may be module-qualified: fastapi.FastAPI( */
+		while (e > src && (isalnum((unsigned char)e[-1]) ||
+				   e[-1] == '_' || e[-1] == '.'))
+			e--;
+		while (e > src && (e[-1] == ' ' || e[-1] == '\t'))
+			e--;
+		if (e == src || e[-1] != '=')
+			continue;
+		e--;
+		if (e > src && strchr("=!<>+-*/:", e[-1]))
+			continue;
+		while (e > src && (e[-1] == ' ' || e[-1] == '\t'))
+			e--;
+		b = e;
+		while (b > src &&
+		       (isalnum((unsigned char)b[-1]) || b[-1] == '_'))
+			b--;
+		if (b != src && b[-1] != '\n')
+			continue; /* only module-level assignments */
+		if (python_identifier(b, (size_t)(e - b)) &&
+		    (size_t)(e - b) < outlen) {
+			memcpy(out, b, (size_t)(e - b));
+			out[e - b] = '\0';
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * The "module:variable" of an ASGI/WSGI app built with ctor ("FastAPI(",
+ * "Flask("): the first main file that constructs one, else the main file
+ * with variable "app".
+ */
+static int python_app_ref(char *out, size_t outlen, int dfd, const char *main,
+			  const char *ctor)
+{
+	for (size_t i = 0;
+	     i < sizeof(python_main_files) / sizeof(*python_main_files); i++) {
+		struct wl_buf src;
+		char var[64];
+		int found;
+
+		if (read_file(&src, dfd, python_main_files[i], SOURCE_MAX) <
+		    0) {
+			wl_error_clear();
+			continue;
+		}
+		found = find_assignment(wl_buf_cstr(&src), ctor, var,
+					sizeof(var));
+		wl_buf_release(&src);
+		if (found) {
+			snprintf(out, outlen, "%.*s:%s",
+				 (int)(strlen(python_main_files[i]) - 3),
+				 python_main_files[i], var);
+			return 1;
+		}
+	}
+	if (!main)
+		return 0;
+	snprintf(out, outlen, "%.*s:app", (int)(strlen(main) - 3), main);
+	return 0;
+}
+
+/* The Django project package: from manage.py's settings module, else a scan. */
+static int django_project(char *out, size_t outlen, int dfd)
+{
+	struct wl_buf manage;
+	const char *s;
+	DIR *d = NULL;
+	struct dirent *de;
+	int fd2, found = 0;
+
+	if (read_file(&manage, dfd, "manage.py", SOURCE_MAX) == 0) {
+		s = strstr(wl_buf_cstr(&manage), "DJANGO_SETTINGS_MODULE");
+		if (s) {
+			s += strlen("DJANGO_SETTINGS_MODULE");
+			s += strcspn(s, "\"'\n");
+			if (*s == '"' || *s == '\'') {
+				const char *b = s + 1;
+				size_t n = strcspn(b, ".\"'\n");
+
+				if (b[n] == '.' && python_identifier(b, n) &&
+				    n < outlen) {
+					char wsgi[128];
+
+					memcpy(out, b, n);
+					out[n] = '\0';
+					snprintf(wsgi, sizeof(wsgi),
+						 "%s/wsgi.py", out);
+					found = is_dir(dfd, out) &&
+						is_file(dfd, wsgi);
+				}
+			}
+		}
+		wl_buf_release(&manage);
+	}
+	wl_error_clear();
+	if (found)
+		return 1;
+
+	/* No usable settings module: the first package with wsgi.py. */
+	fd2 = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd2 < 0 || !(d = fdopendir(fd2))) {
+		if (fd2 >= 0)
+			close(fd2);
+		return 0;
+	}
+	out[0] = '\0';
+	while ((de = readdir(d))) {
+		char wsgi[300];
+
+		if (!python_identifier(de->d_name, strlen(de->d_name)) ||
+		    strlen(de->d_name) >= outlen)
+			continue;
+		snprintf(wsgi, sizeof(wsgi), "%s/wsgi.py", de->d_name);
+		if (is_dir(dfd, de->d_name) && is_file(dfd, wsgi) &&
+		    (!out[0] || strcmp(de->d_name, out) < 0)) {
+			snprintf(out, outlen, "%s", de->d_name);
+			found = 1;
+		}
+	}
+	closedir(d);
+	return found;
+}
+
+static int python_markers(int dfd, const char **which)
+{
+	static const char *const manifests[] = { "requirements.txt",
+						 "pyproject.toml", "Pipfile" };
+
+	for (size_t i = 0; i < sizeof(manifests) / sizeof(*manifests); i++)
+		if (is_file(dfd, manifests[i])) {
+			*which = manifests[i];
+			return 1;
+		}
+	for (size_t i = 0;
+	     i < sizeof(python_main_files) / sizeof(*python_main_files); i++)
+		if (is_file(dfd, python_main_files[i])) {
+			*which = python_main_files[i];
+			return 1;
+		}
+	return 0;
+}
+
+/* Append a dependency manifest, lower-cased, to deps. */
+static int add_deps(struct wl_buf *deps, int dfd, const char *name)
+{
+	struct wl_buf text;
+	int error = read_file(&text, dfd, name, MANIFEST_MAX);
+
+	if (error == WL_ENOTFOUND)
+		return 0;
+	if (error < 0)
+		return error;
+	for (size_t i = 0; i < text.len; i++)
+		text.ptr[i] = (char)tolower((unsigned char)text.ptr[i]);
+	error = wl_buf_add(deps, wl_buf_cstr(&text), text.len);
+	if (!error)
+		error = wl_buf_putc(deps, '\n');
+	wl_buf_release(&text);
+	return error;
+}
+
+static int detect_python(struct wl_build_plan *p, int dfd)
+{
+	struct wl_buf deps;
+	const char *marker = NULL, *main = NULL;
+	char port[16], bind[32], ref[200], proj[128];
+	int error = 0;
+
+	if (!python_markers(dfd, &marker))
+		return 0;
+	p->type = WL_PROJECT_PYTHON;
+	snprintf(port, sizeof(port), "%d", p->port);
+	snprintf(bind, sizeof(bind), "0.0.0.0:%d", p->port);
+	wl_buf_init(&deps, 3 * MANIFEST_MAX + 8);
+	if ((error = add_deps(&deps, dfd, "requirements.txt")) < 0 ||
+	    (error = add_deps(&deps, dfd, "pyproject.toml")) < 0 ||
+	    (error = add_deps(&deps, dfd, "Pipfile")) < 0)
+		goto done;
+
+	if (is_file(dfd, "requirements.txt")) {
+		if ((error = set_str(&p->requirements, "requirements.txt")) <
+			    0 ||
+		    (error = evidence_add(p, "requirements.txt: installed with "
+					     "pip")) < 0)
+			goto done;
+	} else if (is_file(dfd, "pyproject.toml")) {
+		p->pyproject = 1;
+		if ((error = evidence_add(
+			     p, "pyproject.toml: the project is "
+				"installed with 'pip install .'")) < 0)
+			goto done;
+	} else if (is_file(dfd, "Pipfile")) {
+		if ((error = evidence_add(p,
+					  "Pipfile: pipenv is not supported, "
+					  "dependencies are not installed "
+					  "(add a requirements.txt)")) < 0)
+			goto done;
+	}
+	for (size_t i = 0;
+	     i < sizeof(python_main_files) / sizeof(*python_main_files); i++)
+		if (is_file(dfd, python_main_files[i])) {
+			main = python_main_files[i];
+			break;
+		}
+
+	if (is_file(dfd, "manage.py") &&
+	    deps_have(wl_buf_cstr(&deps), "django")) {
+		if ((error = set_str(&p->framework, "django")) < 0)
+			goto done;
+		if (!django_project(proj, sizeof(proj), dfd)) {
+			const char *argv[] = { "python3", "manage.py",
+					       "runserver", bind,
+					       "--noreload" };
+
+			error = evidence_add(p,
+					     "manage.py and dependency django, "
+					     "no <project>/wsgi.py: Django's "
+					     "own server");
+			if (!error)
+				error = argv_set(p, argv, 5);
+		} else if (deps_have(wl_buf_cstr(&deps), "gunicorn")) {
+			char wsgi[160];
+			const char *argv[] = { "gunicorn", "--bind", bind,
+					       wsgi };
+
+			snprintf(wsgi, sizeof(wsgi), "%s.wsgi", proj);
+			error = evidence_add(p,
+					     "manage.py and dependency "
+					     "django: gunicorn serves %s",
+					     wsgi);
+			if (!error)
+				error = argv_set(p, argv, 4);
+		} else {
+			const char *argv[] = { "python3", "manage.py",
+					       "runserver", bind,
+					       "--noreload" };
+
+			error = evidence_add(p,
+					     "manage.py and dependency django "
+					     "without gunicorn: Django's own "
+					     "server");
+			if (!error)
+				error = argv_set(p, argv, 5);
+		}
+		goto done;
+	}
+
+	if (deps_have(wl_buf_cstr(&deps), "fastapi") ||
+	    deps_have(wl_buf_cstr(&deps), "uvicorn")) {
+		int found =
+			python_app_ref(ref, sizeof(ref), dfd, main, "FastAPI(");
+
+		if (found || main) {
+			const char *argv[] = { "uvicorn", ref,	    "--host",
+					       "0.0.0.0", "--port", port };
+
+			if ((error = set_str(&p->framework, "fastapi")) < 0 ||
+			    (error = evidence_add(
+				     p,
+				     "dependency %s: uvicorn "
+				     "serves %s",
+				     deps_have(wl_buf_cstr(&deps), "fastapi")
+					     ? "fastapi"
+					     : "uvicorn",
+				     ref)) < 0 ||
+			    (error = argv_set(p, argv, 6)) < 0)
+				goto done;
+			goto done;
+		}
+	}
+
+	if (deps_have(wl_buf_cstr(&deps), "flask")) {
+		int found =
+			python_app_ref(ref, sizeof(ref), dfd, main, "Flask(");
+
+		if (found || main) {
+			if ((error = set_str(&p->framework, "flask")) < 0)
+				goto done;
+			if (deps_have(wl_buf_cstr(&deps), "gunicorn")) {
+				const char *argv[] = { "gunicorn", "--bind",
+						       bind, ref };
+
+				error = evidence_add(p,
+						     "dependencies flask and "
+						     "gunicorn: gunicorn "
+						     "serves %s",
+						     ref);
+				if (!error)
+					error = argv_set(p, argv, 4);
+			} else {
+				/*
+				 * The Flask dev server of app.run() listens
+				 * on 127.0.0.1:5000, unreachable from outside
+				 * the container: run it through the CLI on
+				 * 0.0.0.0:PORT instead.
+				 */
+				const char *argv[] = { "python3", "-m",
+						       "flask",	  "--app",
+						       ref,	  "run",
+						       "--host",  "0.0.0.0",
+						       "--port",  port };
+
+				error = evidence_add(p,
+						     "dependency flask without "
+						     "gunicorn: 'flask run' "
+						     "on 0.0.0.0 (app.run() "
+						     "would listen on "
+						     "127.0.0.1 only)");
+				if (!error)
+					error = argv_set(p, argv, 10);
+			}
+			goto done;
+		}
+	}
+
+	if (main) {
+		const char *argv[] = { "python3", main };
+
+		error = evidence_add(p, "%s: run with python3", main);
+		if (!error)
+			error = argv_set(p, argv, 2);
+		goto done;
+	}
+	wl_error_set("%s found but no main file: looked for main.py, app.py, "
+		     "start.py, bot.py, server.py",
+		     marker);
+	error = WL_ENOTFOUND;
+done:
+	wl_buf_release(&deps);
+	return error < 0 ? error : 1;
+}
+
+/* ---- Go -------------------------------------------------------------------
+ */
+
+static int dir_has_go(int dfd, const char *rel)
+{
+	int fd, found = 0;
+	DIR *d;
+	struct dirent *de;
+
+	fd = openat(dfd, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return 0;
+	}
+	while (!found && (de = readdir(d))) {
+		size_t n = strlen(de->d_name);
+
+		if (n > 3 && !strcmp(de->d_name + n - 3, ".go") &&
+		    !(n > 8 && !strcmp(de->d_name + n - 8, "_test.go")) &&
+		    is_file(fd, de->d_name))
+			found = 1;
+	}
+	closedir(d);
+	return found;
+}
+
+/* The first (in byte order) cmd/<name> directory holding Go files. */
+static int go_cmd_dir(char *out, size_t outlen, int dfd)
+{
+	int fd, found = 0;
+	DIR *d;
+	struct dirent *de;
+
+	fd = openat(dfd, "cmd",
+		    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return 0;
+	}
+	while ((de = readdir(d))) {
+		if (!safe_name(de->d_name) || strlen(de->d_name) >= outlen ||
+		    (found && strcmp(de->d_name, out) >= 0) ||
+		    !dir_has_go(fd, de->d_name))
+			continue;
+		snprintf(out, outlen, "%s", de->d_name);
+		found = 1;
+	}
+	closedir(d);
+	return found;
+}
+
+static int detect_go(struct wl_build_plan *p, int dfd)
+{
+	static const char *const argv[] = { "/usr/local/bin/app" };
+	int has_mod = is_file(dfd, "go.mod"), has_sum = is_file(dfd, "go.sum");
+	char name[128], target[160];
+	int error;
+
+	if (!has_mod && !is_file(dfd, "main.go"))
+		return 0;
+	p->type = WL_PROJECT_GO;
+	/*
+	 * The generator needs to know which dependency manifests exist to
+	 * copy them before the sources: for Go plans, requirements holds
+	 * "go.mod" and lockfile "go.sum" when present.
+	 */
+	if ((has_mod && set_str(&p->requirements, "go.mod") < 0) ||
+	    (has_sum && set_str(&p->lockfile, "go.sum") < 0))
+		return WL_ERROR;
+	if ((error = evidence_add(p,
+				  has_mod ? "go.mod: Go module%s"
+					  : "main.go without go.mod: a "
+					    "module is initialised at "
+					    "build time%s",
+				  has_mod && !has_sum ? " (no go.sum)" : "")) <
+	    0)
+		return error;
+	if (dir_has_go(dfd, ".")) {
+		snprintf(target, sizeof(target), ".");
+		error = evidence_add(p, "Go files at the root: building "
+					"package .");
+	} else if (go_cmd_dir(name, sizeof(name), dfd)) {
+		snprintf(target, sizeof(target), "./cmd/%s", name);
+		error = evidence_add(p, "cmd/%s: building package %s", name,
+				     target);
+	} else {
+		wl_error_set("go.mod found but no main package: looked for Go "
+			     "files at the root and in cmd/*");
+		return WL_ENOTFOUND;
+	}
+	if (error < 0 || set_str(&p->go_target, target) < 0 ||
+	    argv_set(p, argv, 1) < 0)
+		return WL_ERROR;
+	return 1;
+}
+
+/* ---- static ---------------------------------------------------------------
+ */
+
+static int static_root(int dfd, const char **root)
+{
+	static const struct {
+		const char *index, *root;
+	} roots[] = {
+		{ "index.html", "." },
+		{ "public/index.html", "public" },
+		{ "dist/index.html", "dist" },
+	};
+
+	for (size_t i = 0; i < sizeof(roots) / sizeof(*roots); i++)
+		if (is_file(dfd, roots[i].index) &&
+		    (!strcmp(roots[i].root, ".") ||
+		     is_dir(dfd, roots[i].root))) {
+			*root = roots[i].root;
+			return 1;
+		}
+	return 0;
+}
+
+static int detect_static(struct wl_build_plan *p, int dfd)
+{
+	const char *root;
+
+	if (!static_root(dfd, &root))
+		return 0;
+	p->type = WL_PROJECT_STATIC;
+	if (set_str(&p->static_root, root) < 0 ||
+	    evidence_add(p, "%s%sindex.html: static site served by nginx",
+			 strcmp(root, ".") ? root : "",
+			 strcmp(root, ".") ? "/" : "") < 0 ||
+	    argv_set(p, nginx_argv, 5) < 0)
+		return WL_ERROR;
+	return 1;
+}
+
+/* ---- overrides and the main entry -----------------------------------------
+ */
+
+/*
+ * Split spec.startCommand on spaces (no shell, no quoting) and replace
+ * "$PORT" / "${PORT}" with the port: an exec-form CMD never expands them.
+ */
+static int apply_start_command(struct wl_build_plan *p, const char *cmd)
+{
+	char port[16];
+	const char *s = cmd;
+	char *joined;
+	int error;
+
+	snprintf(port, sizeof(port), "%d", p->port);
+	argv_clear(p);
+	while (*s) {
+		struct wl_buf arg;
+		size_t n;
+
+		while (*s == ' ')
+			s++;
+		if (!*s)
+			break;
+		n = strcspn(s, " ");
+		wl_buf_init(&arg, 64 * 1024);
+		for (size_t i = 0; i < n;) {
+			if (!strncmp(s + i, "${PORT}", 7) && i + 7 <= n) {
+				wl_buf_puts(&arg, port);
+				i += 7;
+			} else if (!strncmp(s + i, "$PORT", 5) && i + 5 <= n &&
+				   !(i + 5 < n &&
+				     (isalnum((unsigned char)s[i + 5]) ||
+				      s[i + 5] == '_'))) {
+				wl_buf_puts(&arg, port);
+				i += 5;
+			} else {
+				wl_buf_putc(&arg, s[i++]);
+			}
+		}
+		error = argv_push(p, wl_buf_cstr(&arg));
+		wl_buf_release(&arg);
+		if (error < 0)
+			return error;
+		s += n;
+	}
+	if (!p->start_argc) {
+		wl_error_set("spec.startCommand: must not be empty");
+		return WL_EINVALID;
+	}
+	joined = argv_join(p->start_argv, p->start_argc);
+	if (!joined)
+		return oom();
+	error = evidence_quoted(p,
+				"spec.startCommand overrides the start "
+				"command: ",
+				joined);
+	free(joined);
+	return error;
+}
+
+static void plan_reset(struct wl_build_plan *p, int port)
+{
+	wl_build_plan_release(p);
+	p->port = port;
+}
+
+typedef int (*provider_fn)(struct wl_build_plan *p, int dfd);
+
+static const struct {
+	enum wl_project_type type;
+	const char *name;
+	provider_fn fn;
+} providers[] = {
+	{ WL_PROJECT_NODE, "node", detect_node },
+	{ WL_PROJECT_PYTHON, "python", detect_python },
+	{ WL_PROJECT_GO, "go", detect_go },
+	{ WL_PROJECT_STATIC, "static", detect_static },
+};
+
+#define PROVIDER_COUNT (sizeof(providers) / sizeof(*providers))
+
+static int run_forced(struct wl_build_plan *p, int dfd, enum wl_project_type t)
+{
+	for (size_t i = 0; i < PROVIDER_COUNT; i++) {
+		int found;
+
+		if (providers[i].type != t)
+			continue;
+		found = providers[i].fn(p, dfd);
+		if (found < 0) {
+			wl_error_prefix("spec.projectType is %s",
+					providers[i].name);
+			return found;
+		}
+		if (!found) {
+			wl_error_set(
+				"spec.projectType is %s but the repository "
+				"has no %s project",
+				providers[i].name, providers[i].name);
+			return WL_ENOTFOUND;
+		}
+		return evidence_add(p, "spec.projectType = %s (override)",
+				    providers[i].name);
+	}
+	wl_error_set("spec.projectType: unknown project type");
+	return WL_EINVALID;
+}
+
+/*
+ * Try each provider in order. A provider that recognises its markers but
+ * cannot start anything (package.json without a start) yields to later
+ * providers; its reason goes into the evidence, and is the error when no
+ * one else matches.
+ */
+static int run_auto(struct wl_build_plan *p, int dfd)
+{
+	char *first_error = NULL;
+	const char *first_name = NULL;
+	int first_code = 0, found = 0, port = p->port;
+
+	for (size_t i = 0; i < PROVIDER_COUNT && !found; i++) {
+		found = providers[i].fn(p, dfd);
+		if (found == WL_ENOTFOUND) {
+			if (!first_error) {
+				first_error = strdup(wl_error_last());
+				first_name = providers[i].name;
+				first_code = found;
+			}
+			plan_reset(p, port);
+			found = 0;
+			continue;
+		}
+		if (found < 0) {
+			free(first_error);
+			return found;
+		}
+	}
+	if (!found) {
+		if (first_error) {
+			wl_error_set("%s", first_error);
+			free(first_error);
+			return first_code;
+		}
+		wl_error_set("no supported project found in the repository: "
+			     "looked for Dockerfile, package.json, "
+			     "requirements.txt, pyproject.toml, Pipfile, "
+			     "main.py, go.mod, main.go, index.html");
+		return WL_ENOTFOUND;
+	}
+	if (first_error) {
+		int error =
+			evidence_add(p, "not %s: %s", first_name, first_error);
+
+		free(first_error);
+		if (error < 0)
+			return error;
+	}
+	if (p->type == WL_PROJECT_NODE) {
+		const char *other;
+
+		if (python_markers(dfd, &other))
+			return evidence_add(
+				p,
+				"%s is present too: node wins because "
+				"package.json is checked before Python "
+				"markers (set spec.projectType to choose)",
+				other);
+	}
+	return 0;
+}
+
+int wl_detect(struct wl_build_plan *out, const char *dir,
+	      const struct wl_spec *spec)
+{
+	enum wl_project_type forced =
+		spec ? spec->project_type : WL_PROJECT_AUTO;
+	int port_set = spec && spec->container_port > 0;
+	int dfd = -1, error = 0;
+
+	memset(out, 0, sizeof(*out));
+	out->port = port_set ? spec->container_port : DEFAULT_PORT;
+	if (out->port > 65535) {
+		wl_error_set("spec.containerPort: must be 1..65535");
+		return WL_EINVALID;
+	}
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0) {
+		wl_error_set("cannot open checkout '%s': %s", dir,
+			     strerror(errno));
+		return errno == ENOENT ? WL_ENOTFOUND : WL_ERROR;
+	}
+
+	if (spec && spec->dockerfile && *spec->dockerfile) {
+		if (forced != WL_PROJECT_AUTO &&
+		    forced != WL_PROJECT_DOCKERFILE) {
+			wl_error_set("spec.dockerfile is set but "
+				     "spec.projectType is not dockerfile");
+			error = WL_EINVALID;
+			goto done;
+		}
+		error = detect_dockerfile(out, dfd, spec->dockerfile,
+					  "spec.dockerfile", port_set);
+	} else if (forced == WL_PROJECT_DOCKERFILE) {
+		error = detect_dockerfile(out, dfd, "Dockerfile",
+					  "spec.projectType = dockerfile",
+					  port_set);
+	} else if (forced == WL_PROJECT_AUTO && is_file(dfd, "Dockerfile")) {
+		error = detect_dockerfile(out, dfd, "Dockerfile", "Dockerfile",
+					  port_set);
+	} else if (forced != WL_PROJECT_AUTO) {
+		error = run_forced(out, dfd, forced);
+	} else {
+		error = run_auto(out, dfd);
+	}
+	if (error < 0)
+		goto done;
+
+	if (port_set && (error = evidence_add(out,
+					      "spec.containerPort = %d "
+					      "(override)",
+					      out->port)) < 0)
+		goto done;
+	if (spec && spec->start_command && *spec->start_command)
+		error = apply_start_command(out, spec->start_command);
+done:
+	close(dfd);
+	if (error < 0)
+		wl_build_plan_release(out);
+	return error < 0 ? error : 0;
+}
+
+void wl_build_plan_release(struct wl_build_plan *p)
+{
+	if (!p)
+		return;
+	free(p->framework);
+	argv_clear(p);
+	for (size_t i = 0; i < p->evidence_count; i++)
+		free(p->evidence[i]);
+	free(p->evidence);
+	free(p->dockerfile);
+	free(p->node_pm);
+	free(p->lockfile);
+	free(p->spa_dir);
+	free(p->requirements);
+	free(p->go_target);
+	free(p->static_root);
+	memset(p, 0, sizeof(*p));
+}
+
+int wl_build_plan_to_detection(struct wl_detection *out,
+			       const struct wl_build_plan *p)
+{
+	memset(out, 0, sizeof(*out));
+	out->type = p->type;
+	out->port = p->port;
+	if (p->framework && !(out->framework = strdup(p->framework)))
+		goto fail;
+	if (p->start_argc)
+		out->start_command = argv_join(p->start_argv, p->start_argc);
+	else if (p->dockerfile)
+		out->start_command = strdup("(CMD of the Dockerfile)");
+	if ((p->start_argc || p->dockerfile) && !out->start_command)
+		goto fail;
+	if (p->evidence_count) {
+		out->evidence =
+			calloc(p->evidence_count, sizeof(*out->evidence));
+		if (!out->evidence)
+			goto fail;
+		for (size_t i = 0; i < p->evidence_count; i++) {
+			if (!(out->evidence[i] = strdup(p->evidence[i])))
+				goto fail;
+			out->evidence_count++;
+		}
+	}
+	return 0;
+fail:
+	free(out->framework);
+	free(out->start_command);
+	for (size_t i = 0; i < out->evidence_count; i++)
+		free(out->evidence[i]);
+	free(out->evidence);
+	memset(out, 0, sizeof(*out));
+	return oom();
+}

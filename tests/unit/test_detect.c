@@ -1,0 +1,543 @@
+/*
+ * wl_detect over the fixture trees in tests/fixtures/detect/<case>: one
+ * row per case, with the plan a user would see (type, framework, start
+ * command, port, evidence) and the fields the Dockerfile generator uses.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "controller/detect.h"
+#include "specs/core/error.h"
+#include "specs/core/fs.h"
+#include "tests/unit/unit.h"
+#include "specs/core/banned.h"
+
+#define CHECK_STR_OR_NULL(a, b)                                                \
+	do {                                                                   \
+		if ((b) == NULL)                                               \
+			CHECK((a) == NULL);                                    \
+		else                                                           \
+			CHECK_STR(a, b);                                       \
+	} while (0)
+
+struct row {
+	const char *fixture;
+	/* spec overrides */
+	enum wl_project_type force;
+	const char *spec_dockerfile;
+	const char *spec_start;
+	int spec_port;
+	/* expected */
+	int rc;
+	const char *message; /* substring of the error, when rc < 0 */
+	enum wl_project_type type;
+	const char *framework;
+	const char *argv; /* joined by spaces; NULL: no argv */
+	int port;
+	const char *evidence; /* substring of one evidence line */
+	const char *node_pm, *lockfile;
+	int node_build;
+	const char *spa_dir, *requirements;
+	int pyproject;
+	const char *go_target, *static_root, *dockerfile;
+};
+
+static const struct row rows[] = {
+	/* Node */
+	{ .fixture = "node-start",
+	  .type = WL_PROJECT_NODE,
+	  .argv = "npm start",
+	  .port = 3000,
+	  .evidence = "package.json: scripts.start = \"node server.js\"",
+	  .node_pm = "npm" },
+	{ .fixture = "node-main",
+	  .type = WL_PROJECT_NODE,
+	  .argv = "node src/app.js",
+	  .port = 3000,
+	  .evidence = "package.json: main = \"src/app.js\"",
+	  .node_pm = "npm" },
+	{ .fixture = "node-index",
+	  .type = WL_PROJECT_NODE,
+	  .argv = "node app.js",
+	  .port = 3000,
+	  .evidence = "app.js: no start script or main field",
+	  .node_pm = "npm" },
+	{ .fixture = "node-next",
+	  .type = WL_PROJECT_NODE,
+	  .framework = "next",
+	  .argv = "npx next start -H 0.0.0.0 -p 3000",
+	  .port = 3000,
+	  .evidence = "dependency next",
+	  .node_pm = "npm",
+	  .lockfile = "package-lock.json",
+	  .node_build = 1 },
+	{ .fixture = "node-next",
+	  .spec_port = 8081,
+	  .type = WL_PROJECT_NODE,
+	  .framework = "next",
+	  .argv = "npx next start -H 0.0.0.0 -p 8081",
+	  .port = 8081,
+	  .evidence = "spec.containerPort = 8081",
+	  .node_pm = "npm",
+	  .lockfile = "package-lock.json",
+	  .node_build = 1 },
+	{ .fixture = "node-vite",
+	  .type = WL_PROJECT_NODE,
+	  .framework = "vite",
+	  .argv = "nginx -c /etc/worklet/nginx.conf -e stderr",
+	  .port = 3000,
+	  .evidence = "single-page app",
+	  .node_pm = "npm",
+	  .node_build = 1,
+	  .spa_dir = "dist" },
+	{ .fixture = "node-yarn",
+	  .type = WL_PROJECT_NODE,
+	  .argv = "yarn start",
+	  .port = 3000,
+	  .evidence = "yarn.lock: package manager yarn",
+	  .node_pm = "yarn",
+	  .lockfile = "yarn.lock",
+	  .node_build = 1 },
+	{ .fixture = "node-pnpm",
+	  .type = WL_PROJECT_NODE,
+	  .argv = "pnpm start",
+	  .port = 3000,
+	  .evidence = "packageManager = pnpm",
+	  .node_pm = "pnpm",
+	  .lockfile = "pnpm-lock.yaml" },
+	{ .fixture = "node-nostart-static",
+	  .type = WL_PROJECT_STATIC,
+	  .argv = "nginx -c /etc/worklet/nginx.conf -e stderr",
+	  .port = 3000,
+	  .evidence = "not node: package.json has no scripts.start",
+	  .static_root = "." },
+	{ .fixture = "node-nostart",
+	  .rc = WL_ENOTFOUND,
+	  .message = "package.json has no scripts.start, no main field naming "
+		     "a file" },
+	{ .fixture = "node-badjson",
+	  .rc = WL_EINVALID,
+	  .message = "cannot parse 'package.json'" },
+	/* Python */
+	{ .fixture = "python-requirements",
+	  .type = WL_PROJECT_PYTHON,
+	  .argv = "python3 app.py",
+	  .port = 3000,
+	  .evidence = "requirements.txt: installed with pip",
+	  .requirements = "requirements.txt" },
+	{ .fixture = "python-fastapi",
+	  .type = WL_PROJECT_PYTHON,
+	  .framework = "fastapi",
+	  .argv = "uvicorn main:api --host 0.0.0.0 --port 3000",
+	  .port = 3000,
+	  .evidence = "dependency fastapi: uvicorn serves main:api",
+	  .requirements = "requirements.txt" },
+	{ .fixture = "python-flask-gunicorn",
+	  .type = WL_PROJECT_PYTHON,
+	  .framework = "flask",
+	  .argv = "gunicorn --bind 0.0.0.0:3000 app:app",
+	  .port = 3000,
+	  .evidence = "dependencies flask and gunicorn",
+	  .requirements = "requirements.txt" },
+	{ .fixture = "python-flask-dev",
+	  .type = WL_PROJECT_PYTHON,
+	  .framework = "flask",
+	  .argv = "python3 -m flask --app server:application run --host "
+		  "0.0.0.0 --port 3000",
+	  .port = 3000,
+	  .evidence = "127.0.0.1 only",
+	  .requirements = "requirements.txt" },
+	{ .fixture = "python-django",
+	  .type = WL_PROJECT_PYTHON,
+	  .framework = "django",
+	  .argv = "gunicorn --bind 0.0.0.0:3000 mysite.wsgi",
+	  .port = 3000,
+	  .evidence = "gunicorn serves mysite.wsgi",
+	  .requirements = "requirements.txt" },
+	{ .fixture = "python-not-django",
+	  .type = WL_PROJECT_PYTHON,
+	  .argv = "python3 bot.py",
+	  .port = 3000,
+	  .evidence = "bot.py: run",
+	  .requirements = "requirements.txt" },
+	{ .fixture = "python-main",
+	  .type = WL_PROJECT_PYTHON,
+	  .argv = "python3 main.py",
+	  .port = 3000,
+	  .evidence = "main.py: run with python3" },
+	{ .fixture = "python-pyproject",
+	  .type = WL_PROJECT_PYTHON,
+	  .argv = "python3 bot.py",
+	  .port = 3000,
+	  .evidence = "pip install .",
+	  .pyproject = 1 },
+	{ .fixture = "python-nomain",
+	  .rc = WL_ENOTFOUND,
+	  .message = "requirements.txt found but no main file" },
+	/* Go */
+	{ .fixture = "go-root",
+	  .type = WL_PROJECT_GO,
+	  .argv = "/usr/local/bin/app",
+	  .port = 3000,
+	  .evidence = "(no go.sum)",
+	  .requirements = "go.mod",
+	  .go_target = "." },
+	{ .fixture = "go-cmd",
+	  .type = WL_PROJECT_GO,
+	  .argv = "/usr/local/bin/app",
+	  .port = 3000,
+	  .evidence = "cmd/server: building package ./cmd/server",
+	  .requirements = "go.mod",
+	  .lockfile = "go.sum",
+	  .go_target = "./cmd/server" },
+	{ .fixture = "go-nomod",
+	  .type = WL_PROJECT_GO,
+	  .argv = "/usr/local/bin/app",
+	  .port = 3000,
+	  .evidence = "main.go without go.mod",
+	  .go_target = "." },
+	/* static */
+	{ .fixture = "static-root",
+	  .type = WL_PROJECT_STATIC,
+	  .argv = "nginx -c /etc/worklet/nginx.conf -e stderr",
+	  .port = 3000,
+	  .evidence = "index.html: static site",
+	  .static_root = "." },
+	{ .fixture = "static-public",
+	  .type = WL_PROJECT_STATIC,
+	  .argv = "nginx -c /etc/worklet/nginx.conf -e stderr",
+	  .port = 3000,
+	  .evidence = "public/index.html",
+	  .static_root = "public" },
+	{ .fixture = "static-dist",
+	  .type = WL_PROJECT_STATIC,
+	  .argv = "nginx -c /etc/worklet/nginx.conf -e stderr",
+	  .port = 3000,
+	  .evidence = "dist/index.html",
+	  .static_root = "dist" },
+	/* Dockerfile */
+	{ .fixture = "dockerfile",
+	  .type = WL_PROJECT_DOCKERFILE,
+	  .port = 8080,
+	  .evidence = "Dockerfile: EXPOSE 8080",
+	  .dockerfile = "Dockerfile" },
+	{ .fixture = "dockerfile",
+	  .spec_port = 5000,
+	  .type = WL_PROJECT_DOCKERFILE,
+	  .port = 5000,
+	  .evidence = "spec.containerPort = 5000",
+	  .dockerfile = "Dockerfile" },
+	{ .fixture = "dockerfile-custom",
+	  .spec_dockerfile = "deploy/Dockerfile.prod",
+	  .type = WL_PROJECT_DOCKERFILE,
+	  .port = 3000,
+	  .evidence = "spec.dockerfile: using the repository's own "
+		      "'deploy/Dockerfile.prod'",
+	  .dockerfile = "deploy/Dockerfile.prod" },
+	{ .fixture = "dockerfile-custom",
+	  .spec_dockerfile = "deploy/missing",
+	  .rc = WL_ENOTFOUND,
+	  .message =
+		  "dockerfile 'deploy/missing' not found in the repository" },
+	{ .fixture = "dockerfile",
+	  .force = WL_PROJECT_NODE,
+	  .type = WL_PROJECT_NODE,
+	  .argv = "npm start",
+	  .port = 3000,
+	  .evidence = "spec.projectType = node (override)",
+	  .node_pm = "npm" },
+	/* ambiguity and overrides */
+	{ .fixture = "both",
+	  .type = WL_PROJECT_NODE,
+	  .argv = "npm start",
+	  .port = 3000,
+	  .evidence = "requirements.txt is present too: node wins",
+	  .node_pm = "npm" },
+	{ .fixture = "both",
+	  .force = WL_PROJECT_PYTHON,
+	  .type = WL_PROJECT_PYTHON,
+	  .framework = "flask",
+	  .argv = "python3 -m flask --app app:app run --host 0.0.0.0 --port "
+		  "3000",
+	  .port = 3000,
+	  .evidence = "spec.projectType = python",
+	  .requirements = "requirements.txt" },
+	{ .fixture = "overrides",
+	  .force = WL_PROJECT_PYTHON,
+	  .spec_start = "python3  main.py --port $PORT --bind=0.0.0.0:${PORT}",
+	  .spec_port = 8080,
+	  .type = WL_PROJECT_PYTHON,
+	  .argv = "python3 main.py --port 8080 --bind=0.0.0.0:8080",
+	  .port = 8080,
+	  .evidence = "spec.startCommand overrides the start command" },
+	{ .fixture = "overrides",
+	  .force = WL_PROJECT_GO,
+	  .rc = WL_ENOTFOUND,
+	  .message = "spec.projectType is go but the repository has no go "
+		     "project" },
+	{ .fixture = "overrides",
+	  .spec_start = "   ",
+	  .rc = WL_EINVALID,
+	  .message = "spec.startCommand: must not be empty" },
+	/* nothing */
+	{ .fixture = "nothing",
+	  .rc = WL_ENOTFOUND,
+	  .message = "no supported project found in the repository: looked "
+		     "for Dockerfile, package.json, requirements.txt, "
+		     "pyproject.toml, Pipfile, main.py, go.mod, main.go, "
+		     "index.html" },
+	{ .fixture = "does-not-exist",
+	  .rc = WL_ENOTFOUND,
+	  .message = "cannot open checkout" },
+};
+
+static char *fixture_path(const char *name)
+{
+	const char *base = getenv("WL_FIXTURES");
+	char *path = NULL;
+
+	if (!base)
+		base = "tests/fixtures";
+	if (asprintf(&path, "%s/detect/%s", base, name) < 0)
+		abort();
+	return path;
+}
+
+static char *joined(const struct wl_build_plan *p)
+{
+	size_t len = 1;
+	char *s;
+
+	if (!p->start_argc)
+		return NULL;
+	for (size_t i = 0; i < p->start_argc; i++)
+		len += strlen(p->start_argv[i]) + 1;
+	s = calloc(1, len);
+	for (size_t i = 0; i < p->start_argc; i++) {
+		if (i)
+			memcpy(s + strlen(s), " ", 2);
+		memcpy(s + strlen(s), p->start_argv[i],
+		       strlen(p->start_argv[i]) + 1);
+	}
+	return s;
+}
+
+static int has_evidence(const struct wl_build_plan *p, const char *needle)
+{
+	for (size_t i = 0; i < p->evidence_count; i++)
+		if (strstr(p->evidence[i], needle))
+			return 1;
+	return 0;
+}
+
+static void dump(const struct wl_build_plan *p)
+{
+	for (size_t i = 0; i < p->evidence_count; i++)
+		fprintf(stderr, "    evidence: %s\n", p->evidence[i]);
+}
+
+static void test_table(void)
+{
+	for (size_t i = 0; i < sizeof(rows) / sizeof(*rows); i++) {
+		const struct row *r = &rows[i];
+		struct wl_spec spec;
+		struct wl_build_plan plan;
+		char *dir = fixture_path(r->fixture), *argv;
+		int before = wl_unit_failures, rc;
+
+		memset(&spec, 0, sizeof(spec));
+		spec.project_type = r->force;
+		spec.dockerfile = (char *)r->spec_dockerfile;
+		spec.start_command = (char *)r->spec_start;
+		spec.container_port = r->spec_port;
+		wl_error_clear();
+		rc = wl_detect(&plan, dir, &spec);
+		CHECK(rc == r->rc);
+		if (rc < 0) {
+			CHECK_CONTAINS(wl_error_last(), r->message);
+			CHECK(plan.evidence == NULL && plan.start_argv == NULL);
+		} else {
+			argv = joined(&plan);
+			CHECK(plan.type == r->type);
+			CHECK_STR_OR_NULL(plan.framework, r->framework);
+			CHECK_STR_OR_NULL(argv, r->argv);
+			CHECK(plan.port == r->port);
+			CHECK(has_evidence(&plan, r->evidence));
+			CHECK_STR_OR_NULL(plan.node_pm, r->node_pm);
+			CHECK_STR_OR_NULL(plan.lockfile, r->lockfile);
+			CHECK(plan.node_build == r->node_build);
+			CHECK_STR_OR_NULL(plan.spa_dir, r->spa_dir);
+			CHECK_STR_OR_NULL(plan.requirements, r->requirements);
+			CHECK(plan.pyproject == r->pyproject);
+			CHECK_STR_OR_NULL(plan.go_target, r->go_target);
+			CHECK_STR_OR_NULL(plan.static_root, r->static_root);
+			CHECK_STR_OR_NULL(plan.dockerfile, r->dockerfile);
+			if (plan.start_argc)
+				CHECK(plan.start_argv[plan.start_argc] == NULL);
+			free(argv);
+		}
+		if (wl_unit_failures != before) {
+			fprintf(stderr, "  in row %zu (%s): rc %d, '%s'\n", i,
+				r->fixture, rc, wl_error_last());
+			dump(&plan);
+		}
+		wl_build_plan_release(&plan);
+		free(dir);
+	}
+}
+
+static void test_no_spec(void)
+{
+	struct wl_build_plan plan;
+	char *dir = fixture_path("go-root");
+
+	CHECK(wl_detect(&plan, dir, NULL) == 0);
+	CHECK(plan.type == WL_PROJECT_GO);
+	CHECK(plan.port == 3000);
+	wl_build_plan_release(&plan);
+	free(dir);
+}
+
+static void test_to_detection(void)
+{
+	struct wl_build_plan plan;
+	struct wl_detection d;
+	char *dir = fixture_path("node-next");
+
+	CHECK(wl_detect(&plan, dir, NULL) == 0);
+	CHECK(wl_build_plan_to_detection(&d, &plan) == 0);
+	CHECK(d.type == WL_PROJECT_NODE);
+	CHECK_STR(d.framework, "next");
+	CHECK_STR(d.start_command, "npx next start -H 0.0.0.0 -p 3000");
+	CHECK(d.port == 3000);
+	CHECK(d.evidence_count == plan.evidence_count);
+	for (size_t i = 0; i < d.evidence_count && i < plan.evidence_count; i++)
+		CHECK_STR(d.evidence[i], plan.evidence[i]);
+	free(d.framework);
+	free(d.start_command);
+	for (size_t i = 0; i < d.evidence_count; i++)
+		free(d.evidence[i]);
+	free(d.evidence);
+	wl_build_plan_release(&plan);
+	free(dir);
+
+	dir = fixture_path("dockerfile");
+	CHECK(wl_detect(&plan, dir, NULL) == 0);
+	CHECK(wl_build_plan_to_detection(&d, &plan) == 0);
+	CHECK(d.type == WL_PROJECT_DOCKERFILE);
+	CHECK(d.framework == NULL);
+	CHECK(d.port == 8080);
+	CHECK_CONTAINS(d.start_command, "Dockerfile");
+	free(d.start_command);
+	for (size_t i = 0; i < d.evidence_count; i++)
+		free(d.evidence[i]);
+	free(d.evidence);
+	wl_build_plan_release(&plan);
+	free(dir);
+}
+
+static char *make_tmp(void)
+{
+	char *dir = strdup("/tmp/wl-detect-XXXXXX");
+
+	if (!dir || !mkdtemp(dir))
+		abort();
+	return dir;
+}
+
+static void write_file(const char *dir, const char *name, const char *data,
+		       size_t len)
+{
+	char *path = NULL;
+	FILE *f;
+
+	if (asprintf(&path, "%s/%s", dir, name) < 0)
+		abort();
+	f = fopen(path, "w");
+	if (!f || fwrite(data, 1, len, f) != len)
+		abort();
+	fclose(f);
+	free(path);
+}
+
+/* A symlinked marker pointing outside the checkout is never read. */
+static void test_symlink_not_followed(void)
+{
+	struct wl_build_plan plan;
+	char *dir = make_tmp(), *link = NULL, *target = NULL;
+
+	if (asprintf(&link, "%s/package.json", dir) < 0 ||
+	    asprintf(&target, "%s/outside.json", dir) < 0)
+		abort();
+	write_file(dir, "outside.json", "{\"scripts\":{\"start\":\"secret\"}}",
+		   30);
+	CHECK(symlink(target, link) == 0);
+	CHECK(wl_detect(&plan, dir, NULL) == WL_ENOTFOUND);
+	CHECK_CONTAINS(wl_error_last(), "no supported project found");
+	wl_fs_remove_tree(dir);
+	free(link);
+	free(target);
+	free(dir);
+}
+
+/* package.json is bounded: a huge one is refused, not allocated. */
+static void test_manifest_bounded(void)
+{
+	struct wl_build_plan plan;
+	size_t n = 2 * 1024 * 1024;
+	char *dir = make_tmp(), *big = malloc(n);
+
+	memset(big, ' ', n);
+	big[0] = '{';
+	big[n - 1] = '}';
+	write_file(dir, "package.json", big, n);
+	CHECK(wl_detect(&plan, dir, NULL) == WL_ETOOBIG);
+	CHECK_CONTAINS(wl_error_last(), "'package.json' is larger than");
+	wl_fs_remove_tree(dir);
+	free(big);
+	free(dir);
+}
+
+/* A cmd/ directory whose name is unsafe in a Dockerfile is skipped. */
+static void test_go_cmd_unsafe_name(void)
+{
+	struct wl_build_plan plan;
+	char *dir = make_tmp(), *sub = NULL;
+
+	write_file(dir, "go.mod", "module x\n", 9);
+	if (asprintf(&sub, "%s/cmd/a b\nRUN x", dir) < 0)
+		abort();
+	CHECK(wl_fs_mkdir_p(sub, 0755) == 0);
+	write_file(sub, "main.go", "package main\n", 13);
+	CHECK(wl_detect(&plan, dir, NULL) == WL_ENOTFOUND);
+	CHECK_CONTAINS(wl_error_last(), "no main package");
+	free(sub);
+	if (asprintf(&sub, "%s/cmd/zz", dir) < 0)
+		abort();
+	CHECK(wl_fs_mkdir_p(sub, 0755) == 0);
+	write_file(sub, "main.go", "package main\n", 13);
+	CHECK(wl_detect(&plan, dir, NULL) == 0);
+	CHECK_STR(plan.go_target, "./cmd/zz");
+	wl_build_plan_release(&plan);
+	wl_fs_remove_tree(dir);
+	free(sub);
+	free(dir);
+}
+
+int main(void)
+{
+	static const struct wl_unit_test tests[] = {
+		UNIT(test_table),
+		UNIT(test_no_spec),
+		UNIT(test_to_detection),
+		UNIT(test_symlink_not_followed),
+		UNIT(test_manifest_bounded),
+		UNIT(test_go_cmd_unsafe_name),
+		{ 0 },
+	};
+	return wl_unit_run(tests);
+}
