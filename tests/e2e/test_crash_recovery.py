@@ -1,0 +1,48 @@
+"""kill -9 of workletd mid-build, then a restart, converges with no duplicate
+or orphan container; a restart of a healthy controller adopts what runs."""
+
+import glob
+import os
+import time
+
+import yaml
+
+from wltest import check, containers, run
+
+
+def test_kill9_mid_build_converges(env):
+    ids = []
+    for fixture in ("go", "node", "python"):
+        wid = env.new_id(fixture)
+        env.apply(wid, env.make_repo(fixture))
+        ids.append(wid)
+    env.wait(ids[0], lambda s: s.get("phase") == "building", 120, "building")
+    env.kill9()
+    env.start()
+    for wid in ids:
+        env.wait_phase(wid, "running", 420)
+    for wid in ids:
+        cs = containers(wid)
+        check(len(cs) == 1, "%s has %d containers" % (wid, len(cs)))
+    for path in glob.glob(os.path.join(env.state, "*", "*.yaml")):
+        with open(path) as f:
+            yaml.safe_load(f)
+
+
+def test_restart_adopts_running_containers(env):
+    wid = env.new_id("static")
+    env.apply(wid, env.make_repo("static"))
+    st = env.wait_phase(wid, "running", 300)
+    before = containers(wid)
+    env.stop()
+    env.start()
+    time.sleep(5)  # a few resync periods of the new process
+    after = containers(wid)
+    check([c["Id"] for c in after] == [c["Id"] for c in before],
+          "containers changed across a controller restart")
+    st2 = env.status(wid)
+    check(st2["phase"] == "running" and st2["port"] == st["port"], st2)
+
+
+if __name__ == "__main__":
+    run([test_kill9_mid_build_converges, test_restart_adopts_running_containers], "crash")
