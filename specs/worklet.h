@@ -26,6 +26,7 @@
  *   BuildLogs -> status.buildLogs (path of the build log file).
  */
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define WL_API_VERSION "worklet.dev/v1"
