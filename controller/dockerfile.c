@@ -1,0 +1,501 @@
+/*
+ * Dockerfile generation from a build plan.
+ *
+ * The same text must build on the default images (node:18-alpine,
+ * python:3.9-slim, golang:1.21-alpine, alpine:3.19, nginx:alpine) and on
+ * the Debian-based local images of machines without a registry, so a
+ * generated file uses only what both have: /bin/sh, python3 (never
+ * "python"), "python3 -m venv" for pip (Debian's PEP 668 refuses system
+ * installs), no apk or apt, and an nginx configuration of our own rather
+ * than the image's.
+ *
+ * Layer order: dependency manifests, install, then "COPY . .", so a
+ * source-only change reuses the install layer. ENV PORT/HOST come last for
+ * the same reason. Only the Dockerfile syntax of the classic builder is
+ * used (no BuildKit mounts or heredocs): Engine 20.10's /build without
+ * BuildKit must accept it.
+ *
+ * Every plan string that lands in the file is checked for control
+ * characters (a newline would start a new instruction); the start command
+ * is written as a JSON array. Nothing secret is ever written: environment
+ * values are the container's business, not the image's.
+ *
+ * Pure and thread-safe.
+ */
+#include "controller/dockerfile.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "specs/core/buf.h"
+#include "specs/core/error.h"
+#include "specs/core/banned.h"
+
+#define DOCKERFILE_MAX (64 * 1024)
+#define GEN_DIR ".worklet"
+#define NGINX_CONF_IN_IMAGE "/etc/worklet/nginx.conf"
+
+static const struct wl_base_images default_images = {
+	.node = "node:18-alpine",
+	.python = "python:3.9-slim",
+	.go = "golang:1.21-alpine",
+	.go_runtime = "alpine:3.19",
+	.static_web = "nginx:alpine",
+};
+
+/* The text being generated; the first error sticks. */
+struct gen {
+	struct wl_buf b;
+	int error;
+};
+
+static void emit(struct gen *g, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void emit(struct gen *g, const char *fmt, ...)
+{
+	va_list ap;
+	int error;
+
+	if (g->error)
+		return;
+	va_start(ap, fmt);
+	error = wl_buf_vprintf(&g->b, fmt, ap);
+	va_end(ap);
+	if (error < 0)
+		g->error = error;
+}
+
+/* A JSON string, as Docker's exec form parses it. */
+static void emit_json_string(struct gen *g, const char *s)
+{
+	emit(g, "\"");
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			emit(g, "\\%c", c);
+		else if (c == '\n')
+			emit(g, "\\n");
+		else if (c == '\t')
+			emit(g, "\\t");
+		else if (c < 0x20 || c == 0x7f)
+			emit(g, "\\u%04x", c);
+		else
+			emit(g, "%c", c);
+	}
+	emit(g, "\"");
+}
+
+static void emit_cmd(struct gen *g, const struct wl_build_plan *p)
+{
+	emit(g, "CMD [");
+	for (size_t i = 0; i < p->start_argc; i++) {
+		if (i)
+			emit(g, ", ");
+		emit_json_string(g, p->start_argv[i]);
+	}
+	emit(g, "]\n");
+}
+
+static void emit_runtime_env(struct gen *g, const struct wl_build_plan *p)
+{
+	emit(g, "ENV PORT=%d HOST=0.0.0.0\n", p->port);
+	emit(g, "EXPOSE %d\n", p->port);
+}
+
+/* Plan strings placed in Dockerfile lines: printable, no spaces. */
+static int check_word(const char *what, const char *s)
+{
+	if (!s)
+		return 0;
+	if (!*s)
+		goto bad;
+	for (const char *c = s; *c; c++)
+		if ((unsigned char)*c <= 0x20 || *c == 0x7f || *c == '"' ||
+		    *c == '\'' || *c == '\\' || *c == '$' || *c == '`')
+			goto bad;
+	return 0;
+bad:
+	wl_error_set("cannot generate a Dockerfile: %s '%s' has characters "
+		     "that are not allowed there",
+		     what, s);
+	return WL_EINVALID;
+}
+
+static int check_plan(const struct wl_build_plan *p,
+		      const struct wl_base_images *im)
+{
+	const char *const images[] = { im->node, im->python, im->go,
+				       im->go_runtime, im->static_web };
+	int error = 0;
+
+	if (p->port < 1 || p->port > 65535) {
+		wl_error_set("cannot generate a Dockerfile: port %d is not in "
+			     "1..65535",
+			     p->port);
+		return WL_EINVALID;
+	}
+	for (size_t i = 0; i < sizeof(images) / sizeof(*images); i++)
+		if ((error = check_word("base image", images[i])) < 0)
+			return error;
+	if ((error = check_word("package manager", p->node_pm)) < 0 ||
+	    (error = check_word("lockfile", p->lockfile)) < 0 ||
+	    (error = check_word("build output directory", p->spa_dir)) < 0 ||
+	    (error = check_word("requirements file", p->requirements)) < 0 ||
+	    (error = check_word("Go build target", p->go_target)) < 0 ||
+	    (error = check_word("static root", p->static_root)) < 0)
+		return error;
+	if (p->type != WL_PROJECT_DOCKERFILE && !p->start_argc) {
+		wl_error_set("cannot generate a Dockerfile: the plan has no "
+			     "start command");
+		return WL_EINVALID;
+	}
+	return 0;
+}
+
+/* ---- Node ---------------------------------------------------------------- */
+
+static const char *node_pm(const struct wl_build_plan *p)
+{
+	if (p->node_pm &&
+	    (!strcmp(p->node_pm, "yarn") || !strcmp(p->node_pm, "pnpm")))
+		return p->node_pm;
+	return "npm";
+}
+
+/*
+ * Install dependencies (dev dependencies too: the build needs them). Only
+ * package.json and the lockfile are copied first, so the install layer is
+ * reused until one of them changes.
+ */
+static void emit_node_install(struct gen *g, const struct wl_build_plan *p)
+{
+	const char *pm = node_pm(p);
+
+	emit(g, "WORKDIR /app\n");
+	if (p->lockfile)
+		emit(g, "COPY package.json %s ./\n", p->lockfile);
+	else
+		emit(g, "COPY package.json ./\n");
+	/*
+	 * yarn ships with the official node images, pnpm does not, Debian's
+	 * nodejs has neither: install the missing one with npm.
+	 */
+	if (strcmp(pm, "npm"))
+		emit(g,
+		     "RUN command -v %s >/dev/null 2>&1 || npm install -g "
+		     "--no-audit --no-fund %s\n",
+		     pm, pm);
+	if (!strcmp(pm, "npm"))
+		emit(g, p->lockfile ? "RUN npm ci --no-audit --no-fund\n"
+				    : "RUN npm install --no-audit --no-fund\n");
+	else if (!strcmp(pm, "yarn"))
+		emit(g, "RUN yarn install --non-interactive\n");
+	else
+		emit(g, "RUN pnpm install\n");
+	emit(g, "COPY . .\n");
+	if (p->node_build)
+		emit(g, "RUN %s run build\n", pm);
+}
+
+static void gen_node(struct gen *g, const struct wl_build_plan *p,
+		     const struct wl_base_images *im)
+{
+	if (p->spa_dir) {
+		/* Build with node, serve the output with nginx. */
+		emit(g, "FROM %s AS build\n", im->node);
+		emit_node_install(g, p);
+		emit(g, "\nFROM %s\n", im->static_web);
+		emit(g, "ENTRYPOINT []\n");
+		emit(g,
+		     "COPY " GEN_DIR "/nginx.conf " NGINX_CONF_IN_IMAGE "\n");
+		emit(g, "COPY --from=build /app/%s/ /srv/\n", p->spa_dir);
+	} else {
+		emit(g, "FROM %s\n", im->node);
+		emit_node_install(g, p);
+	}
+	emit_runtime_env(g, p);
+	emit_cmd(g, p);
+}
+
+/* ---- Python -------------------------------------------------------------- */
+
+static void gen_python(struct gen *g, const struct wl_build_plan *p,
+		       const struct wl_base_images *im)
+{
+	emit(g, "FROM %s\n", im->python);
+	emit(g, "WORKDIR /app\n");
+	emit(g, "ENV PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 "
+		"PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1\n");
+	emit(g, "RUN python3 -m venv /opt/venv\n");
+	emit(g, "ENV VIRTUAL_ENV=/opt/venv PATH=/opt/venv/bin:$PATH\n");
+	if (p->requirements) {
+		emit(g, "COPY %s ./\n", p->requirements);
+		emit(g, "RUN pip install -r %s\n", p->requirements);
+	}
+	emit(g, "COPY . .\n");
+	/* pip needs the package sources to install a pyproject project. */
+	if (p->pyproject && !p->requirements)
+		emit(g, "RUN pip install .\n");
+	emit_runtime_env(g, p);
+	emit_cmd(g, p);
+}
+
+/* ---- Go ------------------------------------------------------------------ */
+
+/*
+ * For Go plans detect puts "go.mod" in requirements and "go.sum" in
+ * lockfile when they exist (go.sum is never assumed).
+ */
+static void gen_go(struct gen *g, const struct wl_build_plan *p,
+		   const struct wl_base_images *im)
+{
+	emit(g, "FROM %s AS build\n", im->go);
+	emit(g, "WORKDIR /src\n");
+	/*
+	 * GOTOOLCHAIN=local: never download another toolchain (Go >= 1.21
+	 * would, for a newer "go" line); older Go ignores it.
+	 */
+	emit(g,
+	     "ENV CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS=-buildvcs=false\n");
+	if (p->requirements) {
+		if (p->lockfile) {
+			emit(g, "COPY %s %s ./\n", p->requirements,
+			     p->lockfile);
+			emit(g, "RUN go mod download\n");
+		} else {
+			emit(g, "COPY %s ./\n", p->requirements);
+		}
+	}
+	emit(g, "COPY . .\n");
+	if (!p->requirements)
+		emit(g, "RUN go mod init worklet.local/app\n");
+	emit(g, "RUN go build -trimpath -ldflags=\"-s -w\" -o /out/app %s\n",
+	     p->go_target ? p->go_target : ".");
+	emit(g, "\nFROM %s\n", im->go_runtime);
+	emit(g, "COPY --from=build /out/app /usr/local/bin/app\n");
+	emit_runtime_env(g, p);
+	emit_cmd(g, p);
+}
+
+/* ---- static -------------------------------------------------------------- */
+
+static void gen_static(struct gen *g, const struct wl_build_plan *p,
+		       const struct wl_base_images *im)
+{
+	const char *root = p->static_root ? p->static_root : ".";
+
+	emit(g, "FROM %s\n", im->static_web);
+	/* nginx:alpine's entrypoint rewrites /etc/nginx: not ours to run */
+	emit(g, "ENTRYPOINT []\n");
+	emit(g, "COPY " GEN_DIR "/nginx.conf " NGINX_CONF_IN_IMAGE "\n");
+	if (!strcmp(root, "."))
+		emit(g, "COPY . /srv/\n");
+	else
+		emit(g, "COPY %s/ /srv/\n", root);
+	emit_runtime_env(g, p);
+	emit_cmd(g, p);
+}
+
+/*
+ * A complete nginx configuration: runs in the foreground as PID 1, logs to
+ * the container's stdout/stderr, keeps every writable path under /tmp (so
+ * it runs as root or not, on a read-only root filesystem with a /tmp), and
+ * never serves dotfiles (.git, .env*, our own .worklet/).
+ */
+static void gen_nginx_conf(struct gen *g, const struct wl_build_plan *p,
+			   int spa)
+{
+	emit(g, "# Generated by worklet.\n"
+		"daemon off;\n"
+		"worker_processes 1;\n"
+		"pid /tmp/nginx.pid;\n"
+		"error_log stderr warn;\n"
+		"\n"
+		"events {\n"
+		"\tworker_connections 1024;\n"
+		"}\n"
+		"\n"
+		"http {\n"
+		"\tinclude /etc/nginx/mime.types;\n"
+		"\tdefault_type application/octet-stream;\n"
+		"\taccess_log /dev/stdout;\n"
+		"\tclient_body_temp_path /tmp/nginx-client-body;\n"
+		"\tproxy_temp_path /tmp/nginx-proxy;\n"
+		"\tfastcgi_temp_path /tmp/nginx-fastcgi;\n"
+		"\tuwsgi_temp_path /tmp/nginx-uwsgi;\n"
+		"\tscgi_temp_path /tmp/nginx-scgi;\n"
+		"\tsendfile on;\n"
+		"\tserver_tokens off;\n"
+		"\tgzip on;\n"
+		"\tgzip_types text/css application/javascript "
+		"application/json image/svg+xml;\n"
+		"\n"
+		"\tserver {\n");
+	emit(g, "\t\tlisten %d;\n", p->port);
+	emit(g, "\t\troot /srv;\n"
+		"\t\tindex index.html;\n"
+		/* behind the proxy the container port means nothing */
+		"\t\tabsolute_redirect off;\n"
+		"\n"
+		"\t\tlocation ^~ /.well-known/ {\n"
+		"\t\t\ttry_files $uri =404;\n"
+		"\t\t}\n"
+		"\t\tlocation ~ /\\. {\n"
+		"\t\t\treturn 404;\n"
+		"\t\t}\n"
+		"\t\tlocation / {\n");
+	if (spa)
+		emit(g, "\t\t\ttry_files $uri $uri/ /index.html;\n");
+	else
+		emit(g, "\t\t\ttry_files $uri $uri/ =404;\n");
+	emit(g, "\t\t}\n"
+		"\t}\n"
+		"}\n");
+}
+
+/* ---- entry points ---------------------------------------------------------
+ */
+
+static int add_file(struct wl_generated *out, const char *path, struct gen *g)
+{
+	struct wl_gen_file *f;
+
+	if (g->error)
+		return g->error;
+	if (out->count >= WL_GEN_FILES_MAX) {
+		wl_error_set("too many generated files");
+		return WL_ERROR;
+	}
+	f = &out->files[out->count];
+	f->path = strdup(path);
+	if (!f->path) {
+		wl_error_set("out of memory");
+		return WL_ERROR;
+	}
+	f->data = wl_buf_detach(&g->b, &f->len);
+	f->mode = 0644;
+	out->count++;
+	if (!f->data) {
+		wl_error_set("out of memory");
+		return WL_ERROR;
+	}
+	return 0;
+}
+
+static const char *type_name(enum wl_project_type t)
+{
+	switch (t) {
+	case WL_PROJECT_NODE:
+		return "node";
+	case WL_PROJECT_PYTHON:
+		return "python";
+	case WL_PROJECT_GO:
+		return "go";
+	case WL_PROJECT_STATIC:
+		return "static";
+	default:
+		return "unknown";
+	}
+}
+
+int wl_dockerfile_generate(struct wl_generated *out,
+			   const struct wl_build_plan *plan,
+			   const struct wl_base_images *images)
+{
+	struct wl_base_images im = default_images;
+	struct gen g;
+	int error = 0, nginx;
+
+	memset(out, 0, sizeof(*out));
+	wl_buf_init(&g.b, DOCKERFILE_MAX);
+	g.error = 0;
+	if (images) {
+		if (images->node)
+			im.node = images->node;
+		if (images->python)
+			im.python = images->python;
+		if (images->go)
+			im.go = images->go;
+		if (images->go_runtime)
+			im.go_runtime = images->go_runtime;
+		if (images->static_web)
+			im.static_web = images->static_web;
+	}
+	if ((error = check_plan(plan, &im)) < 0)
+		goto done;
+
+	if (plan->type == WL_PROJECT_DOCKERFILE) {
+		if (!plan->dockerfile || !*plan->dockerfile) {
+			wl_error_set("cannot generate a Dockerfile: the plan "
+				     "names no Dockerfile");
+			error = WL_EINVALID;
+			goto done;
+		}
+		out->dockerfile = strdup(plan->dockerfile);
+		if (!out->dockerfile) {
+			wl_error_set("out of memory");
+			error = WL_ERROR;
+		}
+		goto done;
+	}
+
+	emit(&g,
+	     "# Generated by worklet for a %s project; not part of the "
+	     "repository.\n",
+	     type_name(plan->type));
+	switch (plan->type) {
+	case WL_PROJECT_NODE:
+		gen_node(&g, plan, &im);
+		break;
+	case WL_PROJECT_PYTHON:
+		gen_python(&g, plan, &im);
+		break;
+	case WL_PROJECT_GO:
+		gen_go(&g, plan, &im);
+		break;
+	case WL_PROJECT_STATIC:
+		gen_static(&g, plan, &im);
+		break;
+	default:
+		wl_error_set("cannot generate a Dockerfile: project type not "
+			     "detected");
+		error = WL_EINVALID;
+		goto done;
+	}
+	if ((error = add_file(out, GEN_DIR "/Dockerfile", &g)) < 0)
+		goto done;
+	out->dockerfile = strdup(GEN_DIR "/Dockerfile");
+	if (!out->dockerfile) {
+		wl_error_set("out of memory");
+		error = WL_ERROR;
+		goto done;
+	}
+
+	nginx = plan->type == WL_PROJECT_STATIC ||
+		(plan->type == WL_PROJECT_NODE && plan->spa_dir);
+	if (nginx) {
+		gen_nginx_conf(&g, plan, plan->spa_dir != NULL);
+		error = add_file(out, GEN_DIR "/nginx.conf", &g);
+	}
+done:
+	wl_buf_release(&g.b);
+	if (error < 0)
+		wl_generated_release(out);
+	return error;
+}
+
+void wl_generated_release(struct wl_generated *g)
+{
+	if (!g)
+		return;
+	free(g->dockerfile);
+	for (size_t i = 0; i < g->count && i < WL_GEN_FILES_MAX; i++) {
+		free(g->files[i].path);
+		free(g->files[i].data);
+	}
+	memset(g, 0, sizeof(*g));
+}

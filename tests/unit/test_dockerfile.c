@@ -1,0 +1,410 @@
+/*
+ * wl_dockerfile_generate: for each kind of plan, the lines that must be in
+ * the generated Dockerfile, in order (dependency manifests before the
+ * sources), lines that must not be, and the nginx configuration.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "controller/dockerfile.h"
+#include "specs/core/error.h"
+#include "tests/unit/unit.h"
+#include "specs/core/banned.h"
+
+#define MAX_LINES 16
+
+struct row {
+	const char *name;
+	/* the plan */
+	enum wl_project_type type;
+	int port;
+	const char *argv[12];
+	const char *dockerfile, *node_pm, *lockfile, *spa_dir, *requirements;
+	const char *go_target, *static_root;
+	int node_build, pyproject;
+	int local_images;
+	/* expected */
+	int rc;
+	const char *message;
+	const char *ordered[MAX_LINES]; /* substrings, in this order */
+	const char *absent[MAX_LINES];
+	const char *conf[MAX_LINES]; /* in .worklet/nginx.conf */
+	const char *conf_absent[MAX_LINES];
+};
+
+static const struct wl_base_images local_images = {
+	.node = "worklet-local/node:18",
+	.python = "worklet-local/python:3",
+	.go = "worklet-local/go:1.19",
+	.go_runtime = "worklet-local/debian:bookworm",
+	.static_web = "worklet-local/nginx",
+};
+
+#define NGINX_ARGV                                                             \
+	{                                                                      \
+		"nginx", "-c", "/etc/worklet/nginx.conf", "-e", "stderr"       \
+	}
+
+/* Lines no generated file may contain on any image. */
+static const char *const never[] = { "apk ",	    "apt-get",	  "apt ",
+				     "RUN python ", "\"python\"", "sudo",
+				     "--mount",	    "<<" };
+
+static const struct row rows[] = {
+	{ .name = "node npm with lockfile and build",
+	  .type = WL_PROJECT_NODE,
+	  .port = 3000,
+	  .argv = { "npm", "start" },
+	  .node_pm = "npm",
+	  .lockfile = "package-lock.json",
+	  .node_build = 1,
+	  .ordered = { "FROM node:18-alpine\n", "WORKDIR /app\n",
+		       "COPY package.json package-lock.json ./\n",
+		       "RUN npm ci --no-audit --no-fund\n", "COPY . .\n",
+		       "RUN npm run build\n", "ENV PORT=3000 HOST=0.0.0.0\n",
+		       "EXPOSE 3000\n", "CMD [\"npm\", \"start\"]\n" },
+	  .absent = { "npm install", "nginx" } },
+	{ .name = "node npm without lockfile",
+	  .type = WL_PROJECT_NODE,
+	  .port = 3000,
+	  .argv = { "node", "server.js" },
+	  .node_pm = "npm",
+	  .ordered = { "COPY package.json ./\n",
+		       "RUN npm install --no-audit --no-fund\n", "COPY . .\n",
+		       "CMD [\"node\", \"server.js\"]\n" },
+	  .absent = { "npm ci", "run build", "lock" } },
+	{ .name = "node yarn",
+	  .type = WL_PROJECT_NODE,
+	  .port = 3000,
+	  .argv = { "yarn", "start" },
+	  .node_pm = "yarn",
+	  .lockfile = "yarn.lock",
+	  .node_build = 1,
+	  .ordered = { "COPY package.json yarn.lock ./\n",
+		       "RUN command -v yarn >/dev/null 2>&1 || npm install -g "
+		       "--no-audit --no-fund yarn\n",
+		       "RUN yarn install --non-interactive\n", "COPY . .\n",
+		       "RUN yarn run build\n", "CMD [\"yarn\", \"start\"]\n" },
+	  .absent = { "npm ci" } },
+	{ .name = "node pnpm",
+	  .type = WL_PROJECT_NODE,
+	  .port = 3000,
+	  .argv = { "pnpm", "start" },
+	  .node_pm = "pnpm",
+	  .lockfile = "pnpm-lock.yaml",
+	  .ordered = { "COPY package.json pnpm-lock.yaml ./\n",
+		       "|| npm install -g --no-audit --no-fund pnpm\n",
+		       "RUN pnpm install\n", "COPY . .\n",
+		       "CMD [\"pnpm\", \"start\"]\n" },
+	  .absent = { "npm ci", "run build" } },
+	{ .name = "next",
+	  .type = WL_PROJECT_NODE,
+	  .port = 8081,
+	  .argv = { "npx", "next", "start", "-H", "0.0.0.0", "-p", "8081" },
+	  .node_pm = "npm",
+	  .lockfile = "package-lock.json",
+	  .node_build = 1,
+	  .ordered = { "RUN npm ci", "COPY . .\n", "RUN npm run build\n",
+		       "ENV PORT=8081 HOST=0.0.0.0\n", "EXPOSE 8081\n",
+		       "CMD [\"npx\", \"next\", \"start\", \"-H\", "
+		       "\"0.0.0.0\", "
+		       "\"-p\", \"8081\"]\n" } },
+	{ .name = "vite single-page app",
+	  .type = WL_PROJECT_NODE,
+	  .port = 3000,
+	  .argv = NGINX_ARGV,
+	  .node_pm = "npm",
+	  .node_build = 1,
+	  .spa_dir = "dist",
+	  .ordered = { "FROM node:18-alpine AS build\n",
+		       "COPY package.json ./\n", "RUN npm install",
+		       "COPY . .\n", "RUN npm run build\n",
+		       "FROM nginx:alpine\n", "ENTRYPOINT []\n",
+		       "COPY .worklet/nginx.conf /etc/worklet/nginx.conf\n",
+		       "COPY --from=build /app/dist/ /srv/\n", "EXPOSE 3000\n",
+		       "CMD [\"nginx\", \"-c\", \"/etc/worklet/nginx.conf\", "
+		       "\"-e\", \"stderr\"]\n" },
+	  .conf = { "daemon off;", "listen 3000;", "root /srv;",
+		    "location ~ /\\. {\n\t\t\treturn 404;",
+		    "try_files $uri $uri/ /index.html;" },
+	  .conf_absent = { "=404;\n\t\t}\n\t}" } },
+	{ .name = "python requirements with gunicorn",
+	  .type = WL_PROJECT_PYTHON,
+	  .port = 3000,
+	  .argv = { "gunicorn", "--bind", "0.0.0.0:3000", "app:app" },
+	  .requirements = "requirements.txt",
+	  .ordered = { "FROM python:3.9-slim\n", "WORKDIR /app\n",
+		       "RUN python3 -m venv /opt/venv\n",
+		       "ENV VIRTUAL_ENV=/opt/venv PATH=/opt/venv/bin:$PATH\n",
+		       "COPY requirements.txt ./\n",
+		       "RUN pip install -r requirements.txt\n", "COPY . .\n",
+		       "ENV PORT=3000 HOST=0.0.0.0\n",
+		       "CMD [\"gunicorn\", \"--bind\", \"0.0.0.0:3000\", "
+		       "\"app:app\"]\n" },
+	  .absent = { "pip install .", "--user", "break-system-packages" } },
+	{ .name = "python pyproject",
+	  .type = WL_PROJECT_PYTHON,
+	  .port = 3000,
+	  .argv = { "python3", "bot.py" },
+	  .pyproject = 1,
+	  .ordered = { "RUN python3 -m venv /opt/venv\n", "COPY . .\n",
+		       "RUN pip install .\n",
+		       "CMD [\"python3\", \"bot.py\"]\n" },
+	  .absent = { "requirements" } },
+	{ .name = "python plain main file on local images",
+	  .type = WL_PROJECT_PYTHON,
+	  .port = 3000,
+	  .argv = { "python3", "main.py" },
+	  .local_images = 1,
+	  .ordered = { "FROM worklet-local/python:3\n", "COPY . .\n",
+		       "CMD [\"python3\", \"main.py\"]\n" },
+	  .absent = { "pip install", "python:3.9-slim" } },
+	{ .name = "go module with go.sum in cmd/server",
+	  .type = WL_PROJECT_GO,
+	  .port = 3000,
+	  .argv = { "/usr/local/bin/app" },
+	  .requirements = "go.mod",
+	  .lockfile = "go.sum",
+	  .go_target = "./cmd/server",
+	  .ordered = { "FROM golang:1.21-alpine AS build\n", "WORKDIR /src\n",
+		       "CGO_ENABLED=0", "COPY go.mod go.sum ./\n",
+		       "RUN go mod download\n", "COPY . .\n",
+		       "RUN go build -trimpath -ldflags=\"-s -w\" -o /out/app "
+		       "./cmd/server\n",
+		       "FROM alpine:3.19\n",
+		       "COPY --from=build /out/app /usr/local/bin/app\n",
+		       "ENV PORT=3000 HOST=0.0.0.0\n", "EXPOSE 3000\n",
+		       "CMD [\"/usr/local/bin/app\"]\n" },
+	  .absent = { "go mod init" } },
+	{ .name = "go module without go.sum",
+	  .type = WL_PROJECT_GO,
+	  .port = 3000,
+	  .argv = { "/usr/local/bin/app" },
+	  .requirements = "go.mod",
+	  .go_target = ".",
+	  .local_images = 1,
+	  .ordered = { "FROM worklet-local/go:1.19 AS build\n",
+		       "COPY go.mod ./\n", "COPY . .\n", "-o /out/app .\n",
+		       "FROM worklet-local/debian:bookworm\n" },
+	  .absent = { "go.sum", "go mod download", "go mod init" } },
+	{ .name = "go main.go without go.mod",
+	  .type = WL_PROJECT_GO,
+	  .port = 3000,
+	  .argv = { "/usr/local/bin/app" },
+	  .go_target = ".",
+	  .ordered = { "COPY . .\n", "RUN go mod init worklet.local/app\n",
+		       "RUN go build" },
+	  .absent = { "COPY go.mod", "go mod download" } },
+	{ .name = "static root",
+	  .type = WL_PROJECT_STATIC,
+	  .port = 3000,
+	  .argv = NGINX_ARGV,
+	  .static_root = ".",
+	  .ordered = { "FROM nginx:alpine\n", "ENTRYPOINT []\n",
+		       "COPY .worklet/nginx.conf /etc/worklet/nginx.conf\n",
+		       "COPY . /srv/\n", "ENV PORT=3000 HOST=0.0.0.0\n",
+		       "EXPOSE 3000\n", "CMD [\"nginx\", \"-c\"" },
+	  .conf = { "daemon off;", "pid /tmp/nginx.pid;", "error_log stderr",
+		    "include /etc/nginx/mime.types;", "access_log /dev/stdout;",
+		    "client_body_temp_path /tmp/", "proxy_temp_path /tmp/",
+		    "fastcgi_temp_path /tmp/", "uwsgi_temp_path /tmp/",
+		    "scgi_temp_path /tmp/", "listen 3000;", "root /srv;",
+		    "absolute_redirect off;", "location ~ /\\. {",
+		    "try_files $uri $uri/ =404;" },
+	  .conf_absent = { "/index.html;", "user " } },
+	{ .name = "static public/ on local images, port 8080",
+	  .type = WL_PROJECT_STATIC,
+	  .port = 8080,
+	  .argv = NGINX_ARGV,
+	  .static_root = "public",
+	  .local_images = 1,
+	  .ordered = { "FROM worklet-local/nginx\n",
+		       "COPY .worklet/nginx.conf /etc/worklet/nginx.conf\n",
+		       "COPY public/ /srv/\n", "ENV PORT=8080 HOST=0.0.0.0\n",
+		       "EXPOSE 8080\n" },
+	  .absent = { "COPY . " },
+	  .conf = { "listen 8080;" } },
+	{ .name = "start command is escaped as JSON",
+	  .type = WL_PROJECT_NODE,
+	  .port = 3000,
+	  .argv = { "node", "a\"b\\c\nRUN evil\td" },
+	  .node_pm = "npm",
+	  .ordered = { "CMD [\"node\", \"a\\\"b\\\\c\\nRUN evil\\td\"]\n" },
+	  .absent = { "\nRUN evil" } },
+	/* errors */
+	{ .name = "newline in the Go target",
+	  .type = WL_PROJECT_GO,
+	  .port = 3000,
+	  .argv = { "/usr/local/bin/app" },
+	  .go_target = "./cmd/x\nRUN evil",
+	  .rc = WL_EINVALID,
+	  .message = "Go build target" },
+	{ .name = "port out of range",
+	  .type = WL_PROJECT_NODE,
+	  .port = 0,
+	  .argv = { "npm", "start" },
+	  .rc = WL_EINVALID,
+	  .message = "port 0 is not in 1..65535" },
+	{ .name = "no start command",
+	  .type = WL_PROJECT_PYTHON,
+	  .port = 3000,
+	  .rc = WL_EINVALID,
+	  .message = "no start command" },
+	{ .name = "undetected plan",
+	  .type = WL_PROJECT_AUTO,
+	  .port = 3000,
+	  .argv = { "x" },
+	  .rc = WL_EINVALID,
+	  .message = "project type not detected" },
+};
+
+static const char *file_data(const struct wl_generated *g, const char *path)
+{
+	for (size_t i = 0; i < g->count; i++)
+		if (!strcmp(g->files[i].path, path))
+			return g->files[i].data;
+	return NULL;
+}
+
+static void check_ordered(const char *text, const char *const *want,
+			  const char *what)
+{
+	const char *at = text;
+
+	for (size_t i = 0; i < MAX_LINES && want[i]; i++) {
+		const char *found = at ? strstr(at, want[i]) : NULL;
+
+		if (!found) {
+			fprintf(stderr, "  %s: '%s' missing or out of order\n",
+				what, want[i]);
+			wl_unit_failures++;
+			continue;
+		}
+		at = found + strlen(want[i]);
+	}
+}
+
+static void check_absent(const char *text, const char *const *bad, size_t n,
+			 const char *what)
+{
+	for (size_t i = 0; i < n && bad[i]; i++)
+		if (text && strstr(text, bad[i])) {
+			fprintf(stderr, "  %s: must not contain '%s'\n", what,
+				bad[i]);
+			wl_unit_failures++;
+		}
+}
+
+static void test_table(void)
+{
+	for (size_t i = 0; i < sizeof(rows) / sizeof(*rows); i++) {
+		const struct row *r = &rows[i];
+		struct wl_build_plan plan;
+		struct wl_generated gen;
+		const char *df, *conf;
+		int before = wl_unit_failures, rc;
+
+		memset(&plan, 0, sizeof(plan));
+		plan.type = r->type;
+		plan.port = r->port;
+		plan.start_argv = (char **)r->argv;
+		while (plan.start_argc < 12 && r->argv[plan.start_argc])
+			plan.start_argc++;
+		plan.dockerfile = (char *)r->dockerfile;
+		plan.node_pm = (char *)r->node_pm;
+		plan.lockfile = (char *)r->lockfile;
+		plan.node_build = r->node_build;
+		plan.spa_dir = (char *)r->spa_dir;
+		plan.requirements = (char *)r->requirements;
+		plan.pyproject = r->pyproject;
+		plan.go_target = (char *)r->go_target;
+		plan.static_root = (char *)r->static_root;
+
+		rc = wl_dockerfile_generate(
+			&gen, &plan, r->local_images ? &local_images : NULL);
+		CHECK(rc == r->rc);
+		if (rc < 0) {
+			CHECK_CONTAINS(wl_error_last(), r->message);
+			CHECK(gen.count == 0 && gen.dockerfile == NULL);
+		} else {
+			CHECK_STR(gen.dockerfile, ".worklet/Dockerfile");
+			df = file_data(&gen, ".worklet/Dockerfile");
+			conf = file_data(&gen, ".worklet/nginx.conf");
+			CHECK(df != NULL);
+			check_ordered(df, r->ordered, "Dockerfile");
+			check_absent(df, r->absent, MAX_LINES, "Dockerfile");
+			check_absent(df, never, sizeof(never) / sizeof(*never),
+				     "Dockerfile");
+			CHECK((conf != NULL) == (r->conf[0] != NULL));
+			if (conf) {
+				check_ordered(conf, r->conf, "nginx.conf");
+				check_absent(conf, r->conf_absent, MAX_LINES,
+					     "nginx.conf");
+			}
+			for (size_t j = 0; j < gen.count; j++) {
+				CHECK(gen.files[j].mode == 0644);
+				CHECK(gen.files[j].len ==
+				      strlen(gen.files[j].data));
+			}
+			if (wl_unit_failures != before)
+				fprintf(stderr, "%s\n%s\n", df ? df : "",
+					conf ? conf : "");
+		}
+		if (wl_unit_failures != before)
+			fprintf(stderr, "  in row %zu (%s): rc %d '%s'\n", i,
+				r->name, rc, wl_error_last());
+		wl_generated_release(&gen);
+	}
+}
+
+/* A repository's own Dockerfile is used as it is: nothing generated. */
+static void test_own_dockerfile(void)
+{
+	struct wl_build_plan plan;
+	struct wl_generated gen;
+
+	memset(&plan, 0, sizeof(plan));
+	plan.type = WL_PROJECT_DOCKERFILE;
+	plan.port = 8080;
+	plan.dockerfile = (char *)"deploy/Dockerfile.prod";
+	CHECK(wl_dockerfile_generate(&gen, &plan, NULL) == 0);
+	CHECK_STR(gen.dockerfile, "deploy/Dockerfile.prod");
+	CHECK(gen.count == 0);
+	wl_generated_release(&gen);
+	CHECK(gen.dockerfile == NULL);
+}
+
+/* Base images are configuration: a bad one is refused, not written. */
+static void test_bad_image(void)
+{
+	static const char *const argv[] = { "npm", "start", NULL };
+	struct wl_base_images im = { .node = "node:18\nRUN evil" };
+	struct wl_build_plan plan;
+	struct wl_generated gen;
+
+	memset(&plan, 0, sizeof(plan));
+	plan.type = WL_PROJECT_NODE;
+	plan.port = 3000;
+	plan.start_argv = (char **)argv;
+	plan.start_argc = 2;
+	CHECK(wl_dockerfile_generate(&gen, &plan, &im) == WL_EINVALID);
+	CHECK_CONTAINS(wl_error_last(), "base image");
+	/* unset fields fall back to the defaults */
+	im.node = NULL;
+	im.python = "worklet-local/python:3";
+	CHECK(wl_dockerfile_generate(&gen, &plan, &im) == 0);
+	CHECK_CONTAINS(gen.files[0].data, "FROM node:18-alpine\n");
+	wl_generated_release(&gen);
+}
+
+int main(void)
+{
+	static const struct wl_unit_test tests[] = {
+		UNIT(test_table),
+		UNIT(test_own_dockerfile),
+		UNIT(test_bad_image),
+		{ 0 },
+	};
+	return wl_unit_run(tests);
+}
