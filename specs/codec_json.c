@@ -1,0 +1,250 @@
+/*
+ * The JSON codec: cJSON parses and prints; the private tree of
+ * codec_tree.h carries the schema, so JSON and YAML accept and produce the
+ * same fields with the same messages. cJSON objects never leave this file.
+ *
+ * cJSON keeps the position of its last parse error in a global; we read
+ * the position from cJSON_ParseWithLengthOpts' out-parameter instead, so
+ * that global is never read and concurrent decoding is safe.
+ */
+#include "specs/codec.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "specs/codec_tree.h"
+#include "specs/core/error.h"
+#include "specs/core/banned.h"
+
+/* Integers beyond 2^53 do not survive a trip through a double. */
+#define EXACT_MAX 9007199254740992.0
+
+static int oom(void)
+{
+	wl_error_set("out of memory");
+	return WL_ERROR;
+}
+
+/* A number as text: integers exactly, others with 15 significant digits. */
+static void number_text(char *out, size_t n, double v)
+{
+	if (v >= -EXACT_MAX && v <= EXACT_MAX && (double)(long long)v == v)
+		snprintf(out, n, "%lld", (long long)v);
+	else
+		snprintf(out, n, "%.15g", v);
+}
+
+static int to_tree(struct wl_codec_node **out, const cJSON *item,
+		   const char *path, int depth)
+{
+	struct wl_codec_node *n = NULL, *child;
+	char text[64], where[WL_CODEC_PATH_MAX];
+	size_t index = 0;
+	int error;
+
+	*out = NULL;
+	if (cJSON_IsObject(item) || cJSON_IsArray(item)) {
+		if (depth >= WL_CODEC_DEPTH_MAX) {
+			wl_error_set("%s: nesting deeper than %d levels",
+				     path[0] ? path : "document",
+				     WL_CODEC_DEPTH_MAX);
+			return WL_EINVALID;
+		}
+		n = wl_codec_node_new(
+			cJSON_IsObject(item) ? WL_CODEC_MAP : WL_CODEC_SEQ, 0);
+		if (!n)
+			return WL_ERROR;
+		for (const cJSON *c = item->child; c; c = c->next, index++) {
+			if (n->kind == WL_CODEC_MAP)
+				wl_codec_path_key(where, sizeof(where), path,
+						  c->string ? c->string : "");
+			else
+				wl_codec_path_index(where, sizeof(where), path,
+						    index);
+			if ((error = to_tree(&child, c, where, depth + 1)) < 0)
+				goto fail;
+			if (n->kind == WL_CODEC_MAP &&
+			    !(child->key =
+				      strdup(c->string ? c->string : ""))) {
+				wl_codec_node_free(child);
+				error = oom();
+				goto fail;
+			}
+			if ((error = wl_codec_node_append(n, child, path)) < 0)
+				goto fail;
+		}
+	} else if (cJSON_IsString(item)) {
+		n = wl_codec_scalar_new(item->valuestring,
+					strlen(item->valuestring), 1, 0);
+	} else if (cJSON_IsNumber(item)) {
+		number_text(text, sizeof(text), item->valuedouble);
+		n = wl_codec_scalar_new(text, strlen(text), 0, 0);
+	} else if (cJSON_IsBool(item)) {
+		const char *b = cJSON_IsTrue(item) ? "true" : "false";
+
+		n = wl_codec_scalar_new(b, strlen(b), 0, 0);
+	} else {
+		n = wl_codec_node_new(WL_CODEC_NULL, 0);
+	}
+	if (!n)
+		return WL_ERROR;
+	*out = n;
+	return 0;
+fail:
+	wl_codec_node_free(n);
+	return error;
+}
+
+/* Bytes of JSON whitespace at data[0..len). */
+static size_t space_len(const char *data, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len && strchr(" \t\r\n", data[i]) && data[i])
+		i++;
+	return i;
+}
+
+static void position(const char *data, size_t offset, int *line, int *col)
+{
+	*line = 1;
+	*col = 1;
+	for (size_t i = 0; i < offset; i++) {
+		if (data[i] == '\n') {
+			(*line)++;
+			*col = 1;
+		} else {
+			(*col)++;
+		}
+	}
+}
+
+static int parse_tree(struct wl_codec_node **out, const char *data, size_t len)
+{
+	const char *end = NULL;
+	cJSON *json;
+	size_t rest;
+	int line, col, error;
+
+	*out = NULL;
+	json = cJSON_ParseWithLengthOpts(data, len, &end, 0);
+	if (!json) {
+		size_t off = end && end >= data ? (size_t)(end - data) : 0;
+
+		if (off > len)
+			off = len;
+		position(data, off, &line, &col);
+		if (space_len(data, len) == len)
+			wl_error_set("document is empty");
+		else if (off + 1 >= len)
+			wl_error_set("invalid JSON: unexpected end of input, "
+				     "the document is incomplete (line %d)",
+				     line);
+		else
+			wl_error_set("invalid JSON: syntax error (line %d, "
+				     "column %d)",
+				     line, col);
+		return WL_EINVALID;
+	}
+	rest = (size_t)(end - data);
+	rest += space_len(end, len - rest);
+	if (rest < len) {
+		position(data, rest, &line, &col);
+		cJSON_Delete(json);
+		wl_error_set("invalid JSON: unexpected data after the document "
+			     "(line %d, column %d)",
+			     line, col);
+		return WL_EINVALID;
+	}
+	error = to_tree(out, json, "", 1);
+	cJSON_Delete(json);
+	return error;
+}
+
+static int decode(struct wl_worklet *out, const char *data, size_t len,
+		  enum wl_codec_doc doc)
+{
+	struct wl_codec_node *root = NULL;
+	int error;
+
+	wl_worklet_init(out);
+	if (!data)
+		data = "";
+	if ((error = wl_codec_check_input(data, len)) < 0)
+		return error;
+	if (!len) {
+		wl_error_set("document is empty");
+		return WL_EINVALID;
+	}
+	if ((error = parse_tree(&root, data, len)) < 0)
+		return error;
+	error = wl_codec_tree_decode(out, root, doc);
+	wl_codec_node_free(root);
+	return error;
+}
+
+int wl_json_decode_spec(struct wl_worklet *out, const char *data, size_t len)
+{
+	return decode(out, data, len, WL_CODEC_DOC_SPEC);
+}
+
+int wl_json_decode_full(struct wl_worklet *out, const char *data, size_t len)
+{
+	return decode(out, data, len, WL_CODEC_DOC_FULL);
+}
+
+static cJSON *from_tree(const struct wl_codec_node *n)
+{
+	cJSON *item = NULL, *child;
+
+	switch (n->kind) {
+	case WL_CODEC_NULL:
+		return cJSON_CreateNull();
+	case WL_CODEC_SCALAR:
+		/* Numbers are exact decimal text made by the schema code. */
+		return n->quoted ? cJSON_CreateString(n->text)
+				 : cJSON_CreateRaw(n->text);
+	case WL_CODEC_MAP:
+	case WL_CODEC_SEQ:
+		item = n->kind == WL_CODEC_MAP ? cJSON_CreateObject()
+					       : cJSON_CreateArray();
+		if (!item)
+			return NULL;
+		for (size_t i = 0; i < n->count; i++) {
+			if (!(child = from_tree(n->items[i])))
+				goto fail;
+			if (n->kind == WL_CODEC_MAP
+				    ? !cJSON_AddItemToObject(
+					      item, n->items[i]->key, child)
+				    : !cJSON_AddItemToArray(item, child)) {
+				cJSON_Delete(child);
+				goto fail;
+			}
+		}
+		return item;
+	}
+fail:
+	cJSON_Delete(item);
+	return NULL;
+}
+
+int wl_json_encode_full(struct wl_buf *out, const struct wl_worklet *w)
+{
+	struct wl_codec_node *root = NULL;
+	cJSON *json = NULL;
+	char *text = NULL;
+	int error;
+
+	if ((error = wl_codec_tree_encode(&root, w, WL_CODEC_DOC_FULL)) < 0)
+		return error;
+	if (!(json = from_tree(root)) || !(text = cJSON_PrintUnformatted(json)))
+		error = oom();
+	else
+		error = wl_buf_puts(out, text);
+	cJSON_free(text);
+	cJSON_Delete(json);
+	wl_codec_node_free(root);
+	return error;
+}
