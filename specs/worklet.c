@@ -70,7 +70,7 @@ static void condition_release(struct wl_condition *c)
 	memset(c, 0, sizeof(*c));
 }
 
-static void detection_release(struct wl_detection *d)
+void wl_detection_release(struct wl_detection *d)
 {
 	free(d->framework);
 	free(d->start_command);
@@ -93,7 +93,7 @@ void wl_status_release(struct wl_status *s)
 	free(s->last_error);
 	free(s->build_logs);
 	free(s->commit);
-	detection_release(&s->detection);
+	wl_detection_release(&s->detection);
 	free(s->failed_build);
 	memset(s, 0, sizeof(*s));
 }
