@@ -135,7 +135,8 @@ static void entry_defaults(struct archive_entry *e, const char *path,
 
 static int write_header(struct walk *w, struct archive_entry *e)
 {
-	if (archive_write_header(w->a, e) != ARCHIVE_OK)
+	/* ARCHIVE_WARN: written, with some detail lost; still an entry. */
+	if (archive_write_header(w->a, e) < ARCHIVE_WARN)
 		return archive_fail(w, archive_entry_pathname(e));
 	return 0;
 }
@@ -443,7 +444,14 @@ int wl_build_context_tar(struct wl_buf *out, const char *dir,
 		error = WL_ERROR;
 		goto done;
 	}
+	/*
+	 * Names are stored as the bytes they are on disk, whatever the
+	 * process locale: no conversion that could fail on a non-UTF-8 name
+	 * or make the archive depend on setlocale().
+	 */
 	if (archive_write_set_format_pax_restricted(w.a) != ARCHIVE_OK ||
+	    archive_write_set_format_option(w.a, "pax", "hdrcharset",
+					    "BINARY") != ARCHIVE_OK ||
 	    archive_write_set_bytes_in_last_block(w.a, 1) != ARCHIVE_OK ||
 	    archive_write_open(w.a, &w, NULL, on_write, NULL) != ARCHIVE_OK) {
 		error = archive_fail(&w, ".");
@@ -453,9 +461,16 @@ int wl_build_context_tar(struct wl_buf *out, const char *dir,
 	root = -1;
 	if (error < 0)
 		goto done;
-	for (size_t i = 0; i < extra_count; i++)
-		if ((error = add_generated(&w, &extra[i])) < 0)
+	for (size_t i = 0; i < extra_count; i++) {
+		size_t j = i + 1;
+
+		/* The same path twice: the last one wins, as in a map. */
+		while (j < extra_count && strcmp(extra[i].path, extra[j].path))
+			j++;
+		if (j == extra_count &&
+		    (error = add_generated(&w, &extra[i])) < 0)
 			goto done;
+	}
 	if (archive_write_close(w.a) != ARCHIVE_OK)
 		error = archive_fail(&w, ".");
 done:

@@ -1,6 +1,7 @@
 #include "controller/build_context.h"
 
 #include <fcntl.h>
+#include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +70,8 @@ static void make_tree(void)
 	CHECK(mkdir(p, 0755) == 0);
 	put(".git/config", "[core]\n", 0644);
 	put(".gitignore", "node_modules\n", 0644);
+	put("caf\xc3\xa9.txt", "utf-8 name\n", 0644);
+	put("bad\xff", "not utf-8\n", 0644);
 }
 
 struct entry {
@@ -89,6 +92,8 @@ static const struct entry expected[] = {
 	{ ".gitignore", AE_IFREG, 0644, "node_modules\n", NULL },
 	{ LONG_NAME, AE_IFREG, 0644, "long\n", NULL },
 	{ "a.txt", AE_IFREG, 0644, "alpha\n", NULL },
+	{ "bad\xff", AE_IFREG, 0644, "not utf-8\n", NULL },
+	{ "caf\xc3\xa9.txt", AE_IFREG, 0644, "utf-8 name\n", NULL },
 	{ "link", AE_IFLNK, 0777, NULL, "/etc/passwd" },
 	{ "run.sh", AE_IFREG, 0755, "#!/bin/sh\necho hi\n", NULL },
 	{ "sub", AE_IFDIR, 0750, NULL, NULL },
@@ -181,7 +186,10 @@ static void test_deterministic(void)
 	CHECK(chown(p, 1000, 1000) == 0 || geteuid() != 0);
 	sub("sub", p, sizeof(p));
 	CHECK(utimes(p, tv) == 0);
+	/* Nor does the locale (names are stored as raw bytes). */
+	CHECK(setlocale(LC_ALL, "C.UTF-8") != NULL);
 	CHECK(wl_build_context_tar(&two, root, extras, 2) == 0);
+	setlocale(LC_ALL, "C");
 	CHECK(one.len == two.len);
 	CHECK(one.len == two.len && !memcmp(one.ptr, two.ptr, one.len));
 	/* Content does matter. */
@@ -263,6 +271,41 @@ static void test_bad_input(void)
  * A generated file whose parent is a repo symlink: the symlink gives way,
  * so the generated file can never be written through it.
  */
+/* The same generated path twice: one entry, the last one's content. */
+static void test_generated_duplicate_last_wins(void)
+{
+	static const struct wl_gen_file g[] = {
+		{ (char *)"Dockerfile", (char *)"FROM first\n", 11, 0644 },
+		{ (char *)"Dockerfile", (char *)"FROM last\n", 10, 0600 },
+	};
+	struct wl_buf tar;
+	struct archive *a = archive_read_new();
+	struct archive_entry *e;
+	char data[64];
+	int seen = 0;
+
+	make_tree();
+	wl_buf_init(&tar, 16 * 1024 * 1024);
+	CHECK(wl_build_context_tar(&tar, root, g, 2) == 0);
+	archive_read_support_format_tar(a);
+	CHECK(archive_read_open_memory(a, tar.ptr, tar.len) == ARCHIVE_OK);
+	while (archive_read_next_header(a, &e) == ARCHIVE_OK) {
+		ssize_t n;
+
+		if (strcmp(archive_entry_pathname(e), "Dockerfile"))
+			continue;
+		seen++;
+		n = archive_read_data(a, data, sizeof(data) - 1);
+		data[n > 0 ? n : 0] = '\0';
+		CHECK_STR(data, "FROM last\n");
+		CHECK(archive_entry_perm(e) == 0600);
+	}
+	CHECK(seen == 1);
+	archive_read_free(a);
+	wl_buf_release(&tar);
+	wl_fs_remove_tree(root);
+}
+
 static void test_generated_parent_replaces_link(void)
 {
 	struct wl_gen_file g = { (char *)"link/Dockerfile", (char *)"FROM x\n",
@@ -298,6 +341,7 @@ int main(void)
 		UNIT(test_appends),
 		UNIT(test_too_big),
 		UNIT(test_bad_input),
+		UNIT(test_generated_duplicate_last_wins),
 		UNIT(test_generated_parent_replaces_link),
 		{ 0 },
 	};
