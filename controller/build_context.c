@@ -47,18 +47,21 @@ static la_ssize_t on_write(struct archive *a, void *ctx, const void *data,
 
 	(void)a;
 	/*
-	 * Checked here rather than left to wl_buf_add so that no message is
-	 * set: archive_write_free() flushes again after a failure and must
-	 * not overwrite the one archive_fail() set.
+	 * Past the limit the data is dropped but reported as written: a
+	 * failing write callback puts the archive in its fatal state, and
+	 * libarchive 3.6 then never frees its output buffer (a leak per
+	 * over-sized context). The callers check write_error after every
+	 * call and stop. No message is set here: archive_write_free()
+	 * flushes again and must not overwrite the one archive_fail() set.
 	 */
+	if (w->write_error)
+		return (la_ssize_t)len;
 	if (len > w->out->max - w->out->len) {
 		w->write_error = WL_ETOOBIG;
-		return -1;
+		return (la_ssize_t)len;
 	}
-	if ((error = wl_buf_add(w->out, data, len)) < 0) {
+	if ((error = wl_buf_add(w->out, data, len)) < 0)
 		w->write_error = error;
-		return -1;
-	}
 	return (la_ssize_t)len;
 }
 
@@ -136,14 +139,14 @@ static void entry_defaults(struct archive_entry *e, const char *path,
 static int write_header(struct walk *w, struct archive_entry *e)
 {
 	/* ARCHIVE_WARN: written, with some detail lost; still an entry. */
-	if (archive_write_header(w->a, e) < ARCHIVE_WARN)
+	if (archive_write_header(w->a, e) < ARCHIVE_WARN || w->write_error)
 		return archive_fail(w, archive_entry_pathname(e));
 	return 0;
 }
 
 static int write_data(struct walk *w, const void *data, size_t len)
 {
-	if (len && archive_write_data(w->a, data, len) < 0)
+	if ((len && archive_write_data(w->a, data, len) < 0) || w->write_error)
 		return archive_fail(w, wl_buf_cstr(&w->path));
 	return 0;
 }
@@ -471,7 +474,7 @@ int wl_build_context_tar(struct wl_buf *out, const char *dir,
 		    (error = add_generated(&w, &extra[i])) < 0)
 			goto done;
 	}
-	if (archive_write_close(w.a) != ARCHIVE_OK)
+	if (archive_write_close(w.a) != ARCHIVE_OK || w.write_error)
 		error = archive_fail(&w, ".");
 done:
 	if (w.a)
