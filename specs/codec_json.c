@@ -107,6 +107,34 @@ static size_t space_len(const char *data, size_t len)
 	return i;
 }
 
+/*
+ * 1 if the text ends inside a string or an open object or array: a file
+ * cut short, worth saying so rather than pointing at a syntax error.
+ */
+static int incomplete(const char *data, size_t len)
+{
+	size_t depth = 0;
+	int in_string = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		char c = data[i];
+
+		if (in_string) {
+			if (c == '\\')
+				i++;
+			else if (c == '"')
+				in_string = 0;
+		} else if (c == '"') {
+			in_string = 1;
+		} else if (c == '{' || c == '[') {
+			depth++;
+		} else if ((c == '}' || c == ']') && depth) {
+			depth--;
+		}
+	}
+	return in_string || depth > 0;
+}
+
 static void position(const char *data, size_t offset, int *line, int *col)
 {
 	*line = 1;
@@ -138,11 +166,12 @@ static int parse_tree(struct wl_codec_node **out, const char *data, size_t len)
 		position(data, off, &line, &col);
 		if (space_len(data, len) == len)
 			wl_error_set("document is empty");
-		else if (off + 1 >= len)
+		else if (incomplete(data, len)) {
+			position(data, len, &line, &col);
 			wl_error_set("invalid JSON: unexpected end of input, "
 				     "the document is incomplete (line %d)",
 				     line);
-		else
+		} else
 			wl_error_set("invalid JSON: syntax error (line %d, "
 				     "column %d)",
 				     line, col);

@@ -391,11 +391,15 @@ static int parse_memory(const char *s, int64_t *out)
 	return -1;
 }
 
-/* The shortest exact text for bytes: "512Mi", "256M" or "1000001". */
+/*
+ * The shortest exact text for bytes: "512Mi", "256M" or "1000001". Returns
+ * 1 when the text is a bare number: only up to 2^53, beyond which a JSON
+ * reader's double would round it (the decoder takes digits in a string).
+ */
 static int format_memory(char *out, size_t n, int64_t v)
 {
 	char cand[32];
-	int is_number = 1;
+	int is_number = v >= -(INT64_C(1) << 53) && v <= INT64_C(1) << 53;
 
 	snprintf(out, n, "%" PRId64, v);
 	if (v <= 0)

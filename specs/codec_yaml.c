@@ -303,18 +303,27 @@ int wl_yaml_decode_full(struct wl_worklet *out, const char *data, size_t len)
 
 struct sink {
 	struct wl_buf *buf;
+	size_t written;
 	int error;
 };
 
+/* What we write must be readable again: the decoder's limit applies. */
 static int write_cb(void *data, unsigned char *bytes, size_t size)
 {
 	struct sink *s = data;
-	int error = wl_buf_add(s->buf, bytes, size);
+	int error;
 
-	if (error < 0) {
+	if (size > WL_SPEC_FILE_MAX - s->written) {
+		wl_error_set("document is larger than %d bytes",
+			     WL_SPEC_FILE_MAX);
+		s->error = WL_ETOOBIG;
+		return 0;
+	}
+	if ((error = wl_buf_add(s->buf, bytes, size)) < 0) {
 		s->error = error;
 		return 0;
 	}
+	s->written += size;
 	return 1;
 }
 
@@ -435,7 +444,7 @@ static int emit_node(yaml_emitter_t *e, const struct wl_codec_node *n)
 
 static int emit_tree(struct wl_buf *out, const struct wl_codec_node *root)
 {
-	struct sink sink = { out, 0 };
+	struct sink sink = { out, 0, 0 };
 	yaml_emitter_t e;
 	yaml_event_t ev;
 	int error = 0;
@@ -483,12 +492,8 @@ static int encode(struct wl_buf *out, const struct wl_worklet *w,
 		return error;
 	error = emit_tree(out, root);
 	wl_codec_node_free(root);
-	/* What we write must be readable again: same limit as the decoder. */
-	if (!error && out->len - start > WL_SPEC_FILE_MAX) {
-		wl_error_set("worklet '%s': document is larger than %d bytes",
-			     w->meta.id ? w->meta.id : "", WL_SPEC_FILE_MAX);
-		error = WL_ETOOBIG;
-	}
+	if (error == WL_ETOOBIG)
+		wl_error_prefix("worklet '%s'", w->meta.id ? w->meta.id : "");
 	if (error < 0 && out->ptr) {
 		out->len = start;
 		out->ptr[start] = '\0';
