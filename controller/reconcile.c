@@ -229,8 +229,12 @@ static int save_status(struct pass *p)
 	int64_t prev = p->wl.status.updated_ms;
 	int error;
 
+	/* Compare without the timestamp, which is the one thing that moves. */
 	wl_buf_init(&out, WL_SPEC_FILE_MAX);
-	if ((error = wl_yaml_encode_status(&out, &p->wl)) < 0)
+	p->wl.status.updated_ms = 0;
+	error = wl_yaml_encode_status(&out, &p->wl);
+	p->wl.status.updated_ms = prev;
+	if (error < 0)
 		goto done;
 	if (p->cache->status_yaml &&
 	    !strcmp(p->cache->status_yaml, wl_buf_cstr(&out)))
@@ -243,8 +247,8 @@ static int save_status(struct pass *p)
 		       wl_error_last());
 		free(p->cache->status_yaml);
 		p->cache->status_yaml = NULL;
+		p->wl.status.updated_ms = prev;
 	}
-	p->wl.status.updated_ms = prev;
 done:
 	wl_buf_release(&out);
 	return error;
@@ -1096,7 +1100,9 @@ static int reconcile_spec(struct pass *p, int64_t *requeue_ms)
 	if (p->wl.meta.deletion_ms)
 		return finalize(p);
 
-	st->observed_generation = p->wl.meta.generation;
+	/* A hand-written manifest may leave generation out: it is 1. */
+	st->observed_generation =
+		p->wl.meta.generation > 0 ? p->wl.meta.generation : 1;
 	if (st->port)
 		wl_port_pool_reserve(p->r->ports, p->id, st->port);
 	if ((error = wl_port_pool_claim(p->r->ports, p->id, &port)) < 0)

@@ -95,10 +95,15 @@ def test_orphans_are_collected(env):
     wid, _, st = running_node(env)
     os.unlink(env.spec_path(wid))
     deadline = time.time() + 60
-    while time.time() < deadline and (containers(wid) or images(wid)):
+
+    def left():
+        return [what for what, there in (
+            ("containers", containers(wid)), ("images", images(wid)),
+            ("status file", os.path.exists(env.status_path(wid))),
+            ("clone", os.path.exists(os.path.join(env.clones, wid)))) if there]
+    while time.time() < deadline and left():
         time.sleep(0.5)
-    check(containers(wid) == [] and images(wid) == [], "orphans left")
-    check(not os.path.exists(env.status_path(wid)), "orphan status file left")
+    check(not left(), "orphans left: %s" % left())
 
 
 if __name__ == "__main__":
