@@ -7,16 +7,22 @@ import time
 
 import yaml
 
-from wltest import check, containers, run
+from wltest import check, containers, docker, run
 
 
 def test_kill9_mid_build_converges(env):
     ids = []
+    before = {c["Id"] for c in docker("GET", "/containers/json?all=1")[1]}
     for fixture in ("go", "node", "python"):
         wid = env.new_id(fixture)
-        env.apply(wid, env.make_repo(fixture))
+        repo = env.make_repo(fixture)
+        # A fresh source file: the compile step cannot come from the cache,
+        # so the kill lands while Docker is really building.
+        env.commit_file(repo, "nonce-%s.txt" % wid, wid)
+        env.apply(wid, repo)
         ids.append(wid)
     env.wait(ids[0], lambda s: s.get("phase") == "building", 120, "building")
+    time.sleep(0.5)
     env.kill9()
     env.start()
     for wid in ids:
@@ -24,6 +30,12 @@ def test_kill9_mid_build_converges(env):
     for wid in ids:
         cs = containers(wid)
         check(len(cs) == 1, "%s has %d containers" % (wid, len(cs)))
+    # Nothing else was left behind either: no build containers of the
+    # interrupted builds, no containers without our labels.
+    after = docker("GET", "/containers/json?all=1")[1]
+    strays = [c for c in after if c["Id"] not in before
+              and c["Labels"].get("worklet.id") not in ids]
+    check(not strays, "stray containers: %s" % [(c["Names"], c["Image"]) for c in strays])
     for path in glob.glob(os.path.join(env.state, "*", "*.yaml")):
         with open(path) as f:
             yaml.safe_load(f)
