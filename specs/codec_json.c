@@ -3,9 +3,10 @@
  * codec_tree.h carries the schema, so JSON and YAML accept and produce the
  * same fields with the same messages. cJSON objects never leave this file.
  *
- * cJSON keeps the position of its last parse error in a global; we read
- * the position from cJSON_ParseWithLengthOpts' out-parameter instead, so
- * that global is never read and concurrent decoding is safe.
+ * Threads: cJSON_Parse*() also stores the position of a parse error in a
+ * global that cJSON_GetErrorPtr() reads. We never read it (the position
+ * comes from cJSON_ParseWithLengthOpts' out-parameter), so concurrent
+ * decoders only race on that unused write; everything else is per call.
  */
 #include "specs/codec.h"
 

@@ -379,6 +379,12 @@ int wl_validate_worklet(const struct wl_worklet *w, int allow_local)
 		return invalid("spec.runState: must be running or stopped");
 	if (!wl_project_type_name(s->project_type)[0])
 		return invalid("spec.projectType: invalid value");
+	/* detect.c builds a named Dockerfile only for these two types. */
+	if (s->dockerfile && s->project_type != WL_PROJECT_AUTO &&
+	    s->project_type != WL_PROJECT_DOCKERFILE)
+		return invalid("spec.dockerfile: needs projectType dockerfile "
+			       "(or auto), not %s",
+			       wl_project_type_name(s->project_type));
 	if ((error = check_repo_path("spec.dockerfile", s->dockerfile)) < 0 ||
 	    (error = check_text("spec.startCommand", s->start_command,
 				COMMAND_MAX, 0)) < 0)

@@ -283,6 +283,11 @@ static void test_worklets(void)
 		  NULL, 0, "spec.dockerfile: must not be empty" },
 		{ "  gitRepo: https://github.com/u/r\n  dockerfile: a..b/Df\n",
 		  NULL, 0, NULL },
+		{ "  gitRepo: https://github.com/u/r\n  projectType: node\n"
+		  "  dockerfile: Dockerfile\n",
+		  NULL, 0,
+		  "spec.dockerfile: needs projectType dockerfile (or auto), "
+		  "not node" },
 		{ "  gitRepo: https://github.com/u/r\n  startCommand: "
 		  "\"a\\nb\"\n",
 		  NULL, 0, "spec.startCommand: must not contain control" },
