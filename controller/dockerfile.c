@@ -261,6 +261,15 @@ static void gen_go(struct gen *g, const struct wl_build_plan *p,
 	 */
 	emit(g,
 	     "ENV CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS=-buildvcs=false\n");
+	/*
+	 * Compile the standard library once, with the flags of the real
+	 * build, into the image's build cache. The layer depends on the base
+	 * image only, so every Go worklet shares it, and a source-only
+	 * rebuild compiles just the project: measured on 2 cores, about 1 s
+	 * instead of 35 s (Go >= 1.20 ships no compiled std at all, and
+	 * -trimpath or CGO_ENABLED=0 invalidate what older ones ship).
+	 */
+	emit(g, "RUN go build -trimpath std\n");
 	if (p->requirements) {
 		if (p->lockfile) {
 			emit(g, "COPY %s %s ./\n", p->requirements,

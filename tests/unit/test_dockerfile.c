@@ -168,8 +168,9 @@ static const struct row rows[] = {
 	  .lockfile = "go.sum",
 	  .go_target = "./cmd/server",
 	  .ordered = { "FROM golang:1.21-alpine AS build\n", "WORKDIR /src\n",
-		       "CGO_ENABLED=0", "COPY go.mod go.sum ./\n",
-		       "RUN go mod download\n", "COPY . .\n",
+		       "CGO_ENABLED=0", "RUN go build -trimpath std\n",
+		       "COPY go.mod go.sum ./\n", "RUN go mod download\n",
+		       "COPY . .\n",
 		       "RUN go build -trimpath -ldflags=\"-s -w\" -o /out/app "
 		       "./cmd/server\n",
 		       "FROM alpine:3.19\n",
