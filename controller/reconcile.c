@@ -957,6 +957,8 @@ static int ensure_running(struct pass *p, const char *image_id,
 		error = save_status(p);
 		/* The new version serves: old images can go. */
 		remove_images(p, image_id);
+		/* Look again when the repository is due for a fetch. */
+		*requeue_ms = p->cfg->git_poll_ms;
 		goto out;
 	}
 	if (st->container_id && !strcmp(st->container_id, cid)) {

@@ -75,7 +75,7 @@ ENV PORT=3000 HOST=0.0.0.0
 EXPOSE 3000
 CMD ["npm", "start"]
 DF
-	docker build -q -f "$work/manual/Dockerfile.bench" -t wl-bench/manual "$work/manual" >/dev/null
+	DOCKER_BUILDKIT=0 docker build -q -f "$work/manual/Dockerfile.bench" -t wl-bench/manual "$work/manual" >/dev/null 2>&1
 	cid=$(docker run -d --label wl-bench=1 -p 127.0.0.1:47200:3000 wl-bench/manual)
 	wait_200 47200
 	t1=$(now)
