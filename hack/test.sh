@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# hack/test.sh: install what is missing, build with -Werror, check C
+# formatting, and run every test with CTest.
+#
+#   hack/test.sh [CTEST_ARGS...]       e.g. hack/test.sh -L unit, -R spec
+#
+# Exits non-zero when anything fails; the formatting check and the tests
+# both run, so one report shows both. CTEST_PARALLEL_LEVEL defaults to the
+# number of cores (end-to-end tests are marked RUN_SERIAL and run alone).
+set -euo pipefail
+# shellcheck source=hack/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$WL_REPO"
+
+hack/setup.sh
+# shellcheck source=hack/env.sh
+source hack/env.sh
+
+failed=()
+
+wl_log "checking C formatting (clang-format $(clang-format --version |
+	sed -n 's/.*version \([0-9.]*\).*/\1/p'))"
+drift=()
+while IFS= read -r f; do
+	clang-format --dry-run -Werror "$f" >/dev/null 2>&1 || drift+=("$f")
+done < <(wl_c_files)
+if ((${#drift[@]})); then
+	for f in "${drift[@]}"; do
+		echo "--- ${f#"$WL_REPO"/} differs from clang-format:"
+		diff -u "$f" <(clang-format "$f") | tail -n +3 | head -n 30 || true
+	done
+	printf 'error: %d file(s) not formatted (run hack/format.sh):\n' \
+		"${#drift[@]}" >&2
+	printf '  %s\n' "${drift[@]#"$WL_REPO"/}" >&2
+	failed+=(format)
+fi
+
+wl_log "building with -DWL_WERROR=ON"
+hack/build.sh -DWL_WERROR=ON
+
+wl_log "running tests"
+export CTEST_PARALLEL_LEVEL="${CTEST_PARALLEL_LEVEL:-$(nproc)}"
+ctest --test-dir build --output-on-failure "$@" || failed+=(tests)
+
+if ((${#failed[@]})); then
+	wl_die "failed: ${failed[*]}"
+fi
+wl_log "all checks passed"
