@@ -19,8 +19,11 @@
 #include "specs/core/error.h"
 #include "specs/core/banned.h"
 
-/* Integers beyond 2^53 do not survive a trip through a double. */
-#define EXACT_MAX 9007199254740992.0
+/*
+ * Integers from 2^53 on may have been rounded on their way through a
+ * double (2^53 + 1 arrives as 2^53), so only smaller ones are exact.
+ */
+#define EXACT_MAX 9007199254740991.0
 
 static int oom(void)
 {
@@ -28,20 +31,84 @@ static int oom(void)
 	return WL_ERROR;
 }
 
-/* A number as text: integers exactly, others with 15 significant digits. */
+/*
+ * A number as text for the schema code, which reads plain decimals only:
+ * integers up to 2^53 exactly, others in their shortest round-trip form
+ * with a negative exponent written out ("1e-09" becomes "0.000000001").
+ */
 static void number_text(char *out, size_t n, double v)
 {
-	if (v >= -EXACT_MAX && v <= EXACT_MAX && (double)(long long)v == v)
+	char tmp[40], digits[40], *e, *p;
+	/* out must hold 96 bytes for the longest expansion. */
+	size_t nd = 0, intd = 0;
+	long exp10;
+	long point;
+	int seen_point = 0;
+
+	if (v >= -EXACT_MAX && v <= EXACT_MAX && (double)(long long)v == v) {
 		snprintf(out, n, "%lld", (long long)v);
-	else
-		snprintf(out, n, "%.15g", v);
+		return;
+	}
+	if (v < -EXACT_MAX || v > EXACT_MAX) {
+		/* Maybe rounded: keep an exponent so no integer field takes it.
+		 */
+		snprintf(out, n, "%.17e", v);
+		return;
+	}
+	snprintf(tmp, sizeof(tmp), "%.15g", v);
+	if (strtod(tmp, NULL) != v)
+		snprintf(tmp, sizeof(tmp), "%.17g", v);
+	e = strchr(tmp, 'e');
+	exp10 = e ? strtol(e + 1, NULL, 10) : 0;
+	if (!e || exp10 > 0 || exp10 < -40) {
+		/*
+		 * Large values keep their exponent: beyond 2^53 a double may
+		 * have rounded the integer the sender wrote, so the schema
+		 * code must refuse them rather than take a different number.
+		 */
+		snprintf(out, n, "%s", tmp);
+		return;
+	}
+	*e = '\0';
+	for (p = tmp[0] == '-' ? tmp + 1 : tmp; *p; p++) {
+		if (*p == '.') {
+			seen_point = 1;
+			continue;
+		}
+		digits[nd++] = *p;
+		if (!seen_point)
+			intd++;
+	}
+	point = (long)intd + exp10;
+	/* Sign, digits with the point moved, zeros filled in: < 40 + 40. */
+	p = out;
+	if (n < 96) {
+		snprintf(out, n, "%s", tmp);
+		return;
+	}
+	if (v < 0)
+		*p++ = '-';
+	if (point <= 0) {
+		*p++ = '0';
+		*p++ = '.';
+		for (long i = point; i < 0; i++)
+			*p++ = '0';
+	}
+	for (size_t i = 0; i < nd; i++) {
+		if (point > 0 && i == (size_t)point)
+			*p++ = '.';
+		*p++ = digits[i];
+	}
+	for (long i = (long)nd; i < point; i++)
+		*p++ = '0';
+	*p = '\0';
 }
 
 static int to_tree(struct wl_codec_node **out, const cJSON *item,
 		   const char *path, int depth)
 {
 	struct wl_codec_node *n = NULL, *child;
-	char text[64], where[WL_CODEC_PATH_MAX];
+	char text[96], where[WL_CODEC_PATH_MAX];
 	size_t index = 0;
 	int error;
 

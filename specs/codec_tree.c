@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "specs/core/error.h"
+#include "specs/core/parse.h"
 #include "specs/core/timeutil.h"
 #include "specs/core/banned.h"
 
@@ -290,68 +291,9 @@ static int parse_int64(const char *s, int64_t *out)
 }
 
 /*
- * A decimal number "[+-]digits[.digits][e[+-]digits]" times mult, exactly:
- * 0, -1 syntax (or an unknown suffix left in *rest), -2 out of range, -3
- * not a whole number after scaling. *rest points past the number.
+ * Quantities are read by wl_parse_size() and wl_parse_cpus() (core), the
+ * same grammar as the service's configuration; these write them back.
  */
-static int parse_scaled(const char *s, uint64_t mult, int pow10, int64_t *out,
-			const char **rest)
-{
-	uint64_t sig = 0;
-	int neg = 0, exp10 = pow10, digits = 0;
-
-	if (*s == '+' || *s == '-')
-		neg = *s++ == '-';
-	for (; is_digit(*s); s++, digits++) {
-		if (sig > UINT64_MAX / 10 - 9)
-			return -2;
-		sig = sig * 10 + (unsigned)(*s - '0');
-	}
-	if (*s == '.') {
-		for (s++; is_digit(*s); s++, digits++) {
-			if (sig > UINT64_MAX / 10 - 9)
-				return -2;
-			sig = sig * 10 + (unsigned)(*s - '0');
-			exp10--;
-		}
-	}
-	if (!digits)
-		return -1;
-	if ((*s == 'e' || *s == 'E') &&
-	    (is_digit(s[1]) ||
-	     ((s[1] == '-' || s[1] == '+') && is_digit(s[2])))) {
-		int eneg = 0, e = 0;
-
-		s++;
-		if (*s == '+' || *s == '-')
-			eneg = *s++ == '-';
-		for (; is_digit(*s); s++)
-			if (e < 1000)
-				e = e * 10 + (*s - '0');
-		exp10 += eneg ? -e : e;
-	}
-	*rest = s;
-	/* Strip zeros first so that "0.50" scales as well as "0.5". */
-	while (exp10 < 0 && sig && sig % 10 == 0) {
-		sig /= 10;
-		exp10++;
-	}
-	if (sig && __builtin_mul_overflow(sig, mult, &sig))
-		return -2;
-	for (; exp10 > 0 && sig; exp10--)
-		if (__builtin_mul_overflow(sig, (uint64_t)10, &sig))
-			return -2;
-	for (; exp10 < 0 && sig; exp10++) {
-		if (sig % 10)
-			return -3;
-		sig /= 10;
-	}
-	if (sig > (uint64_t)INT64_MAX)
-		return -2;
-	*out = neg ? -(int64_t)sig : (int64_t)sig;
-	return 0;
-}
-
 static const struct unit {
 	const char *suffix;
 	uint64_t mult;
@@ -362,34 +304,6 @@ static const struct unit {
 	{ "M", UINT64_C(1000000) },	  { "k", UINT64_C(1000) },
 	{ "K", UINT64_C(1000) },
 };
-
-/* Bytes, or a quantity like "512Mi", "1.5Gi", "256M". */
-static int parse_memory(const char *s, int64_t *out)
-{
-	const char *rest = s;
-	int64_t v;
-	int error;
-
-	if (!parse_int64(s, out))
-		return 0;
-	/* Find the suffix, then scale the number before it. */
-	for (size_t i = 0; i < sizeof(memory_units) / sizeof(memory_units[0]);
-	     i++) {
-		const struct unit *u = &memory_units[i];
-		size_t sl = strlen(u->suffix), len = strlen(s);
-
-		if (len <= sl || strcmp(s + len - sl, u->suffix))
-			continue;
-		error = parse_scaled(s, u->mult, 0, &v, &rest);
-		if (error < 0)
-			return error;
-		if (rest != s + len - sl)
-			return -1;
-		*out = v;
-		return 0;
-	}
-	return -1;
-}
 
 /*
  * The shortest exact text for bytes: "512Mi", "256M" or "1000001". Returns
@@ -418,21 +332,6 @@ static int format_memory(char *out, size_t n, int64_t v)
 		}
 	}
 	return is_number;
-}
-
-/* CPUs as a number ("0.5", 2, "1e-09") or millicores ("500m"). */
-static int parse_cpus(const char *s, int64_t *out)
-{
-	const char *rest = s;
-	size_t len = strlen(s);
-	int error;
-
-	if (len > 1 && s[len - 1] == 'm') {
-		error = parse_scaled(s, UINT64_C(1000000), 0, out, &rest);
-		return error < 0 ? error : rest == s + len - 1 ? 0 : -1;
-	}
-	error = parse_scaled(s, UINT64_C(1000000000), 0, out, &rest);
-	return error < 0 ? error : *rest ? -1 : 0;
 }
 
 static void format_cpus(char *out, size_t n, int64_t nano)
@@ -724,25 +623,22 @@ static int dec_enum(void *dst, enum ftype type, const struct wl_codec_node *n,
 static int dec_quantity(int64_t *dst, enum ftype type,
 			const struct wl_codec_node *n, const char *path)
 {
-	int error = -1;
+	int error = WL_EINVALID;
 
 	if (n->kind == WL_CODEC_NULL)
 		return 0;
 	if (n->kind == WL_CODEC_SCALAR)
-		error = type == F_MEM ? parse_memory(n->text, dst)
-				      : parse_cpus(n->text, dst);
+		error = type == F_MEM ? wl_parse_size(dst, n->text)
+				      : wl_parse_cpus(dst, n->text);
 	if (!error)
 		return 0;
 	if (type == F_MEM)
 		return fail(n, path,
-			    error == -2 ? "too large"
-					: "must be a number of bytes or a "
-					  "quantity such as 512Mi or 1Gi");
+			    "must be a number of bytes or a quantity such as "
+			    "512Mi, 1Gi or 256M");
 	return fail(n, path,
-		    error == -2	  ? "too large"
-		    : error == -3 ? "must have at most 9 decimal places"
-				  : "must be a number of CPUs such as 0.5 or "
-				    "2");
+		    "must be a number of CPUs such as 0.5 or 2, or "
+		    "millicores such as 500m (at most 1024 CPUs, 9 decimals)");
 }
 
 static int dec_strs(char ***dst, size_t *count, const struct wl_codec_node *n,

@@ -293,15 +293,6 @@ static void test_worklets(void)
 		  NULL, 0, "spec.startCommand: must not contain control" },
 		{ "  gitRepo: https://github.com/u/r\n  startCommand: \"  \"\n",
 		  NULL, 0, "spec.startCommand: must not be empty" },
-		{ "  gitRepo: https://github.com/u/r\n  resources: {memory: "
-		  "-1}\n",
-		  NULL, 0, "spec.resources.memory: must not be negative" },
-		{ "  gitRepo: https://github.com/u/r\n  resources: {cpus: "
-		  "-0.5}\n",
-		  NULL, 0, "spec.resources.cpus: must not be negative" },
-		{ "  gitRepo: https://github.com/u/r\n  resources: {pids: "
-		  "-2}\n",
-		  NULL, 0, "spec.resources.pids: must not be negative" },
 		{ "  gitRepo: https://github.com/u/r\n  basePrompt: |\n    "
 		  "multi\n    line\tprompt\n",
 		  NULL, 0, NULL },
@@ -386,6 +377,60 @@ static void test_sizes(void)
 	}
 }
 
+/* Values a decoder never produces, from a struct built in code. */
+static void test_struct_values(void)
+{
+	static const struct {
+		int field;
+		int64_t value;
+		const char *want;
+	} cases[] = {
+		{ 0, -1, "spec.resources.memory: must not be negative" },
+		{ 1, -500000000, "spec.resources.cpus: must not be negative" },
+		{ 2, -2, "spec.resources.pids: must not be negative" },
+		{ 3, -1, "metadata.generation: must not be negative" },
+		{ 4, -1000, "spec.restartedAt: must not be before 1970" },
+		{ 5, 7, "spec.runState: must be running or stopped" },
+		{ 6, 9, "spec.projectType: invalid value" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct wl_worklet w;
+
+		wl_worklet_init(&w);
+		wl_str_set(&w.meta.id, "a");
+		wl_str_set(&w.spec.git_repo, "https://github.com/u/r");
+		CHECK(wl_validate_worklet(&w, 0) == 0);
+		switch (cases[i].field) {
+		case 0:
+			w.spec.resources.memory_bytes = cases[i].value;
+			break;
+		case 1:
+			w.spec.resources.nano_cpus = cases[i].value;
+			break;
+		case 2:
+			w.spec.resources.pids = cases[i].value;
+			break;
+		case 3:
+			w.meta.generation = cases[i].value;
+			break;
+		case 4:
+			w.spec.restarted_ms = cases[i].value;
+			break;
+		case 5:
+			w.spec.run_state = (enum wl_run_state)cases[i].value;
+			break;
+		default:
+			w.spec.project_type =
+				(enum wl_project_type)cases[i].value;
+			break;
+		}
+		CHECK(wl_validate_worklet(&w, 0) == WL_EINVALID);
+		CHECK_CONTAINS(wl_error_last(), cases[i].want);
+		wl_worklet_release(&w);
+	}
+}
+
 static void test_counts(void)
 {
 	struct wl_worklet w;
@@ -422,6 +467,7 @@ int main(void)
 		UNIT(test_branches),
 		UNIT(test_worklets),
 		UNIT(test_sizes),
+		UNIT(test_struct_values),
 		UNIT(test_counts),
 		{ 0 },
 	};
