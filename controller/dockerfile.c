@@ -182,13 +182,20 @@ static void emit_node_install(struct gen *g, const struct wl_build_plan *p)
 		emit(g, "COPY package.json ./\n");
 	/*
 	 * yarn ships with the official node images, pnpm does not, Debian's
-	 * nodejs has neither: install the missing one with npm.
+	 * nodejs has neither: install the missing one with npm. pnpm is
+	 * installed at the version package.json's packageManager names:
+	 * a recent pnpm otherwise tries to switch itself to that version
+	 * and fails (ERR_PNPM_BAD_CONFIG_DEP, seen here with pnpm@8.15.0).
 	 */
-	if (strcmp(pm, "npm"))
-		emit(g,
-		     "RUN command -v %s >/dev/null 2>&1 || npm install -g "
-		     "--no-audit --no-fund %s\n",
-		     pm, pm);
+	if (!strcmp(pm, "yarn"))
+		emit(g, "RUN command -v yarn >/dev/null 2>&1 || npm install -g "
+			"--no-audit --no-fund yarn\n");
+	else if (!strcmp(pm, "pnpm"))
+		emit(g, "RUN command -v pnpm >/dev/null 2>&1 || npm install -g "
+			"--no-audit --no-fund \"pnpm@$(node -e 'const m = "
+			"/^pnpm@([0-9][0-9A-Za-z.-]*)/.exec(require(\"./"
+			"package.json\").packageManager || \"\"); "
+			"process.stdout.write(m ? m[1] : \"latest\")')\"\n");
 	if (!strcmp(pm, "npm"))
 		emit(g, p->lockfile ? "RUN npm ci --no-audit --no-fund\n"
 				    : "RUN npm install --no-audit --no-fund\n");

@@ -94,7 +94,9 @@ static const struct row rows[] = {
 	  .node_pm = "pnpm",
 	  .lockfile = "pnpm-lock.yaml",
 	  .ordered = { "COPY package.json pnpm-lock.yaml ./\n",
-		       "|| npm install -g --no-audit --no-fund pnpm\n",
+		       "|| npm install -g --no-audit --no-fund \"pnpm@$(node "
+		       "-e",
+		       "packageManager", ": \"latest\")')\"\n",
 		       "RUN pnpm install\n", "COPY . .\n",
 		       "CMD [\"pnpm\", \"start\"]\n" },
 	  .absent = { "npm ci", "run build" } },
