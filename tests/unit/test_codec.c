@@ -1108,6 +1108,70 @@ static void test_examples(void)
 	}
 }
 
+/* Every field the encoder writes is described in worklet-schema.md. */
+static void test_schema_documented(void)
+{
+	const char *fixtures = getenv("WL_FIXTURES");
+	char path[4096], src[4096];
+	struct wl_worklet w;
+	struct wl_buf doc, out;
+	const char *line;
+	int block_indent = -1;
+
+	snprintf(src, sizeof(src), "%s", fixtures ? fixtures : ".");
+	if (fixtures && strlen(src) > 15 &&
+	    !strcmp(src + strlen(src) - 15, "/tests/fixtures"))
+		src[strlen(src) - 15] = '\0';
+	snprintf(path, sizeof(path), "%s/specs/worklet-schema.md", src);
+	wl_buf_init(&doc, 1 << 20);
+	wl_buf_init(&out, MAX_OUT);
+	CHECK(wl_fs_read(&doc, path) == 0);
+	fill(&w);
+	/* Map keys under env and labels are the user's, not the schema's. */
+	wl_kvlist_release(&w.spec.env);
+	wl_kvlist_release(&w.meta.labels);
+	CHECK(wl_yaml_encode_full(&out, &w) == 0);
+	for (line = wl_buf_cstr(&out); *line;) {
+		const char *end = strchr(line, '\n'), *k = line, *colon, *hit;
+		char key[64], quoted[80], parent[80];
+		int found = 0, indent;
+
+		while (*k == ' ' || *k == '-')
+			k++;
+		indent = (int)(k - line);
+		/* Skip the content of a literal block. */
+		if (block_indent >= 0 &&
+		    (indent > block_indent || *k == '\n')) {
+			line = end ? end + 1 : line + strlen(line);
+			continue;
+		}
+		block_indent = -1;
+		colon = strchr(k, ':');
+		if (colon && colon < end && *k != '"' && colon - k < 60 &&
+		    colon > k) {
+			snprintf(key, sizeof(key), "%.*s", (int)(colon - k), k);
+			if (colon[1] == ' ' && colon[2] == '|')
+				block_indent = indent;
+			/* `key`, `parent.key` or `key.child` in the document.
+			 */
+			snprintf(quoted, sizeof(quoted), "%s`", key);
+			snprintf(parent, sizeof(parent), "`%s.", key);
+			found = strstr(doc.ptr ? doc.ptr : "", parent) != NULL;
+			for (hit = strstr(doc.ptr ? doc.ptr : "", quoted);
+			     hit && !found; hit = strstr(hit + 1, quoted))
+				found = hit > doc.ptr &&
+					(hit[-1] == '`' || hit[-1] == '.');
+			if (!found)
+				fprintf(stderr, "  undocumented: %s\n", key);
+			CHECK(found);
+		}
+		line = end ? end + 1 : line + strlen(line);
+	}
+	wl_worklet_release(&w);
+	wl_buf_release(&doc);
+	wl_buf_release(&out);
+}
+
 int main(void)
 {
 	static const struct wl_unit_test tests[] = {
@@ -1124,6 +1188,7 @@ int main(void)
 		UNIT(test_encode_too_big),
 		UNIT(test_truncated),
 		UNIT(test_examples),
+		UNIT(test_schema_documented),
 		{ 0 },
 	};
 
