@@ -302,18 +302,17 @@ static const struct unit {
 	{ "Mi", UINT64_C(1) << 20 },	  { "Ki", UINT64_C(1) << 10 },
 	{ "T", UINT64_C(1000000000000) }, { "G", UINT64_C(1000000000) },
 	{ "M", UINT64_C(1000000) },	  { "k", UINT64_C(1000) },
-	{ "K", UINT64_C(1000) },
 };
 
 /*
  * The shortest exact text for bytes: "512Mi", "256M" or "1000001". Returns
- * 1 when the text is a bare number: only up to 2^53, beyond which a JSON
- * reader's double would round it (the decoder takes digits in a string).
+ * 1 when the text is a bare number: only below 2^53, from where a JSON
+ * reader's double may round it (the decoder takes digits in a string).
  */
 static int format_memory(char *out, size_t n, int64_t v)
 {
 	char cand[32];
-	int is_number = v >= -(INT64_C(1) << 53) && v <= INT64_C(1) << 53;
+	int is_number = v > -(INT64_C(1) << 53) && v < INT64_C(1) << 53;
 
 	snprintf(out, n, "%" PRId64, v);
 	if (v <= 0)
@@ -322,7 +321,7 @@ static int format_memory(char *out, size_t n, int64_t v)
 	     i++) {
 		const struct unit *u = &memory_units[i];
 
-		if (!strcmp(u->suffix, "K") || (uint64_t)v % u->mult)
+		if ((uint64_t)v % u->mult)
 			continue;
 		snprintf(cand, sizeof(cand), "%" PRIu64 "%s",
 			 (uint64_t)v / u->mult, u->suffix);

@@ -526,6 +526,8 @@ static void test_quantity_round_trip(void)
 		INT64_C(1234567),
 		INT64_C(1099511627776),
 		INT64_MAX,
+		(INT64_C(1) << 53) - 1,
+		(INT64_C(1) << 53) + 1,
 	};
 	static const int64_t nanos[] = {
 		1,
