@@ -546,7 +546,9 @@ static int detect_node(struct wl_build_plan *p, int dfd)
 		goto done;
 	}
 	main_field = json_string(root, "main");
-	if (main_field && *main_field && is_file(dfd, main_field)) {
+	/* main names a file inside the checkout, or it is not ours to run */
+	if (main_field && *main_field && main_field[0] != '/' &&
+	    !strstr(main_field, "..") && is_file(dfd, main_field)) {
 		const char *argv[] = { "node", main_field };
 
 		if ((error = evidence_quoted(

@@ -502,6 +502,29 @@ static void test_manifest_bounded(void)
 	free(dir);
 }
 
+/* package.json's main may not point outside the checkout. */
+static void test_node_main_outside(void)
+{
+	static const char pkg[] = "{\"main\": \"../outside.js\"}";
+	struct wl_build_plan plan;
+	char *parent = make_tmp(), *dir = NULL;
+
+	if (asprintf(&dir, "%s/repo", parent) < 0)
+		abort();
+	CHECK(wl_fs_mkdir_p(dir, 0755) == 0);
+	write_file(parent, "outside.js", "1;", 2);
+	write_file(dir, "package.json", pkg, sizeof(pkg) - 1);
+	CHECK(wl_detect(&plan, dir, NULL) == WL_ENOTFOUND);
+	CHECK_CONTAINS(wl_error_last(), "no main field naming a file");
+	write_file(dir, "index.js", "1;", 2);
+	CHECK(wl_detect(&plan, dir, NULL) == 0);
+	CHECK(plan.start_argc == 2 && !strcmp(plan.start_argv[1], "index.js"));
+	wl_build_plan_release(&plan);
+	wl_fs_remove_tree(parent);
+	free(dir);
+	free(parent);
+}
+
 /* A cmd/ directory whose name is unsafe in a Dockerfile is skipped. */
 static void test_go_cmd_unsafe_name(void)
 {
@@ -536,6 +559,7 @@ int main(void)
 		UNIT(test_to_detection),
 		UNIT(test_symlink_not_followed),
 		UNIT(test_manifest_bounded),
+		UNIT(test_node_main_outside),
 		UNIT(test_go_cmd_unsafe_name),
 		{ 0 },
 	};

@@ -76,6 +76,39 @@ static void rev_parse(char out[41], const char *repo, const char *rev)
 	free(cmd);
 }
 
+/* The first line of a command's output, in out (at most n bytes). */
+static void first_line(char *out, size_t n, const char *cmd)
+{
+	FILE *p = popen(cmd, "r");
+
+	out[0] = '\0';
+	if (!p)
+		abort();
+	if (fgets(out, (int)n, p))
+		out[strcspn(out, "\n")] = '\0';
+	pclose(p);
+}
+
+/*
+ * HEAD is the branch itself (not detached, not another ref) and the
+ * working tree and index match it: what the agent will commit on.
+ */
+static void check_clean_on(const char *dir, const char *branch)
+{
+	char *cmd = NULL, line[256];
+
+	if (asprintf(&cmd, "git -C '%s' symbolic-ref --short HEAD", dir) < 0)
+		abort();
+	first_line(line, sizeof(line), cmd);
+	CHECK_STR(line, branch);
+	free(cmd);
+	if (asprintf(&cmd, "git -C '%s' status --porcelain", dir) < 0)
+		abort();
+	first_line(line, sizeof(line), cmd);
+	CHECK_STR(line, "");
+	free(cmd);
+}
+
 static int exists(const char *dir, const char *name)
 {
 	char *p = NULL;
@@ -138,6 +171,7 @@ static void test_clone_file_url(void)
 	CHECK_STR(sha, want);
 	CHECK(exists(dir, "a.txt"));
 	CHECK(!exists(dir, "b.txt"));
+	check_clean_on(dir, "main");
 	CHECK(wl_git_head(dir, head) == 0);
 	CHECK_STR(head, want);
 	/* nothing left behind next to the clone */
@@ -178,6 +212,7 @@ static void test_fast_forward(void)
 	CHECK_STR(sha, want);
 	CHECK(exists(dir, "new.txt"));
 	CHECK(!exists(dir, "old.txt"));
+	check_clean_on(dir, "main");
 	/* switching the branch of an existing clone */
 	rev_parse(want, src, "feature");
 	CHECK(sync_to(url, "feature", dir, 1, sha) == 0);
@@ -185,6 +220,7 @@ static void test_fast_forward(void)
 	CHECK(exists(dir, "b.txt"));
 	CHECK(exists(dir, "old.txt"));
 	CHECK(!exists(dir, "new.txt"));
+	check_clean_on(dir, "feature");
 	free(src);
 	free(url);
 	free(dir);
@@ -208,6 +244,7 @@ static void test_local_commit_kept(void)
 	CHECK_STR(sha, local);
 	CHECK(exists(dir, "local.txt"));
 	CHECK(!exists(dir, "up.txt"));
+	check_clean_on(dir, "main");
 	/* ahead only (no upstream change) is kept as well */
 	CHECK(sync_to(url, "main", dir, 1, sha) == 0);
 	CHECK_STR(sha, local);
