@@ -23,27 +23,28 @@
 
 struct wl_build_plan {
 	enum wl_project_type type;
-	char *framework;  /* "next", "vite", "flask", "fastapi", "django", ... */
-	int port;         /* container port */
-	char **start_argv; /* exec-form CMD; NULL for DOCKERFILE (image's own) */
+	char *framework; /* "next", "vite", "flask", "fastapi", "django", ... */
+	int port;	 /* container port */
+	char **start_argv; /* exec-form CMD; NULL for DOCKERFILE (image's own)
+			    */
 	size_t start_argc;
 	char **evidence;
 	size_t evidence_count;
 
 	/* DOCKERFILE */
-	char *dockerfile;   /* path in the repo */
+	char *dockerfile; /* path in the repo */
 	/* NODE */
-	char *node_pm;      /* "npm", "yarn", "pnpm" */
-	char *lockfile;     /* NULL if none */
-	int node_build;     /* run the build script */
-	char *spa_dir;      /* vite without start: serve this dir (dist) */
+	char *node_pm;	/* "npm", "yarn", "pnpm" */
+	char *lockfile; /* NULL if none */
+	int node_build; /* run the build script */
+	char *spa_dir;	/* vite without start: serve this dir (dist) */
 	/* PYTHON */
 	char *requirements; /* "requirements.txt" or NULL */
-	int pyproject;      /* install "." from pyproject.toml */
+	int pyproject;	    /* install "." from pyproject.toml */
 	/* GO */
-	char *go_target;    /* "." or "./cmd/name" */
+	char *go_target; /* "." or "./cmd/name" */
 	/* STATIC */
-	char *static_root;  /* ".", "public" or "dist" */
+	char *static_root; /* ".", "public" or "dist" */
 };
 
 /* Fill out (initialised by the callee) from the checkout in dir. */

@@ -562,8 +562,7 @@ static int labels_from_json(struct wl_kvlist *l, const cJSON *obj)
 {
 	const cJSON *it;
 
-	cJSON_ArrayForEach(it, obj)
-	{
+	cJSON_ArrayForEach (it, obj) {
 		if (cJSON_IsString(it) && it->string &&
 		    wl_kvlist_set(l, it->string, it->valuestring) < 0)
 			return oom();
@@ -961,8 +960,7 @@ static int lowest_tcp_port(const cJSON *ports)
 	const cJSON *it;
 	int best = 0;
 
-	cJSON_ArrayForEach(it, ports)
-	{
+	cJSON_ArrayForEach (it, ports) {
 		const char *k = it->string;
 		size_t n = k ? strspn(k, "0123456789") : 0;
 		long port;
@@ -992,8 +990,7 @@ static int image_from_json(struct wl_docker_image *img, const cJSON *j,
 				   sizeof(*img->tags));
 		if (!img->tags)
 			goto fail;
-		cJSON_ArrayForEach(it, tags)
-		{
+		cJSON_ArrayForEach (it, tags) {
 			if (!cJSON_IsString(it) ||
 			    !strcmp(it->valuestring, "<none>:<none>"))
 				continue;
@@ -1093,8 +1090,7 @@ int wl_docker_images_list(struct wl_docker *d, const char *label,
 		error = oom();
 		goto done;
 	}
-	cJSON_ArrayForEach(it, j)
-	{
+	cJSON_ArrayForEach (it, j) {
 		if ((error = image_from_json(&imgs[n], it, 1)) < 0)
 			goto done;
 		n++;
@@ -1494,8 +1490,7 @@ int wl_docker_containers_list(struct wl_docker *d, const char *label,
 		error = oom();
 		goto done;
 	}
-	cJSON_ArrayForEach(it, j)
-	{
+	cJSON_ArrayForEach (it, j) {
 		if ((error = container_from_list(&list[n], it)) < 0)
 			goto done;
 		n++;

@@ -38,12 +38,12 @@ struct wl_docker_build_opts {
 	const void *context; /* a tar archive */
 	size_t context_len;
 	const char *dockerfile; /* path inside the context */
-	const char *tag;        /* "repo:tag" */
+	const char *tag;	/* "repo:tag" */
 	const struct wl_kvlist *labels;
 	wl_docker_line_cb on_line; /* may be NULL */
 	void *ctx;
 	const volatile int *cancel; /* may be NULL */
-	int64_t timeout_ms;         /* 0 = none */
+	int64_t timeout_ms;	    /* 0 = none */
 };
 
 /*
@@ -82,7 +82,7 @@ struct wl_container_config {
 	const char *image;
 	const struct wl_kvlist *env;
 	const struct wl_kvlist *labels;
-	int container_port; /* published as host_ip:host_port */
+	int container_port;  /* published as host_ip:host_port */
 	const char *host_ip; /* "127.0.0.1" */
 	int host_port;
 	int64_t memory_bytes; /* 0 = unlimited */

@@ -16,9 +16,9 @@
 
 /* Base images per project type (configuration; see config.h). */
 struct wl_base_images {
-	const char *node;       /* default node:18-alpine */
-	const char *python;     /* default python:3.9-slim */
-	const char *go;         /* default golang:1.21-alpine */
+	const char *node;	/* default node:18-alpine */
+	const char *python;	/* default python:3.9-slim */
+	const char *go;		/* default golang:1.21-alpine */
 	const char *go_runtime; /* default alpine:3.19 */
 	const char *static_web; /* default nginx:alpine */
 };

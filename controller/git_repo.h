@@ -11,10 +11,10 @@
 #include <stdint.h>
 
 struct wl_git_sync_opts {
-	const char *url;    /* already checked by wl_validate_git_url */
+	const char *url; /* already checked by wl_validate_git_url */
 	const char *branch;
-	const char *dir;    /* the clone: <base dir>/<worklet id> */
-	int allow_local;    /* passed to wl_validate_git_url again */
+	const char *dir;	    /* the clone: <base dir>/<worklet id> */
+	int allow_local;	    /* passed to wl_validate_git_url again */
 	const volatile int *cancel; /* honoured by transfer progress */
 };
 

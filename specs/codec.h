@@ -33,8 +33,7 @@ int wl_yaml_decode_spec(struct wl_worklet *out, const char *data, size_t len);
 int wl_yaml_encode_spec(struct wl_buf *out, const struct wl_worklet *w);
 
 /* Fills out->status and out->meta.id / meta.generation. */
-int wl_yaml_decode_status(struct wl_worklet *out, const char *data,
-			  size_t len);
+int wl_yaml_decode_status(struct wl_worklet *out, const char *data, size_t len);
 int wl_yaml_encode_status(struct wl_buf *out, const struct wl_worklet *w);
 
 int wl_yaml_decode_full(struct wl_worklet *out, const char *data, size_t len);

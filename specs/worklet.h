@@ -33,14 +33,14 @@
 #define WL_KIND "Worklet"
 
 /* Size limits, enforced by the codecs and validation. */
-#define WL_SPEC_FILE_MAX (256 * 1024)   /* one spec or status file */
-#define WL_ID_MAX 63                    /* a DNS label: used as <id>.host */
+#define WL_SPEC_FILE_MAX (256 * 1024) /* one spec or status file */
+#define WL_ID_MAX 63		      /* a DNS label: used as <id>.host */
 #define WL_NAME_MAX 200
 #define WL_DESCRIPTION_MAX 4096
 #define WL_URL_MAX 2048
 #define WL_BRANCH_MAX 255
 #define WL_PROMPT_MAX (64 * 1024)
-#define WL_ENV_MAX 128                  /* entries */
+#define WL_ENV_MAX 128 /* entries */
 #define WL_ENV_VALUE_MAX 8192
 #define WL_LABELS_MAX 64
 #define WL_CONDITIONS_MAX 16
@@ -83,17 +83,17 @@ struct wl_kvlist {
 };
 
 struct wl_condition {
-	char *type;     /* e.g. "SpecValid", "Cloned", "Built", "Ready" */
-	char *status;   /* "True", "False" or "Unknown" */
-	char *reason;   /* CamelCase, e.g. "BuildFailed" */
-	char *message;  /* human text */
+	char *type;    /* e.g. "SpecValid", "Cloned", "Built", "Ready" */
+	char *status;  /* "True", "False" or "Unknown" */
+	char *reason;  /* CamelCase, e.g. "BuildFailed" */
+	char *message; /* human text */
 	int64_t last_transition_ms; /* epoch ms; 0 if unset */
 };
 
 struct wl_resources {
 	int64_t memory_bytes; /* 0 = configured default */
 	int64_t nano_cpus;    /* 1e9 = one CPU; 0 = default */
-	int64_t pids;         /* 0 = default */
+	int64_t pids;	      /* 0 = default */
 };
 
 struct wl_metadata {
@@ -110,13 +110,13 @@ struct wl_metadata {
 struct wl_spec {
 	char *description;
 	char *git_repo;
-	char *branch;      /* NULL means "main" */
+	char *branch; /* NULL means "main" */
 	char *base_prompt;
 	struct wl_kvlist env;
 	enum wl_run_state run_state;
 	/* Optional overrides. */
 	enum wl_project_type project_type; /* AUTO = detect */
-	char *dockerfile;    /* path inside the repo */
+	char *dockerfile;		   /* path inside the repo */
 	char *start_command; /* shell-free argv string, split on spaces */
 	int container_port;  /* 0 = from detection (3000) */
 	struct wl_resources resources;
@@ -127,7 +127,7 @@ struct wl_detection {
 	enum wl_project_type type;
 	char *framework;     /* "next", "vite", "flask", ... or NULL */
 	char *start_command; /* human-readable */
-	int port;            /* container port */
+	int port;	     /* container port */
 	char **evidence;     /* e.g. "package.json has scripts.start" */
 	size_t evidence_count;
 };
@@ -138,21 +138,21 @@ struct wl_status {
 	struct wl_condition *conditions;
 	size_t condition_count;
 	char *web_url;
-	int port;            /* host port on 127.0.0.1; 0 = none */
+	int port; /* host port on 127.0.0.1; 0 = none */
 	char *container_id;
 	char *image_id;
 	char *session_id;
 	char *last_prompt;
 	char *last_error;
-	char *build_logs;    /* path of the build log file */
-	char *commit;        /* git commit being served/built */
+	char *build_logs; /* path of the build log file */
+	char *commit;	  /* git commit being served/built */
 	struct wl_detection detection;
 	int restart_count;
 	int last_exit_code;
-	int64_t last_finished_ms; /* the exit that was last counted */
-	int64_t next_restart_ms;  /* crash backoff: restart not before */
+	int64_t last_finished_ms;  /* the exit that was last counted */
+	int64_t next_restart_ms;   /* crash backoff: restart not before */
 	int64_t deploy_started_ms; /* health-check deadline base */
-	char *failed_build;  /* build key that failed; not retried */
+	char *failed_build;	   /* build key that failed; not retried */
 	int64_t updated_ms;
 };
 
@@ -183,11 +183,12 @@ int wl_metadata_copy(struct wl_metadata *dst, const struct wl_metadata *src);
 const char *wl_spec_branch(const struct wl_spec *s);
 
 /* Enum <-> string. Parsers return -1 for unknown names. */
-const char *wl_phase_name(enum wl_phase p);          /* "" for NONE */
+const char *wl_phase_name(enum wl_phase p); /* "" for NONE */
 int wl_phase_parse(const char *s);
-const char *wl_run_state_name(enum wl_run_state r);  /* running|stopped */
+const char *wl_run_state_name(enum wl_run_state r); /* running|stopped */
 int wl_run_state_parse(const char *s);
-const char *wl_project_type_name(enum wl_project_type t); /* auto|dockerfile|node|python|go|static */
+const char *wl_project_type_name(
+	enum wl_project_type t); /* auto|dockerfile|node|python|go|static */
 int wl_project_type_parse(const char *s);
 
 /* String maps. set replaces an existing key. */
@@ -205,7 +206,7 @@ int wl_status_set_condition(struct wl_status *s, const char *type,
 			    const char *status, const char *reason,
 			    const char *message, int64_t now_ms);
 const struct wl_condition *wl_status_condition(const struct wl_status *s,
-						const char *type);
+					       const char *type);
 
 /* Replace *dst with a copy of src (NULL allowed). 0 or WL_ERROR. */
 int wl_str_set(char **dst, const char *src);

@@ -20,38 +20,40 @@ struct wl_unit_test {
 	void (*fn)(void);
 };
 
+/* clang-format off */
 #define UNIT(f) { #f, f }
+/* clang-format on */
 
 static int wl_unit_failures;
 
-#define CHECK(cond)                                                          \
-	do {                                                                 \
-		if (!(cond)) {                                               \
+#define CHECK(cond)                                                            \
+	do {                                                                   \
+		if (!(cond)) {                                                 \
 			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, \
-				__LINE__, #cond);                            \
-			wl_unit_failures++;                                  \
-		}                                                            \
+				__LINE__, #cond);                              \
+			wl_unit_failures++;                                    \
+		}                                                              \
 	} while (0)
 
-#define CHECK_STR(a, b)                                                      \
-	do {                                                                 \
-		const char *a_ = (a), *b_ = (b);                             \
-		if (!a_ || !b_ || strcmp(a_, b_)) {                          \
-			fprintf(stderr, "%s:%d: '%s' != '%s' (%s vs %s)\n",  \
-				__FILE__, __LINE__, a_ ? a_ : "(null)",      \
-				b_ ? b_ : "(null)", #a, #b);                 \
-			wl_unit_failures++;                                  \
-		}                                                            \
+#define CHECK_STR(a, b)                                                        \
+	do {                                                                   \
+		const char *a_ = (a), *b_ = (b);                               \
+		if (!a_ || !b_ || strcmp(a_, b_)) {                            \
+			fprintf(stderr, "%s:%d: '%s' != '%s' (%s vs %s)\n",    \
+				__FILE__, __LINE__, a_ ? a_ : "(null)",        \
+				b_ ? b_ : "(null)", #a, #b);                   \
+			wl_unit_failures++;                                    \
+		}                                                              \
 	} while (0)
 
-#define CHECK_CONTAINS(hay, needle)                                          \
-	do {                                                                 \
-		const char *h_ = (hay), *n_ = (needle);                      \
-		if (!h_ || !strstr(h_, n_)) {                                \
+#define CHECK_CONTAINS(hay, needle)                                            \
+	do {                                                                   \
+		const char *h_ = (hay), *n_ = (needle);                        \
+		if (!h_ || !strstr(h_, n_)) {                                  \
 			fprintf(stderr, "%s:%d: '%s' does not contain '%s'\n", \
-				__FILE__, __LINE__, h_ ? h_ : "(null)", n_); \
-			wl_unit_failures++;                                  \
-		}                                                            \
+				__FILE__, __LINE__, h_ ? h_ : "(null)", n_);   \
+			wl_unit_failures++;                                    \
+		}                                                              \
 	} while (0)
 
 static inline int wl_unit_run(const struct wl_unit_test *tests)
