@@ -42,6 +42,24 @@ def test_app_bound_to_loopback_is_explained(env):
     check(cond(st, "Ready").get("reason") == "HealthCheckTimeout", st)
 
 
+def test_exit_at_start_and_wrong_port_are_explained(env):
+    # The same fixture, started two wrong ways through spec.startCommand.
+    crash = env.new_id("exits")
+    env.apply(crash, env.make_repo("node", "exits"),
+              startCommand="node -e console.error('boom-at-start');process.exit(4)")
+    port = env.new_id("port")
+    env.apply(port, env.make_repo("python", "port"),
+              startCommand="python3 -m http.server 8081")
+    st = env.wait_phase(crash, "error", 300)
+    msg = st["lastError"]
+    check("exited at start with code 4" in msg and "boom-at-start" in msg, msg)
+    check(cond(st, "Ready").get("reason") == "ExitedAtStart", st)
+    check(st.get("restartCount", 0) == 0, "a broken start was restarted in a loop")
+    st = env.wait_phase(port, "error", 300)
+    check("0.0.0.0:8081" in st["lastError"] and "not on port 3000" in st["lastError"],
+          st["lastError"])
+
+
 def test_invalid_new_manifest_is_reported(env):
     good, port = running_static(env)
     cases = {
@@ -95,6 +113,7 @@ def test_missing_branch_and_repo(env):
 
 if __name__ == "__main__":
     run([test_build_failure_names_the_step, test_app_bound_to_loopback_is_explained,
+         test_exit_at_start_and_wrong_port_are_explained,
          test_invalid_new_manifest_is_reported,
          test_edited_manifest_that_breaks_keeps_last_good, test_missing_branch_and_repo],
         "fail")
