@@ -61,6 +61,15 @@ static const struct option options[] = {
 	{ "limits.cpus", NULL, K_CPUS, OFF(default_nano_cpus), 0, 0 },
 	{ "limits.pids", NULL, K_INT, OFF(default_pids), 1, 1000000 },
 	{ "logLevel", "WORKLET_LOG_LEVEL", K_LOGLEVEL, OFF(log_level), 0, 0 },
+	{ "listen", "WORKLET_LISTEN", K_STR, OFF(listen), 0, 0 },
+	{ "publicUrl", "WORKLET_PUBLIC_URL", K_STR, OFF(public_url), 0, 0 },
+	{ "baseDomain", "WORKLET_BASE_DOMAIN", K_STR, OFF(base_domain), 0, 0 },
+	{ "hostRouting", "WORKLET_HOST_ROUTING", K_BOOL, OFF(host_routing), 0,
+	  0 },
+	{ "tokensFile", "WORKLET_TOKENS_FILE", K_STR, OFF(tokens_file), 0, 0 },
+	{ "trustUserHeader", "WORKLET_TRUST_USER_HEADER", K_BOOL,
+	  OFF(trust_user_header), 0, 0 },
+	{ "maxBody", "WORKLET_MAX_BODY", K_SIZE, OFF(max_body), 0, 0 },
 };
 
 static int set_str(char **dst, const char *v)
@@ -86,7 +95,9 @@ int wl_config_init(struct wl_config *c)
 	    set_str(&c->image_python, "python:3.9-slim") ||
 	    set_str(&c->image_go, "golang:1.21-alpine") ||
 	    set_str(&c->image_go_runtime, "alpine:3.19") ||
-	    set_str(&c->image_static, "nginx:alpine")) {
+	    set_str(&c->image_static, "nginx:alpine") ||
+	    set_str(&c->listen, "127.0.0.1:8080") ||
+	    set_str(&c->base_domain, "localhost")) {
 		wl_config_release(c);
 		return WL_ERROR;
 	}
@@ -104,6 +115,8 @@ int wl_config_init(struct wl_config *c)
 	c->default_nano_cpus = 1000000000;
 	c->default_pids = 256;
 	c->log_level = WL_LOG_INFO;
+	c->trust_user_header = -1;
+	c->max_body = 1 << 20;
 	return 0;
 }
 
@@ -119,6 +132,10 @@ void wl_config_release(struct wl_config *c)
 	free(c->image_go);
 	free(c->image_go_runtime);
 	free(c->image_static);
+	free(c->listen);
+	free(c->public_url);
+	free(c->base_domain);
+	free(c->tokens_file);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -293,6 +310,18 @@ int wl_config_load_env(struct wl_config *c)
 	if ((v = getenv("GITHUB_TOKEN")) && *v &&
 	    set_str(&c->github_token, v) < 0)
 		return WL_ERROR;
+	if (!strchr(c->listen, ':')) {
+		wl_error_set("listen address '%s': expected host:port",
+			     c->listen);
+		return WL_EINVALID;
+	}
+	if (!c->public_url) {
+		char url[300];
+
+		snprintf(url, sizeof(url), "http://%s", c->listen);
+		if (set_str(&c->public_url, url) < 0)
+			return WL_ERROR;
+	}
 	if (c->port_min > c->port_max) {
 		wl_error_set("ports.min (%d) is above ports.max (%d)",
 			     c->port_min, c->port_max);
@@ -315,4 +344,34 @@ void wl_config_base_images(const struct wl_config *c,
 	out->go = c->image_go;
 	out->go_runtime = c->image_go_runtime;
 	out->static_web = c->image_static;
+}
+
+int wl_config_listen_is_loopback(const struct wl_config *c)
+{
+	return !strncmp(c->listen, "127.", 4) ||
+	       !strncmp(c->listen, "localhost:", 10) ||
+	       !strncmp(c->listen, "[::1]:", 6);
+}
+
+int wl_config_web_url(const struct wl_config *c, const char *id, char *out,
+		      size_t n)
+{
+	const char *port = strrchr(c->listen, ':');
+	size_t len = strlen(c->public_url);
+	int w;
+
+	if (c->host_routing)
+		w = snprintf(out, n, "http://%s.%s%s/", id, c->base_domain,
+			     port ? port : "");
+	else
+		w = snprintf(out, n, "%.*s/api/worklet/worklets/%s/proxy/",
+			     (int)(len && c->public_url[len - 1] == '/'
+					   ? len - 1
+					   : len),
+			     c->public_url, id);
+	if (w < 0 || (size_t)w >= n) {
+		wl_error_set("web URL for '%s' is too long", id);
+		return WL_ETOOBIG;
+	}
+	return 0;
 }

@@ -19,8 +19,19 @@
  *   WORKLET_HEALTH_TIMEOUT_SECONDS, WORKLET_RESTART_BACKOFF_SECONDS,
  *   WORKLET_RESTART_BACKOFF_MAX_SECONDS, WORKLET_BUILD_TIMEOUT_SECONDS,
  *   WORKLET_PORT_MIN, WORKLET_PORT_MAX, WORKLET_LOG_LEVEL
+ * The API server:
+ *   WORKLET_LISTEN             address:port (default 127.0.0.1:8080)
+ *   WORKLET_PUBLIC_URL         how users reach it (default http://<listen>)
+ *   WORKLET_BASE_DOMAIN        host routing: <id>.<domain> (default localhost)
+ *   WORKLET_HOST_ROUTING       1: web_url uses http://<id>.<domain>:<port>/
+ *   WORKLET_TOKENS_FILE        bearer tokens, one "<token> <user-id>" a line
+ *   WORKLET_TRUST_USER_HEADER  1: trust X-User-ID (behind an auth proxy);
+ *                              it is also trusted when listening on loopback
+ *                              unless this is 0
+ *   WORKLET_MAX_BODY           request body limit (default 1Mi)
  */
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "controller/dockerfile.h"
@@ -51,6 +62,14 @@ struct wl_config {
 	int64_t default_nano_cpus;
 	int64_t default_pids;
 	int log_level;
+	/* API server */
+	char *listen;
+	char *public_url;
+	char *base_domain;
+	int host_routing;
+	char *tokens_file;
+	int trust_user_header; /* -1: only on loopback (default), 0, 1 */
+	int64_t max_body;
 };
 
 /* Fill c with the built-in defaults. */
@@ -65,6 +84,16 @@ int wl_config_load_file(struct wl_config *c, const char *path);
 
 /* Apply the environment variables listed above. */
 int wl_config_load_env(struct wl_config *c);
+
+/*
+ * The URL users open for worklet id: http://<id>.<domain>:<port>/ with host
+ * routing, else <public url>/api/worklet/worklets/<id>/proxy/.
+ */
+int wl_config_web_url(const struct wl_config *c, const char *id, char *out,
+		      size_t n);
+
+/* 1 if the listen address is a loopback address. */
+int wl_config_listen_is_loopback(const struct wl_config *c);
 
 /* The base images as the Dockerfile generator wants them. */
 void wl_config_base_images(const struct wl_config *c,

@@ -23,6 +23,7 @@
 #include <sys/inotify.h>
 #include <unistd.h>
 
+#include "controller/ctl_metrics.h"
 #include "controller/docker_client.h"
 #include "controller/reconcile.h"
 #include "controller/workqueue.h"
@@ -31,6 +32,8 @@
 #include "specs/core/timeutil.h"
 #include "specs/validate.h"
 #include "specs/core/banned.h"
+
+struct wl_ctl_metrics wl_ctl_metrics;
 
 struct wl_controller {
 	const struct wl_config *cfg;
@@ -64,6 +67,11 @@ static void *worker_main(void *arg)
 
 		wl_error_clear();
 		error = wl_reconcile(&w, id, &requeue_ms);
+		atomic_fetch_add(&wl_ctl_metrics.reconciles, 1);
+		atomic_fetch_add(&wl_ctl_metrics.reconcile_ms_sum,
+				 (uint_fast64_t)(wl_time_mono_ms() - start));
+		if (error < 0)
+			atomic_fetch_add(&wl_ctl_metrics.reconcile_errors, 1);
 		wl_debug("worklet '%s': reconciled in %lld ms", id,
 			 (long long)(wl_time_mono_ms() - start));
 		if (error < 0) {
@@ -319,6 +327,7 @@ int wl_controller_start(struct wl_controller *c)
 		wl_error_set("cannot start controller threads");
 		return WL_ERROR;
 	}
+	atomic_store(&wl_ctl_metrics.running, 1);
 	wl_info("controller: %d workers, state in '%s', clones in '%s'",
 		c->nworkers, c->cfg->state_dir, c->cfg->base_dir);
 	return 0;

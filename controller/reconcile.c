@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "controller/build_context.h"
+#include "controller/ctl_metrics.h"
 #include "controller/detect.h"
 #include "controller/dockerfile.h"
 #include "controller/git_repo.h"
@@ -548,12 +549,14 @@ static int ensure_image(struct pass *p, const char *sha,
 	bo.ctx = &bl;
 	bo.cancel = p->r->stop;
 	bo.timeout_ms = p->cfg->build_timeout_ms;
+	atomic_fetch_add(&wl_ctl_metrics.builds, 1);
 	error = wl_docker_build(p->w->docker, &bo, image_id);
 	if (bl.fd >= 0)
 		close(bl.fd);
 	if (error == WL_EUNAVAIL || error == WL_ECANCELED)
 		goto out;
 	if (error < 0) {
+		atomic_fetch_add(&wl_ctl_metrics.build_failures, 1);
 		wl_str_set(&p->wl.status.failed_build, failed);
 		error = fail(p, "Built", "BuildFailed", wl_error_last());
 		goto out;
@@ -845,6 +848,7 @@ static int handle_exit(struct pass *p, const struct wl_docker_container *c,
 		*requeue_ms = st->next_restart_ms - p->now;
 		goto out;
 	}
+	atomic_fetch_add(&wl_ctl_metrics.app_restarts, 1);
 	wl_info("worklet '%s': restarting the app (restart %d)", p->id,
 		st->restart_count);
 	if ((error = wl_docker_container_start(p->w->docker, c->id)) < 0)
@@ -1095,7 +1099,7 @@ static int reconcile_spec(struct pass *p, int64_t *requeue_ms)
 {
 	struct wl_status *st = &p->wl.status;
 	struct wl_build_plan plan;
-	char sha[41], url[128], *image_id = NULL;
+	char sha[41], url[1024], *image_id = NULL;
 	int error, port;
 
 	memset(&plan, 0, sizeof(plan));
@@ -1110,8 +1114,8 @@ static int reconcile_spec(struct pass *p, int64_t *requeue_ms)
 	if ((error = wl_port_pool_claim(p->r->ports, p->id, &port)) < 0)
 		return fail(p, "Ready", "NoPort", wl_error_last());
 	st->port = port;
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", port);
-	wl_str_set(&st->web_url, url);
+	if (wl_config_web_url(p->cfg, p->id, url, sizeof(url)) == 0)
+		wl_str_set(&st->web_url, url);
 
 	if (p->wl.spec.run_state == WL_RUN_STOPPED)
 		return ensure_stopped(p);

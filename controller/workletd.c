@@ -1,11 +1,14 @@
 /*
  * workletd: the worklet service.
  *
- *   workletd [controller] [--config FILE] [--log-level LEVEL]
+ *   workletd [controller|apiserver] [--config FILE] [--log-level LEVEL]
  *
- * Libraries are initialised here, once, before any thread starts; signals
- * are blocked in every thread and taken by the main thread with sigwait(),
- * so shutdown runs in ordinary code, not in a handler.
+ * With no mode it runs both halves in one process; `controller` and
+ * `apiserver` run one half, the two talking only through the state
+ * directory. Libraries are initialised here, once, before any thread
+ * starts. Signals are blocked in every thread and taken by one thread with
+ * sigwait(), so shutdown runs in ordinary code, not in a handler: the main
+ * thread runs the API server's service loop when there is one.
  */
 #include <curl/curl.h>
 #include <git2.h>
@@ -18,20 +21,41 @@
 
 #include "controller/config.h"
 #include "controller/controller.h"
+#include "apiserver/server.h"
 #include "specs/core/error.h"
 #include "specs/core/log.h"
 #include "specs/core/banned.h"
 
 static void usage(FILE *out)
 {
-	fputs("usage: workletd [controller] [--config FILE] "
+	fputs("usage: workletd [controller|apiserver] [--config FILE] "
 	      "[--log-level debug|info|warn|error]\n"
 	      "\n"
-	      "Runs the worklet controller: reconciles the Worklet specs in\n"
-	      "$WORKLET_STATE_DIR/specs against Docker. Configuration comes\n"
-	      "from the config file (--config or $WORKLET_CONFIG) and the\n"
+	      "Runs the worklet service: the controller reconciles the "
+	      "Worklet\n"
+	      "specs in $WORKLET_STATE_DIR/specs against Docker, the API "
+	      "server\n"
+	      "serves the REST API, status streams and the reverse proxy on\n"
+	      "$WORKLET_LISTEN. With no mode, both. Configuration comes from\n"
+	      "the config file (--config or $WORKLET_CONFIG) and the\n"
 	      "environment; see README.md.\n",
 	      out);
+}
+
+struct signal_waiter {
+	sigset_t set;
+	struct wl_apiserver *api;
+	int sig;
+};
+
+/* Waits for SIGINT/SIGTERM, then stops the service loop. */
+static void *signal_main(void *arg)
+{
+	struct signal_waiter *sw = arg;
+
+	sigwait(&sw->set, &sw->sig);
+	wl_apiserver_request_stop(sw->api);
+	return NULL;
 }
 
 int main(int argc, char **argv)
@@ -40,8 +64,11 @@ int main(int argc, char **argv)
 	struct wl_controller *ctl = NULL;
 	const char *config_file = getenv("WORKLET_CONFIG");
 	const char *level = NULL;
+	struct wl_apiserver *api = NULL;
+	struct signal_waiter sw;
+	pthread_t waiter;
 	sigset_t set;
-	int sig, status = 1;
+	int sig, status = 1, run_controller = 1, run_api = 1;
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--config") && i + 1 < argc) {
@@ -53,7 +80,9 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		} else if (!strcmp(argv[i], "controller")) {
-			continue;
+			run_api = 0;
+		} else if (!strcmp(argv[i], "apiserver")) {
+			run_controller = 0;
 		} else {
 			fprintf(stderr, "workletd: unknown argument '%s'\n",
 				argv[i]);
@@ -92,16 +121,35 @@ int main(int argc, char **argv)
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	git_libgit2_init();
 
-	if (wl_controller_new(&ctl, &cfg) < 0 || wl_controller_start(ctl) < 0) {
-		wl_err("cannot start: %s", wl_error_last());
+	if (run_controller && (wl_controller_new(&ctl, &cfg) < 0 ||
+			       wl_controller_start(ctl) < 0)) {
+		wl_err("cannot start the controller: %s", wl_error_last());
+		goto out;
+	}
+	if (run_api && wl_apiserver_new(&api, &cfg) < 0) {
+		wl_err("cannot start the API server: %s", wl_error_last());
 		goto out;
 	}
 	wl_info("workletd %s started (pid %d)", "0.1.0", (int)getpid());
-	sigwait(&set, &sig);
+	if (api) {
+		sw.set = set;
+		sw.api = api;
+		sw.sig = 0;
+		if (pthread_create(&waiter, NULL, signal_main, &sw)) {
+			wl_err("cannot start the signal thread");
+			goto out;
+		}
+		wl_apiserver_run(api);
+		pthread_join(waiter, NULL);
+		sig = sw.sig;
+	} else {
+		sigwait(&set, &sig);
+	}
 	wl_info("received %s, shutting down",
 		sig == SIGINT ? "SIGINT" : "SIGTERM");
 	status = 0;
 out:
+	wl_apiserver_free(api);
 	wl_controller_free(ctl);
 	git_libgit2_shutdown();
 	curl_global_cleanup();

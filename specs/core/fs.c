@@ -191,3 +191,46 @@ int wl_fs_exists(const char *path)
 
 	return lstat(path, &st) == 0;
 }
+
+int wl_fs_read_tail(struct wl_buf *out, const char *path, int64_t lines)
+{
+	struct wl_buf chunk;
+	struct stat st;
+	size_t start, want;
+	const char *p;
+	int fd, error = 0;
+	ssize_t n;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		wl_error_set("cannot open '%s': %s", path, strerror(errno));
+		return errno == ENOENT ? WL_ENOTFOUND : WL_ERROR;
+	}
+	want = out->max - out->len;
+	if (fstat(fd, &st) == 0 && (size_t)st.st_size > want)
+		lseek(fd, st.st_size - (off_t)want, SEEK_SET);
+	wl_buf_init(&chunk, want);
+	for (;;) {
+		char tmp[16384];
+
+		n = read(fd, tmp, sizeof(tmp));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0 || wl_buf_add(&chunk, tmp, (size_t)n) < 0)
+			break;
+	}
+	close(fd);
+	/* Walk back over `lines` newlines (a final newline ends a line). */
+	p = wl_buf_cstr(&chunk);
+	start = chunk.len;
+	if (start && p[start - 1] == '\n')
+		start--;
+	for (int64_t seen = 0; start > 0; start--) {
+		if (p[start - 1] == '\n' && ++seen == lines)
+			break;
+	}
+	if (lines > 0)
+		error = wl_buf_add(out, p + start, chunk.len - start);
+	wl_buf_release(&chunk);
+	return error;
+}

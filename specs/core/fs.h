@@ -4,6 +4,7 @@
 /* File helpers for the state directory. All thread-safe. */
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "specs/core/buf.h"
@@ -22,6 +23,12 @@ int wl_fs_write_atomic(const char *path, const void *data, size_t len,
  * Returns 0, WL_ENOTFOUND if it does not exist, WL_ETOOBIG, or WL_ERROR.
  */
 int wl_fs_read(struct wl_buf *out, const char *path);
+
+/*
+ * Append the last `lines` lines of a file to out (at most out's max bytes
+ * of them). Returns 0, WL_ENOTFOUND or WL_ERROR.
+ */
+int wl_fs_read_tail(struct wl_buf *out, const char *path, int64_t lines);
 
 /* mkdir -p with the given mode for created directories. */
 int wl_fs_mkdir_p(const char *path, mode_t mode);

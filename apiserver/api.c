@@ -1,0 +1,696 @@
+#include "apiserver/api.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "specs/codec.h"
+#include "specs/core/error.h"
+#include "specs/core/fs.h"
+#include "specs/core/hash.h"
+#include "specs/core/log.h"
+#include "specs/core/parse.h"
+#include "specs/core/timeutil.h"
+#include "specs/validate.h"
+#include "specs/core/banned.h"
+
+#define PREFIX "/api/worklet/worklets"
+#define RESPONSE_MAX (8 << 20)
+#define BUILD_LOG_TAIL (64 * 1024)
+
+void wl_api_response_init(struct wl_api_response *rs)
+{
+	rs->status = 200;
+	rs->content_type = "application/json";
+	rs->allow[0] = '\0';
+	wl_buf_init(&rs->body, RESPONSE_MAX);
+}
+
+void wl_api_response_release(struct wl_api_response *rs)
+{
+	wl_buf_release(&rs->body);
+}
+
+void wl_api_error(struct wl_api_response *rs, int status, const char *code,
+		  const char *fmt, ...)
+{
+	char msg[1024];
+	cJSON *root, *err;
+	char *text;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	rs->status = status;
+	rs->content_type = "application/json";
+	wl_buf_reset(&rs->body);
+	root = cJSON_CreateObject();
+	err = cJSON_AddObjectToObject(root, "error");
+	cJSON_AddStringToObject(err, "code", code);
+	cJSON_AddStringToObject(err, "message", msg);
+	text = cJSON_PrintUnformatted(root);
+	if (text)
+		wl_buf_puts(&rs->body, text);
+	wl_buf_putc(&rs->body, '\n');
+	free(text);
+	cJSON_Delete(root);
+}
+
+/* ---- views ------------------------------------------------------------ */
+
+static void add_str(cJSON *o, const char *key, const char *v)
+{
+	if (v)
+		cJSON_AddStringToObject(o, key, v);
+	else
+		cJSON_AddNullToObject(o, key);
+}
+
+static void add_time(cJSON *o, const char *key, int64_t ms)
+{
+	char t[40];
+
+	if (!ms) {
+		cJSON_AddNullToObject(o, key);
+		return;
+	}
+	wl_time_format(t, sizeof(t), ms);
+	cJSON_AddStringToObject(o, key, t);
+}
+
+/* The tail of the last build's output, for build_logs. */
+static void build_log_tail(const struct wl_store *store, const char *id,
+			   struct wl_buf *out)
+{
+	char path[4096];
+	struct stat st;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s/build.log", store->logs_dir, id);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return;
+	if (fstat(fd, &st) == 0 && st.st_size > BUILD_LOG_TAIL)
+		lseek(fd, st.st_size - BUILD_LOG_TAIL, SEEK_SET);
+	for (;;) {
+		char chunk[8192];
+		ssize_t n = read(fd, chunk, sizeof(chunk));
+
+		if (n <= 0 || wl_buf_add(out, chunk, (size_t)n) < 0)
+			break;
+	}
+	close(fd);
+}
+
+/*
+ * A worklet in the requirements' shape (snake_case), plus the resource's
+ * own fields (generation, conditions, detection...). detail adds the
+ * build output.
+ */
+static cJSON *worklet_view(const struct wl_config *cfg,
+			   const struct wl_store *store,
+			   const struct wl_worklet *w, int detail)
+{
+	const struct wl_status *st = &w->status;
+	cJSON *o = cJSON_CreateObject(), *env, *conds, *det;
+	char url[1024];
+	const char *phase = wl_phase_name(st->phase);
+
+	add_str(o, "id", w->meta.id);
+	add_str(o, "name", w->meta.name);
+	add_str(o, "description", w->spec.description);
+	cJSON_AddStringToObject(o, "status", phase[0] ? phase : "creating");
+	add_str(o, "git_repo", w->spec.git_repo);
+	cJSON_AddStringToObject(o, "branch", wl_spec_branch(&w->spec));
+	add_str(o, "base_prompt", w->spec.base_prompt);
+	if (wl_config_web_url(cfg, w->meta.id, url, sizeof(url)) == 0)
+		cJSON_AddStringToObject(o, "web_url", url);
+	cJSON_AddNumberToObject(o, "port", st->port);
+	env = cJSON_AddObjectToObject(o, "environment");
+	for (size_t i = 0; i < w->spec.env.count; i++)
+		cJSON_AddStringToObject(env, w->spec.env.items[i].key,
+					w->spec.env.items[i].value);
+	add_str(o, "user_id", w->meta.user_id);
+	add_str(o, "container_id", st->container_id);
+	add_str(o, "session_id", st->session_id);
+	add_str(o, "last_prompt", st->last_prompt);
+	add_str(o, "last_error", st->last_error);
+	if (detail) {
+		struct wl_buf logs;
+
+		wl_buf_init(&logs, BUILD_LOG_TAIL);
+		build_log_tail(store, w->meta.id, &logs);
+		cJSON_AddStringToObject(o, "build_logs", wl_buf_cstr(&logs));
+		wl_buf_release(&logs);
+	}
+	add_time(o, "created_at", w->meta.created_ms);
+	add_time(o, "updated_at",
+		 st->updated_ms > w->meta.updated_ms ? st->updated_ms
+						     : w->meta.updated_ms);
+
+	cJSON_AddNumberToObject(o, "generation", (double)w->meta.generation);
+	cJSON_AddNumberToObject(o, "observed_generation",
+				(double)st->observed_generation);
+	cJSON_AddStringToObject(o, "run_state",
+				wl_run_state_name(w->spec.run_state));
+	cJSON_AddBoolToObject(o, "deleting", w->meta.deletion_ms != 0);
+	add_str(o, "commit", st->commit);
+	cJSON_AddNumberToObject(o, "restart_count", st->restart_count);
+	cJSON_AddNumberToObject(o, "last_exit_code", st->last_exit_code);
+	conds = cJSON_AddArrayToObject(o, "conditions");
+	for (size_t i = 0; i < st->condition_count; i++) {
+		const struct wl_condition *c = &st->conditions[i];
+		cJSON *co = cJSON_CreateObject();
+
+		add_str(co, "type", c->type);
+		add_str(co, "status", c->status);
+		add_str(co, "reason", c->reason);
+		add_str(co, "message", c->message);
+		add_time(co, "last_transition_time", c->last_transition_ms);
+		cJSON_AddItemToArray(conds, co);
+	}
+	if (st->detection.type != WL_PROJECT_AUTO) {
+		cJSON *ev;
+
+		det = cJSON_AddObjectToObject(o, "detection");
+		cJSON_AddStringToObject(
+			det, "type", wl_project_type_name(st->detection.type));
+		add_str(det, "framework", st->detection.framework);
+		add_str(det, "start_command", st->detection.start_command);
+		cJSON_AddNumberToObject(det, "port", st->detection.port);
+		ev = cJSON_AddArrayToObject(det, "evidence");
+		for (size_t i = 0; i < st->detection.evidence_count; i++)
+			cJSON_AddItemToArray(
+				ev,
+				cJSON_CreateString(st->detection.evidence[i]));
+	}
+	return o;
+}
+
+static void respond_json(struct wl_api_response *rs, int status, cJSON *o)
+{
+	char *text = cJSON_PrintUnformatted(o);
+
+	rs->status = status;
+	rs->content_type = "application/json";
+	wl_buf_reset(&rs->body);
+	if (!text || wl_buf_puts(&rs->body, text) < 0 ||
+	    wl_buf_putc(&rs->body, '\n') < 0)
+		wl_api_error(rs, 500, "internal", "cannot encode the response");
+	free(text);
+	cJSON_Delete(o);
+}
+
+/* ---- loading ------------------------------------------------------------ */
+
+int wl_api_load_owned(const struct wl_store *store, const char *id,
+		      const char *user, struct wl_worklet *out)
+{
+	int error;
+
+	if (wl_validate_id(id) < 0) {
+		wl_error_set("worklet '%s' not found", id);
+		return WL_ENOTFOUND;
+	}
+	if ((error = wl_store_read_spec(store, id, out)) < 0) {
+		if (error == WL_ENOTFOUND)
+			wl_error_set("worklet '%s' not found", id);
+		return error;
+	}
+	/* Someone else's worklet does not exist, as far as you can tell. */
+	if (!out->meta.user_id || strcmp(out->meta.user_id, user)) {
+		wl_worklet_release(out);
+		wl_worklet_init(out);
+		wl_error_set("worklet '%s' not found", id);
+		return WL_ENOTFOUND;
+	}
+	wl_store_read_status(store, id, out); /* none yet is fine */
+	return 0;
+}
+
+static int load_or_answer(const struct wl_store *store, const char *id,
+			  const char *user, struct wl_worklet *w,
+			  struct wl_api_response *rs)
+{
+	int error;
+
+	wl_worklet_init(w);
+	error = wl_api_load_owned(store, id, user, w);
+	if (error == WL_ENOTFOUND)
+		wl_api_error(rs, 404, "not_found", "worklet '%s' not found",
+			     id);
+	else if (error < 0)
+		wl_api_error(rs, 500, "unreadable_spec", "%s", wl_error_last());
+	return error;
+}
+
+/* ---- create ------------------------------------------------------------- */
+
+static const char *const create_fields[] = {
+	"name",		 "description",	   "git_repo",	   "branch",
+	"base_prompt",	 "environment",	   "project_type", "dockerfile",
+	"start_command", "container_port", NULL,
+};
+
+static int field_known(const char *name)
+{
+	for (size_t i = 0; create_fields[i]; i++)
+		if (!strcmp(create_fields[i], name))
+			return 1;
+	return 0;
+}
+
+/* A string field of the request, or NULL; *bad set on a wrong type. */
+static const char *opt_string(const cJSON *root, const char *name,
+			      struct wl_api_response *rs, int *bad)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, name);
+
+	if (!v || cJSON_IsNull(v))
+		return NULL;
+	if (!cJSON_IsString(v)) {
+		wl_api_error(rs, 400, "invalid", "%s: must be a string", name);
+		*bad = 1;
+		return NULL;
+	}
+	return v->valuestring;
+}
+
+static void make_id(char out[WL_ID_MAX + 1])
+{
+	char hex[11];
+
+	wl_random_hex(hex, 5);
+	snprintf(out, WL_ID_MAX + 1, "wl-%s", hex);
+}
+
+static int parse_create(const struct wl_api_request *rq, struct wl_worklet *w,
+			struct wl_api_response *rs)
+{
+	const char *s, *name, *repo;
+	const cJSON *it, *env, *port;
+	cJSON *root = NULL;
+	int bad = 0, t;
+
+	if (!rq->body_len) {
+		wl_api_error(rs, 400, "invalid", "a JSON body is required");
+		return -1;
+	}
+	root = cJSON_ParseWithLength(rq->body, rq->body_len);
+	if (!root || !cJSON_IsObject(root)) {
+		wl_api_error(rs, 400, "malformed_json",
+			     "the body is not a JSON object");
+		goto fail;
+	}
+	cJSON_ArrayForEach (it, root) {
+		if (!field_known(it->string)) {
+			wl_api_error(rs, 400, "invalid", "%s: unknown field",
+				     it->string);
+			goto fail;
+		}
+	}
+	repo = opt_string(root, "git_repo", rs, &bad);
+	name = opt_string(root, "name", rs, &bad);
+	if (bad)
+		goto fail;
+	if (!repo || !*repo) {
+		wl_api_error(rs, 400, "invalid", "git_repo: is required");
+		goto fail;
+	}
+	wl_str_set(&w->spec.git_repo, repo);
+	wl_str_set(&w->meta.name, name && *name ? name : w->meta.id);
+	if ((s = opt_string(root, "description", rs, &bad)))
+		wl_str_set(&w->spec.description, s);
+	if ((s = opt_string(root, "branch", rs, &bad)) && *s)
+		wl_str_set(&w->spec.branch, s);
+	if ((s = opt_string(root, "base_prompt", rs, &bad)))
+		wl_str_set(&w->spec.base_prompt, s);
+	if ((s = opt_string(root, "dockerfile", rs, &bad)))
+		wl_str_set(&w->spec.dockerfile, s);
+	if ((s = opt_string(root, "start_command", rs, &bad)))
+		wl_str_set(&w->spec.start_command, s);
+	if ((s = opt_string(root, "project_type", rs, &bad))) {
+		if ((t = wl_project_type_parse(s)) < 0) {
+			wl_api_error(rs, 400, "invalid",
+				     "project_type: must be one of auto, "
+				     "dockerfile, node, python, go, static");
+			goto fail;
+		}
+		w->spec.project_type = (enum wl_project_type)t;
+	}
+	if (bad)
+		goto fail;
+	port = cJSON_GetObjectItemCaseSensitive(root, "container_port");
+	if (port && !cJSON_IsNull(port)) {
+		if (!cJSON_IsNumber(port) ||
+		    port->valuedouble != (int)port->valuedouble) {
+			wl_api_error(rs, 400, "invalid",
+				     "container_port: must be an integer");
+			goto fail;
+		}
+		w->spec.container_port = (int)port->valuedouble;
+	}
+	env = cJSON_GetObjectItemCaseSensitive(root, "environment");
+	if (env && !cJSON_IsNull(env)) {
+		if (!cJSON_IsObject(env)) {
+			wl_api_error(rs, 400, "invalid",
+				     "environment: must be an object of "
+				     "strings");
+			goto fail;
+		}
+		cJSON_ArrayForEach (it, env) {
+			if (!cJSON_IsString(it)) {
+				wl_api_error(rs, 400, "invalid",
+					     "environment.%s: must be a string",
+					     it->string);
+				goto fail;
+			}
+			wl_kvlist_set(&w->spec.env, it->string,
+				      it->valuestring);
+		}
+	}
+	cJSON_Delete(root);
+	return 0;
+fail:
+	cJSON_Delete(root);
+	return -1;
+}
+
+/*
+ * Translate the resource's field paths to the API's names, so a 400 names
+ * the field the caller sent: "spec.gitRepo: ..." -> "git_repo: ...".
+ */
+static void api_field_message(char *out, size_t n, const char *msg)
+{
+	static const struct {
+		const char *resource, *api;
+	} names[] = {
+		{ "spec.gitRepo", "git_repo" },
+		{ "spec.branch", "branch" },
+		{ "spec.basePrompt", "base_prompt" },
+		{ "spec.description", "description" },
+		{ "spec.env", "environment" },
+		{ "spec.containerPort", "container_port" },
+		{ "spec.startCommand", "start_command" },
+		{ "spec.dockerfile", "dockerfile" },
+		{ "spec.projectType", "project_type" },
+		{ "metadata.name", "name" },
+	};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		size_t len = strlen(names[i].resource);
+
+		if (!strncmp(msg, names[i].resource, len)) {
+			snprintf(out, n, "%s%s", names[i].api, msg + len);
+			return;
+		}
+	}
+	snprintf(out, n, "%s", msg);
+}
+
+static void handle_create(const struct wl_config *cfg,
+			  const struct wl_store *store,
+			  const struct wl_api_request *rq,
+			  struct wl_api_response *rs)
+{
+	struct wl_worklet w;
+	char id[WL_ID_MAX + 1], msg[1024];
+	int64_t now = wl_time_now_ms();
+
+	wl_worklet_init(&w);
+	do {
+		char path[4096];
+
+		make_id(id);
+		snprintf(path, sizeof(path), "%s/%s.yaml", store->specs_dir,
+			 id);
+		if (!wl_fs_exists(path))
+			break;
+	} while (1);
+	wl_str_set(&w.meta.id, id);
+	wl_str_set(&w.meta.user_id, rq->user);
+	w.meta.generation = 1;
+	w.meta.created_ms = now;
+	w.meta.updated_ms = now;
+	if (parse_create(rq, &w, rs) < 0)
+		goto out;
+	if (wl_validate_worklet(&w, cfg->allow_local_repos) < 0) {
+		api_field_message(msg, sizeof(msg), wl_error_last());
+		wl_api_error(rs, 400, "invalid", "%s", msg);
+		goto out;
+	}
+	if (wl_store_write_spec(store, &w) < 0) {
+		wl_err("create '%s': %s", id, wl_error_last());
+		wl_api_error(rs, 500, "storage", "cannot store the worklet");
+		goto out;
+	}
+	wl_info("user '%s' created worklet '%s'", rq->user, id);
+	respond_json(rs, 201, worklet_view(cfg, store, &w, 0));
+out:
+	wl_worklet_release(&w);
+}
+
+/* ---- list, get, delete, actions ----------------------------------------- */
+
+static void handle_list(const struct wl_config *cfg,
+			const struct wl_store *store,
+			const struct wl_api_request *rq,
+			struct wl_api_response *rs)
+{
+	cJSON *root = cJSON_CreateObject(), *arr;
+	char **ids = NULL;
+	size_t n = 0;
+
+	if (wl_store_list(store, 0, &ids, &n) < 0) {
+		cJSON_Delete(root);
+		wl_api_error(rs, 500, "storage", "cannot list worklets");
+		return;
+	}
+	arr = cJSON_AddArrayToObject(root, "worklets");
+	for (size_t i = 0; i < n; i++) {
+		struct wl_worklet w;
+
+		wl_worklet_init(&w);
+		if (wl_api_load_owned(store, ids[i], rq->user, &w) == 0)
+			cJSON_AddItemToArray(arr,
+					     worklet_view(cfg, store, &w, 0));
+		wl_worklet_release(&w);
+	}
+	cJSON_AddNumberToObject(root, "count", cJSON_GetArraySize(arr));
+	wl_store_free_ids(ids, n);
+	respond_json(rs, 200, root);
+}
+
+/* Write a changed spec: bump generation and updatedAt. */
+static int update_spec(const struct wl_store *store, struct wl_worklet *w,
+		       struct wl_api_response *rs)
+{
+	w->meta.generation =
+		w->meta.generation > 0 ? w->meta.generation + 1 : 2;
+	w->meta.updated_ms = wl_time_now_ms();
+	if (wl_store_write_spec(store, w) < 0) {
+		wl_err("update '%s': %s", w->meta.id, wl_error_last());
+		wl_api_error(rs, 500, "storage", "cannot store the worklet");
+		return -1;
+	}
+	return 0;
+}
+
+static void handle_action(const struct wl_config *cfg,
+			  const struct wl_store *store,
+			  const struct wl_api_request *rq, const char *id,
+			  const char *action, struct wl_api_response *rs)
+{
+	struct wl_worklet w;
+
+	if (load_or_answer(store, id, rq->user, &w, rs) < 0)
+		goto out;
+	if (w.meta.deletion_ms) {
+		wl_api_error(rs, 409, "deleting",
+			     "worklet '%s' is being deleted", id);
+		goto out;
+	}
+	if (!strcmp(action, "start")) {
+		w.spec.run_state = WL_RUN_RUNNING;
+	} else if (!strcmp(action, "stop")) {
+		w.spec.run_state = WL_RUN_STOPPED;
+	} else {
+		/* A rollout restart: a new marker recreates the container. */
+		w.spec.run_state = WL_RUN_RUNNING;
+		w.spec.restarted_ms = wl_time_now_ms();
+	}
+	if (update_spec(store, &w, rs) < 0)
+		goto out;
+	wl_info("user '%s': %s worklet '%s'", rq->user, action, id);
+	respond_json(rs, 202, worklet_view(cfg, store, &w, 0));
+out:
+	wl_worklet_release(&w);
+}
+
+static void handle_delete(const struct wl_config *cfg,
+			  const struct wl_store *store,
+			  const struct wl_api_request *rq, const char *id,
+			  struct wl_api_response *rs)
+{
+	struct wl_worklet w;
+
+	if (load_or_answer(store, id, rq->user, &w, rs) < 0)
+		goto out;
+	if (!w.meta.deletion_ms) {
+		w.meta.deletion_ms = wl_time_now_ms();
+		if (update_spec(store, &w, rs) < 0)
+			goto out;
+		wl_info("user '%s' deleted worklet '%s'", rq->user, id);
+	}
+	respond_json(rs, 202, worklet_view(cfg, store, &w, 0));
+out:
+	wl_worklet_release(&w);
+}
+
+static void handle_status(const struct wl_config *cfg,
+			  const struct wl_store *store,
+			  const struct wl_api_request *rq, const char *id,
+			  struct wl_api_response *rs)
+{
+	struct wl_worklet w;
+	cJSON *full, *o;
+	static const char *const keep[] = {
+		"id",
+		"status",
+		"web_url",
+		"port",
+		"generation",
+		"observed_generation",
+		"run_state",
+		"deleting",
+		"commit",
+		"last_error",
+		"restart_count",
+		"last_exit_code",
+		"conditions",
+		"detection",
+		"container_id",
+		"updated_at",
+		NULL,
+	};
+
+	if (load_or_answer(store, id, rq->user, &w, rs) < 0)
+		goto out;
+	full = worklet_view(cfg, store, &w, 0);
+	o = cJSON_CreateObject();
+	for (size_t i = 0; keep[i]; i++) {
+		cJSON *v = cJSON_DetachItemFromObject(full, keep[i]);
+
+		if (v)
+			cJSON_AddItemToObject(o, keep[i], v);
+	}
+	cJSON_Delete(full);
+	respond_json(rs, 200, o);
+out:
+	wl_worklet_release(&w);
+}
+
+static void handle_get(const struct wl_config *cfg,
+		       const struct wl_store *store,
+		       const struct wl_api_request *rq, const char *id,
+		       struct wl_api_response *rs)
+{
+	struct wl_worklet w;
+
+	if (load_or_answer(store, id, rq->user, &w, rs) == 0)
+		respond_json(rs, 200, worklet_view(cfg, store, &w, 1));
+	wl_worklet_release(&w);
+}
+
+static void method_not_allowed(struct wl_api_response *rs, const char *allow)
+{
+	wl_api_error(rs, 405, "method_not_allowed",
+		     "method not allowed; use %s", allow);
+	snprintf(rs->allow, sizeof(rs->allow), "%s", allow);
+}
+
+void wl_api_handle(const struct wl_config *cfg, const struct wl_store *store,
+		   const struct wl_api_request *rq, struct wl_api_response *rs)
+{
+	char seg[3][WL_ID_MAX + 2];
+	const char *p = rq->path + strlen(PREFIX);
+	const char *m = rq->method;
+	int nseg = 0;
+
+	if (strncmp(rq->path, PREFIX, strlen(PREFIX)) || (*p && *p != '/')) {
+		wl_api_error(rs, 404, "not_found", "no such endpoint");
+		return;
+	}
+	/* Split up to three segments; more is an unknown endpoint. */
+	while (*p == '/' && p[1]) {
+		const char *end = strchr(p + 1, '/');
+		size_t len = end ? (size_t)(end - p - 1) : strlen(p + 1);
+
+		if (nseg == 3 || len == 0 || len >= sizeof(seg[0])) {
+			wl_api_error(rs, 404, "not_found", "no such endpoint");
+			return;
+		}
+		memcpy(seg[nseg], p + 1, len);
+		seg[nseg++][len] = '\0';
+		p += len + 1;
+	}
+	if (nseg == 0) {
+		if (!strcmp(m, "GET"))
+			handle_list(cfg, store, rq, rs);
+		else if (!strcmp(m, "POST"))
+			handle_create(cfg, store, rq, rs);
+		else
+			method_not_allowed(rs, "GET, POST");
+		return;
+	}
+	if (nseg == 1) {
+		if (!strcmp(m, "GET"))
+			handle_get(cfg, store, rq, seg[0], rs);
+		else if (!strcmp(m, "DELETE"))
+			handle_delete(cfg, store, rq, seg[0], rs);
+		else
+			method_not_allowed(rs, "GET, DELETE");
+		return;
+	}
+	if (nseg == 2 && (!strcmp(seg[1], "start") || !strcmp(seg[1], "stop") ||
+			  !strcmp(seg[1], "restart"))) {
+		if (strcmp(m, "POST"))
+			method_not_allowed(rs, "POST");
+		else
+			handle_action(cfg, store, rq, seg[0], seg[1], rs);
+		return;
+	}
+	if (nseg == 2 && !strcmp(seg[1], "status")) {
+		if (strcmp(m, "GET"))
+			method_not_allowed(rs, "GET");
+		else
+			handle_status(cfg, store, rq, seg[0], rs);
+		return;
+	}
+	if (nseg == 2 && (!strcmp(seg[1], "prompt") || !strcmp(seg[1], "pr"))) {
+		struct wl_worklet w;
+
+		if (strcmp(m, "POST")) {
+			method_not_allowed(rs, "POST");
+			return;
+		}
+		/* The worklet must exist and be yours before anything else. */
+		if (load_or_answer(store, seg[0], rq->user, &w, rs) == 0)
+			wl_api_error(rs, 501, "not_implemented",
+				     "%s is not available in this version of "
+				     "worklet yet",
+				     !strcmp(seg[1], "prompt")
+					     ? "sending prompts"
+					     : "creating pull requests");
+		wl_worklet_release(&w);
+		return;
+	}
+	wl_api_error(rs, 404, "not_found", "no such endpoint");
+}

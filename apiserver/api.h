@@ -1,0 +1,56 @@
+#ifndef WL_API_H
+#define WL_API_H
+
+/*
+ * The REST handlers of /api/worklet/worklets. They read and write the
+ * state directory only (desired state in specs/, observed state from
+ * status/): the controller does the work. Responses use the requirements'
+ * Worklet field names (snake_case); errors are
+ *   {"error": {"code": "<reason>", "message": "<what is wrong>"}}
+ *
+ * Threads: the libwebsockets service thread. Everything here is quick
+ * local file I/O; nothing waits on Docker, git or the network.
+ */
+
+#include <stddef.h>
+
+#include "controller/config.h"
+#include "specs/core/buf.h"
+#include "specs/spec_store.h"
+
+struct wl_api_request {
+	const char *method;
+	const char *path;  /* without the query */
+	const char *query; /* without '?', or NULL */
+	const char *user;  /* authenticated */
+	const char *body;
+	size_t body_len;
+};
+
+struct wl_api_response {
+	int status;
+	const char *content_type; /* static string */
+	char allow[64];		  /* for 405: the allowed methods */
+	struct wl_buf body;
+};
+
+void wl_api_response_init(struct wl_api_response *rs);
+void wl_api_response_release(struct wl_api_response *rs);
+
+/* Set an error response: status, machine code, human message. */
+void wl_api_error(struct wl_api_response *rs, int status, const char *code,
+		  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* Handle one request under /api/worklet/. */
+void wl_api_handle(const struct wl_config *cfg, const struct wl_store *store,
+		   const struct wl_api_request *rq, struct wl_api_response *rs);
+
+/*
+ * Load worklet id for user: spec (+ status if any). Returns 0,
+ * WL_ENOTFOUND (missing or owned by someone else: indistinguishable), or
+ * WL_EINVALID (unreadable spec).
+ */
+int wl_api_load_owned(const struct wl_store *store, const char *id,
+		      const char *user, struct wl_worklet *out);
+
+#endif

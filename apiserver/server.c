@@ -1,0 +1,1194 @@
+/*
+ * DESIGN: threads.
+ *  - The libwebsockets service thread runs every callback below, the REST
+ *    handlers (api.c), the proxy (proxy.c) and the watch streams (watch.c).
+ *    It never waits on Docker, git or the network.
+ *  - One job thread runs the few blocking calls a request needs (the app's
+ *    logs from Docker). Jobs and results pass through a list under
+ *    `job_lock`; a finished job wakes the service thread with
+ *    lws_cancel_service() and is picked up in EVENT_WAIT_CANCELLED (Redis
+ *    bio.c's pattern). A job whose connection closed first is only freed.
+ *  - The events watcher thread (events.c) publishes into the event ring and
+ *    wakes the service thread the same way.
+ * `stop` is set by any thread and read by the service loop.
+ */
+#include "apiserver/server.h"
+
+#include <cjson/cJSON.h>
+#include <libwebsockets.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "apiserver/api.h"
+#include "apiserver/auth.h"
+#include "apiserver/events.h"
+#include "apiserver/metrics.h"
+#include "apiserver/proxy.h"
+#include "apiserver/session.h"
+#include "apiserver/watch.h"
+#include "controller/ctl_metrics.h"
+#include "controller/docker_client.h"
+#include "specs/codec.h"
+#include "specs/core/buf.h"
+#include "specs/core/error.h"
+#include "specs/core/fs.h"
+#include "specs/core/log.h"
+#include "specs/core/parse.h"
+#include "specs/validate.h"
+#include "specs/core/banned.h"
+
+#define API_PREFIX "/api/worklet/"
+#define WORKLETS "/api/worklet/worklets/"
+#define URI_MAX 4096
+#define LOG_TAIL_DEFAULT 200
+#define LOG_TAIL_MAX 10000
+
+struct job;
+
+struct wl_apiserver {
+	const struct wl_config *cfg;
+	struct wl_store store;
+	struct wl_auth *auth;
+	struct wl_events *events;
+	struct lws_context *ctx;
+	volatile int stop;
+
+	pthread_t job_thread;
+	int job_started;
+	pthread_mutex_t job_lock;
+	pthread_cond_t job_cond;
+	struct job *todo, *done;
+};
+
+/* A REST exchange in progress. */
+struct api_state {
+	char method[8];
+	char path[URI_MAX];
+	char query[URI_MAX];
+	int has_query;
+	struct wl_buf body;
+	int body_too_big;
+	struct wl_api_response rs;
+	int responded; /* rs is final; write it when writeable */
+	int headers_sent;
+	size_t sent;
+	int close_after;
+	struct job *job;
+};
+
+/* The blocking part of GET /logs. */
+struct job {
+	struct job *next;
+	struct wl_apiserver *server;
+	struct lws *wsi;
+	struct api_state *owner; /* NULL once the connection closed */
+	char container_id[80];
+	int tail;
+	struct wl_buf out;
+	int error;
+	char message[512];
+};
+
+static struct wl_apiserver *server_of(struct lws *wsi)
+{
+	return lws_context_user(lws_get_context(wsi));
+}
+
+/* ---- responses ---------------------------------------------------------- */
+
+static struct api_state *api_state_new(void)
+{
+	struct api_state *a = calloc(1, sizeof(*a));
+
+	if (!a)
+		return NULL;
+	wl_buf_init(&a->body, 0);
+	wl_api_response_init(&a->rs);
+	return a;
+}
+
+static void api_state_free(struct api_state *a)
+{
+	if (!a)
+		return;
+	if (a->job)
+		a->job->owner = NULL; /* the job thread frees it later */
+	wl_buf_release(&a->body);
+	wl_api_response_release(&a->rs);
+	free(a);
+}
+
+static int begin_api(struct lws *wsi, struct wl_session *s)
+{
+	struct api_state *a = api_state_new();
+
+	if (!a)
+		return -1;
+	s->kind = WL_SESSION_API;
+	s->impl = a;
+	(void)wsi;
+	return 0;
+}
+
+/* The response is ready: send it when the socket can take it. */
+static void respond(struct lws *wsi, struct api_state *a)
+{
+	a->responded = 1;
+	atomic_fetch_add(&wl_metrics.http_requests, 1);
+	if (a->rs.status >= 400)
+		atomic_fetch_add(&wl_metrics.http_errors, 1);
+	lws_callback_on_writable(wsi);
+}
+
+/* A whole response without a session of its own (before routing). */
+static int respond_now(struct lws *wsi, struct wl_session *s, int status,
+		       const char *code, const char *message)
+{
+	struct api_state *a;
+
+	if (!s->impl && begin_api(wsi, s) < 0)
+		return -1;
+	a = s->impl;
+	wl_api_error(&a->rs, status, code, "%s", message);
+	respond(wsi, a);
+	return 0;
+}
+
+static int write_api(struct lws *wsi, struct api_state *a)
+{
+	unsigned char buf[LWS_PRE + 16384];
+	unsigned char *start = buf + LWS_PRE, *p = start,
+		      *end = buf + sizeof(buf) - 1;
+	size_t left, n;
+	int final;
+
+	if (!a->responded)
+		return 0;
+	if (!a->headers_sent) {
+		if (lws_add_http_common_headers(wsi, (unsigned)a->rs.status,
+						a->rs.content_type,
+						a->rs.body.len, &p, end) ||
+		    lws_add_http_header_by_name(
+			    wsi, (const unsigned char *)"cache-control:",
+			    (const unsigned char *)"no-store", 8, &p, end) ||
+		    lws_add_http_header_by_name(
+			    wsi,
+			    (const unsigned char *)"x-content-type-options:",
+			    (const unsigned char *)"nosniff", 7, &p, end))
+			return -1;
+		if (a->rs.allow[0] &&
+		    lws_add_http_header_by_name(
+			    wsi, (const unsigned char *)"allow:",
+			    (const unsigned char *)a->rs.allow,
+			    (int)strlen(a->rs.allow), &p, end))
+			return -1;
+		if (a->close_after &&
+		    lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION,
+						 (const unsigned char *)"close",
+						 5, &p, end))
+			return -1;
+		if (lws_finalize_write_http_header(wsi, start, &p, end))
+			return -1;
+		a->headers_sent = 1;
+		if (a->rs.body.len) {
+			lws_callback_on_writable(wsi);
+			return 0;
+		}
+	}
+	left = a->rs.body.len - a->sent;
+	n = left < sizeof(buf) - LWS_PRE - 1 ? left : sizeof(buf) - LWS_PRE - 1;
+	final = n == left;
+	if (n)
+		memcpy(start, a->rs.body.ptr + a->sent, n);
+	if (lws_write(wsi, start, n,
+		      final ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) != (int)n)
+		return -1;
+	a->sent += n;
+	if (!final) {
+		lws_callback_on_writable(wsi);
+		return 0;
+	}
+	if (a->close_after)
+		return -1;
+	return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+/* ---- request details ------------------------------------------------------
+ */
+
+static const struct {
+	enum lws_token_indexes token;
+	const char *name;
+} methods[] = {
+	{ WSI_TOKEN_GET_URI, "GET" },
+	{ WSI_TOKEN_POST_URI, "POST" },
+	{ WSI_TOKEN_PUT_URI, "PUT" },
+	{ WSI_TOKEN_PATCH_URI, "PATCH" },
+	{ WSI_TOKEN_DELETE_URI, "DELETE" },
+	{ WSI_TOKEN_OPTIONS_URI, "OPTIONS" },
+	{ WSI_TOKEN_HEAD_URI, "HEAD" },
+};
+
+static const char *method_of(struct lws *wsi)
+{
+	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+		if (lws_hdr_total_length(wsi, methods[i].token) > 0)
+			return methods[i].name;
+	return NULL;
+}
+
+/* A header's value, or NULL when absent (or too long for out). */
+static const char *header(struct lws *wsi, enum lws_token_indexes token,
+			  char *out, int n)
+{
+	if (lws_hdr_total_length(wsi, token) <= 0 ||
+	    lws_hdr_copy(wsi, out, n, token) < 0)
+		return NULL;
+	return out;
+}
+
+static const char *custom_header(struct lws *wsi, const char *name, char *out,
+				 int n)
+{
+	int len = lws_hdr_custom_length(wsi, name, (int)strlen(name));
+
+	if (len <= 0 || len >= n ||
+	    lws_hdr_custom_copy(wsi, out, n, name, (int)strlen(name)) < 0)
+		return NULL;
+	return out;
+}
+
+/* The raw query string: lws splits it into '&'-separated fragments. */
+static int query_of(struct lws *wsi, char *out, size_t n)
+{
+	size_t used = 0;
+	int count = 0;
+
+	out[0] = '\0';
+	for (int i = 0;; i++) {
+		char frag[1024];
+		int len = lws_hdr_copy_fragment(wsi, frag, sizeof(frag),
+						WSI_TOKEN_HTTP_URI_ARGS, i);
+
+		if (len < 0)
+			break;
+		if (used + (size_t)len + 2 > n)
+			return -1;
+		if (count++)
+			out[used++] = '&';
+		memcpy(out + used, frag, (size_t)len);
+		used += (size_t)len;
+		out[used] = '\0';
+	}
+	return count;
+}
+
+/* Value of a query parameter (no decoding needed for ours: ids, ints). */
+static const char *query_param(const char *query, const char *name, char *out,
+			       size_t n)
+{
+	size_t len = strlen(name);
+
+	for (const char *p = query; p && *p;) {
+		const char *amp = strchr(p, '&');
+		size_t seg = amp ? (size_t)(amp - p) : strlen(p);
+
+		if (seg > len && !strncmp(p, name, len) && p[len] == '=') {
+			size_t v = seg - len - 1;
+
+			if (v >= n)
+				v = n - 1;
+			memcpy(out, p + len + 1, v);
+			out[v] = '\0';
+			return out;
+		}
+		p = amp ? amp + 1 : NULL;
+	}
+	return NULL;
+}
+
+/* "<id>.<base domain>[:port]" -> id; 0 when the host is not one. */
+static int host_routed_id(const struct wl_config *cfg, const char *host,
+			  char *id, size_t n)
+{
+	const char *dot = strchr(host, '.');
+	size_t idlen, dlen = strlen(cfg->base_domain);
+
+	if (!dot)
+		return 0;
+	idlen = (size_t)(dot - host);
+	if (idlen == 0 || idlen >= n ||
+	    strncasecmp(dot + 1, cfg->base_domain, dlen) ||
+	    (dot[1 + dlen] && dot[1 + dlen] != ':'))
+		return 0;
+	memcpy(id, host, idlen);
+	id[idlen] = '\0';
+	for (char *c = id; *c; c++)
+		if (*c >= 'A' && *c <= 'Z')
+			*c = (char)(*c - 'A' + 'a');
+	return wl_validate_id(id) == 0;
+}
+
+/* Authenticate from the request headers; the message says why not. */
+static int authenticate(struct lws *wsi, struct wl_session *s)
+{
+	struct wl_apiserver *srv = server_of(wsi);
+	char authz[1024], user[WL_USER_MAX + 1], proto[1024];
+	const char *a, *u;
+
+	a = header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION, authz, sizeof(authz));
+	u = custom_header(wsi, "x-user-id:", user, sizeof(user));
+	/*
+	 * Browsers cannot set headers on a WebSocket: they may send the
+	 * token as a subprotocol "bearer.<token>" (Kubernetes does the same).
+	 */
+	if (!a && header(wsi, WSI_TOKEN_PROTOCOL, proto, sizeof(proto))) {
+		char *b = strstr(proto, "bearer.");
+
+		if (b) {
+			char *end = strpbrk(b, ", ");
+
+			if (end)
+				*end = '\0';
+			snprintf(authz, sizeof(authz), "Bearer %s", b + 7);
+			a = authz;
+		}
+	}
+	return wl_auth_check(srv->auth, a, u, s->user, sizeof(s->user));
+}
+
+/* ---- routing --------------------------------------------------------------
+ */
+
+enum route {
+	ROUTE_NONE,
+	ROUTE_API,
+	ROUTE_PROXY,
+	ROUTE_WATCH,
+	ROUTE_LOGS,
+};
+
+/*
+ * Classify a path under /api/worklet/. For proxy routes *rest points at
+ * what follows ".../proxy" ("" or "/..."), and id receives the worklet id.
+ */
+static enum route classify(const char *path, char *id, size_t n,
+			   const char **rest)
+{
+	const char *p, *slash;
+	size_t len;
+
+	id[0] = '\0';
+	if (!strcmp(path, "/api/worklet/watch"))
+		return ROUTE_WATCH;
+	if (strncmp(path, WORKLETS, strlen(WORKLETS)))
+		return ROUTE_API;
+	p = path + strlen(WORKLETS);
+	slash = strchr(p, '/');
+	if (!slash)
+		return ROUTE_API;
+	len = (size_t)(slash - p);
+	if (len == 0 || len >= n)
+		return ROUTE_API;
+	memcpy(id, p, len);
+	id[len] = '\0';
+	if (!strncmp(slash, "/proxy", 6) && (!slash[6] || slash[6] == '/')) {
+		*rest = slash + 6;
+		return ROUTE_PROXY;
+	}
+	if (!strcmp(slash, "/watch"))
+		return ROUTE_WATCH;
+	if (!strcmp(slash, "/logs"))
+		return ROUTE_LOGS;
+	return ROUTE_API;
+}
+
+/* A friendly page for a worklet that is not serving right now. */
+static int not_serving(struct lws *wsi, struct wl_session *s,
+		       const struct wl_worklet *w)
+{
+	struct api_state *a;
+	const char *phase = wl_phase_name(w->status.phase);
+
+	if (!s->impl && begin_api(wsi, s) < 0)
+		return -1;
+	a = s->impl;
+	a->rs.status = 503;
+	a->rs.content_type = "text/plain; charset=utf-8";
+	wl_buf_reset(&a->rs.body);
+	wl_buf_printf(&a->rs.body,
+		      "worklet '%s' is not serving right now: it is %s.%s%s\n",
+		      w->meta.id, phase[0] ? phase : "creating",
+		      w->status.last_error ? "\nlast error: " : "",
+		      w->status.last_error ? w->status.last_error : "");
+	respond(wsi, a);
+	return 0;
+}
+
+/*
+ * Route to a worklet's app after the ownership check. path_rest is what
+ * the app sees (with the query).
+ */
+static int route_proxy(struct lws *wsi, struct wl_session *s, const char *id,
+		       const char *prefix, const char *path_rest, int is_ws)
+{
+	struct wl_apiserver *srv = server_of(wsi);
+	struct wl_proxy_target t;
+	struct wl_worklet w;
+	int error;
+
+	wl_worklet_init(&w);
+	if (wl_api_load_owned(&srv->store, id, s->user, &w) < 0) {
+		wl_worklet_release(&w);
+		return is_ws ? -1
+			     : respond_now(wsi, s, 404, "not_found",
+					   "worklet not found");
+	}
+	if (w.status.phase != WL_PHASE_RUNNING || !w.status.port) {
+		error = is_ws ? -1 : not_serving(wsi, s, &w);
+		wl_worklet_release(&w);
+		return error;
+	}
+	memset(&t, 0, sizeof(t));
+	snprintf(t.worklet_id, sizeof(t.worklet_id), "%s", id);
+	t.port = w.status.port;
+	t.prefix = prefix;
+	t.host_routed = prefix[0] == '\0';
+	wl_worklet_release(&w);
+	snprintf(s->worklet_id, sizeof(s->worklet_id), "%s", id);
+	atomic_fetch_add(&wl_metrics.proxy_requests, 1);
+	if (wl_proxy_begin(wsi, s, &t, path_rest, is_ws) < 0) {
+		atomic_fetch_add(&wl_metrics.proxy_errors, 1);
+		return is_ws ? -1
+			     : respond_now(wsi, s, 502, "bad_gateway",
+					   wl_error_last());
+	}
+	return 0;
+}
+
+/* ---- /healthz and /metrics --------------------------------------------------
+ */
+
+static void metrics_text(struct wl_apiserver *srv, struct wl_buf *b)
+{
+	static const char *const phases[] = { "creating",  "building",
+					      "deploying", "running",
+					      "stopped",   "error" };
+	size_t per_phase[6] = { 0 };
+	char **ids = NULL;
+	size_t n = 0;
+
+	if (wl_store_list(&srv->store, 0, &ids, &n) == 0) {
+		for (size_t i = 0; i < n; i++) {
+			struct wl_worklet w;
+			int ph;
+
+			wl_worklet_init(&w);
+			wl_store_read_status(&srv->store, ids[i], &w);
+			ph = w.status.phase == WL_PHASE_NONE
+				     ? WL_PHASE_CREATING
+				     : (int)w.status.phase;
+			per_phase[ph - 1]++;
+			wl_worklet_release(&w);
+		}
+		wl_store_free_ids(ids, n);
+	}
+	wl_buf_puts(b, "# HELP worklet_worklets Worklets by phase.\n"
+		       "# TYPE worklet_worklets gauge\n");
+	for (int i = 0; i < 6; i++)
+		wl_buf_printf(b, "worklet_worklets{phase=\"%s\"} %zu\n",
+			      phases[i], per_phase[i]);
+#define COUNTER(name, help, value)                                             \
+	wl_buf_printf(b,                                                       \
+		      "# HELP " name " " help "\n# TYPE " name                 \
+		      " counter\n" name " %llu\n",                             \
+		      (unsigned long long)(value))
+	COUNTER("worklet_http_requests_total", "API requests answered.",
+		atomic_load(&wl_metrics.http_requests));
+	COUNTER("worklet_http_errors_total", "API answers with status >= 400.",
+		atomic_load(&wl_metrics.http_errors));
+	COUNTER("worklet_proxy_requests_total", "Requests proxied to apps.",
+		atomic_load(&wl_metrics.proxy_requests));
+	COUNTER("worklet_proxy_errors_total", "Proxy answers 502/503/504.",
+		atomic_load(&wl_metrics.proxy_errors));
+	COUNTER("worklet_proxy_bytes_in_total", "Bytes from clients to apps.",
+		atomic_load(&wl_metrics.proxy_bytes_in));
+	COUNTER("worklet_proxy_bytes_out_total", "Bytes from apps to clients.",
+		atomic_load(&wl_metrics.proxy_bytes_out));
+	COUNTER("worklet_proxy_websockets_total", "Proxied WebSocket sessions.",
+		atomic_load(&wl_metrics.proxy_ws_sessions));
+	COUNTER("worklet_events_total", "Status events published.",
+		atomic_load(&wl_metrics.events_published));
+	COUNTER("worklet_ws_slow_disconnects_total",
+		"Watch clients closed for being too slow.",
+		atomic_load(&wl_metrics.ws_slow_disconnects));
+	wl_buf_printf(b,
+		      "# HELP worklet_ws_clients Watch streams open.\n"
+		      "# TYPE worklet_ws_clients gauge\nworklet_ws_clients "
+		      "%lld\n",
+		      (long long)atomic_load(&wl_metrics.ws_clients));
+	if (atomic_load(&wl_ctl_metrics.running)) {
+		COUNTER("worklet_reconciles_total", "Reconcile passes.",
+			atomic_load(&wl_ctl_metrics.reconciles));
+		COUNTER("worklet_reconcile_errors_total",
+			"Reconcile passes that will be retried.",
+			atomic_load(&wl_ctl_metrics.reconcile_errors));
+		wl_buf_printf(
+			b,
+			"# HELP worklet_reconcile_seconds Time in reconcile.\n"
+			"# TYPE worklet_reconcile_seconds summary\n"
+			"worklet_reconcile_seconds_sum %.3f\n"
+			"worklet_reconcile_seconds_count %llu\n",
+			(double)atomic_load(&wl_ctl_metrics.reconcile_ms_sum) /
+				1000.0,
+			(unsigned long long)atomic_load(
+				&wl_ctl_metrics.reconciles));
+		COUNTER("worklet_builds_total", "Image builds started.",
+			atomic_load(&wl_ctl_metrics.builds));
+		COUNTER("worklet_build_failures_total", "Image builds failed.",
+			atomic_load(&wl_ctl_metrics.build_failures));
+		COUNTER("worklet_app_restarts_total", "Crashed apps restarted.",
+			atomic_load(&wl_ctl_metrics.app_restarts));
+	}
+#undef COUNTER
+}
+
+/* ---- the job thread (GET /logs) ------------------------------------------ */
+
+static void *job_main(void *arg)
+{
+	struct wl_apiserver *srv = arg;
+	struct wl_docker *d = NULL;
+
+	if (wl_docker_new(&d, srv->cfg->docker_host) < 0)
+		wl_err("api jobs: %s", wl_error_last());
+	pthread_mutex_lock(&srv->job_lock);
+	while (!srv->stop) {
+		struct job *j = srv->todo;
+
+		if (!j) {
+			pthread_cond_wait(&srv->job_cond, &srv->job_lock);
+			continue;
+		}
+		srv->todo = j->next;
+		pthread_mutex_unlock(&srv->job_lock);
+
+		j->error = 0;
+		if (j->container_id[0] && d) {
+			j->error = wl_docker_container_logs(d, j->container_id,
+							    j->tail, &j->out);
+			if (j->error < 0)
+				snprintf(j->message, sizeof(j->message), "%s",
+					 wl_error_last());
+		}
+		pthread_mutex_lock(&srv->job_lock);
+		j->next = srv->done;
+		srv->done = j;
+		lws_cancel_service(srv->ctx);
+	}
+	pthread_mutex_unlock(&srv->job_lock);
+	wl_docker_free(d);
+	return NULL;
+}
+
+static void job_free(struct job *j)
+{
+	wl_buf_release(&j->out);
+	free(j);
+}
+
+/* On the service thread: answer the requests whose jobs finished. */
+static void jobs_collect(struct wl_apiserver *srv)
+{
+	struct job *list, *next;
+
+	pthread_mutex_lock(&srv->job_lock);
+	list = srv->done;
+	srv->done = NULL;
+	pthread_mutex_unlock(&srv->job_lock);
+	for (struct job *j = list; j; j = next) {
+		struct api_state *a = j->owner;
+		cJSON *o;
+		char *text;
+
+		next = j->next;
+		if (!a) {
+			job_free(j);
+			continue;
+		}
+		a->job = NULL;
+		/* The build part is already in the body as JSON; add the app's.
+		 */
+		o = cJSON_ParseWithLength(a->rs.body.ptr ? a->rs.body.ptr : "",
+					  a->rs.body.len);
+		if (o) {
+			cJSON_AddStringToObject(o, "app_logs",
+						wl_buf_cstr(&j->out));
+			if (j->error < 0)
+				cJSON_AddStringToObject(o, "app_logs_error",
+							j->message);
+			text = cJSON_PrintUnformatted(o);
+			wl_buf_reset(&a->rs.body);
+			if (text)
+				wl_buf_puts(&a->rs.body, text);
+			wl_buf_putc(&a->rs.body, '\n');
+			free(text);
+			cJSON_Delete(o);
+		}
+		respond(j->wsi, a);
+		job_free(j);
+	}
+}
+
+static int handle_logs(struct lws *wsi, struct wl_session *s, const char *id,
+		       const char *query)
+{
+	struct wl_apiserver *srv = server_of(wsi);
+	struct api_state *a = s->impl;
+	struct wl_worklet w;
+	struct job *j;
+	char tailstr[32];
+	int64_t tail = LOG_TAIL_DEFAULT;
+	struct wl_buf logs;
+	cJSON *o;
+	char *text, path[4096];
+
+	if (query_param(query, "tail", tailstr, sizeof(tailstr)) &&
+	    wl_parse_int64(&tail, tailstr, 0, LOG_TAIL_MAX) < 0)
+		return respond_now(wsi, s, 400, "invalid",
+				   "tail: must be an integer from 0 to 10000");
+	wl_worklet_init(&w);
+	if (wl_api_load_owned(&srv->store, id, s->user, &w) < 0) {
+		wl_worklet_release(&w);
+		return respond_now(wsi, s, 404, "not_found",
+				   "worklet not found");
+	}
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "id", id);
+	cJSON_AddStringToObject(o, "status",
+				w.status.phase ? wl_phase_name(w.status.phase)
+					       : "creating");
+	wl_buf_init(&logs, 1 << 20);
+	snprintf(path, sizeof(path), "%s/%s/build.log", srv->store.logs_dir,
+		 id);
+	if (wl_fs_read_tail(&logs, path, tail) == 0)
+		cJSON_AddStringToObject(o, "build_logs", wl_buf_cstr(&logs));
+	else
+		cJSON_AddStringToObject(o, "build_logs", "");
+	wl_buf_release(&logs);
+	if (w.status.last_error)
+		cJSON_AddStringToObject(o, "last_error", w.status.last_error);
+	else
+		cJSON_AddNullToObject(o, "last_error");
+	text = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	wl_buf_reset(&a->rs.body);
+	if (text)
+		wl_buf_puts(&a->rs.body, text);
+	free(text);
+
+	/* The app's own output comes from Docker: a job, not this thread. */
+	j = calloc(1, sizeof(*j));
+	if (!j) {
+		wl_worklet_release(&w);
+		return -1;
+	}
+	j->server = srv;
+	j->wsi = wsi;
+	j->owner = a;
+	j->tail = (int)tail;
+	wl_buf_init(&j->out, 4 << 20);
+	snprintf(j->container_id, sizeof(j->container_id), "%s",
+		 w.status.container_id ? w.status.container_id : "");
+	wl_worklet_release(&w);
+	a->job = j;
+	pthread_mutex_lock(&srv->job_lock);
+	j->next = srv->todo;
+	srv->todo = j;
+	pthread_cond_signal(&srv->job_cond);
+	pthread_mutex_unlock(&srv->job_lock);
+	return 0;
+}
+
+/* ---- HTTP -------------------------------------------------------------------
+ */
+
+static int needs_body(const char *method)
+{
+	return !strcmp(method, "POST") || !strcmp(method, "PUT") ||
+	       !strcmp(method, "PATCH");
+}
+
+static int dispatch_api(struct lws *wsi, struct wl_session *s)
+{
+	struct wl_apiserver *srv = server_of(wsi);
+	struct api_state *a = s->impl;
+	struct wl_api_request rq;
+
+	memset(&rq, 0, sizeof(rq));
+	rq.method = a->method;
+	rq.path = a->path;
+	rq.query = a->has_query ? a->query : NULL;
+	rq.user = s->user;
+	rq.body = a->body.ptr;
+	rq.body_len = a->body.len;
+	wl_api_handle(srv->cfg, &srv->store, &rq, &a->rs);
+	respond(wsi, a);
+	return 0;
+}
+
+static int on_http(struct lws *wsi, struct wl_session *s, const char *uri)
+{
+	struct wl_apiserver *srv = server_of(wsi);
+	char host[256], id[WL_ID_MAX + 1], ctype[256], clen[32], te[64];
+	const char *method = method_of(wsi), *rest = NULL;
+	struct api_state *a;
+	enum route r;
+	int has_query;
+
+	memset(s, 0, sizeof(*s));
+	s->server = srv;
+	if (!method)
+		return respond_now(wsi, s, 405, "method_not_allowed",
+				   "unsupported method");
+	if (strlen(uri) >= URI_MAX)
+		return respond_now(wsi, s, 414, "uri_too_long",
+				   "the request URI is too long");
+
+	/* <id>.<base domain>: the whole host is the app. */
+	if (header(wsi, WSI_TOKEN_HOST, host, sizeof(host)) &&
+	    host_routed_id(srv->cfg, host, id, sizeof(id))) {
+		char path[URI_MAX + URI_MAX + 2], query[URI_MAX];
+
+		if (authenticate(wsi, s) < 0)
+			return respond_now(wsi, s, 401, "unauthorized",
+					   wl_error_last());
+		has_query = query_of(wsi, query, sizeof(query));
+		snprintf(path, sizeof(path), "%s%s%s", uri,
+			 has_query > 0 ? "?" : "", has_query > 0 ? query : "");
+		return route_proxy(wsi, s, id, "", path, 0);
+	}
+
+	if (!strcmp(uri, "/healthz")) {
+		if (begin_api(wsi, s) < 0)
+			return -1;
+		a = s->impl;
+		a->rs.content_type = "text/plain; charset=utf-8";
+		wl_buf_puts(&a->rs.body, "ok\n");
+		respond(wsi, a);
+		return 0;
+	}
+	if (!strcmp(uri, "/metrics")) {
+		if (begin_api(wsi, s) < 0)
+			return -1;
+		a = s->impl;
+		a->rs.content_type = "text/plain; version=0.0.4";
+		metrics_text(srv, &a->rs.body);
+		respond(wsi, a);
+		return 0;
+	}
+	if (strncmp(uri, API_PREFIX, strlen(API_PREFIX)))
+		return respond_now(wsi, s, 404, "not_found",
+				   "no such endpoint");
+
+	if (authenticate(wsi, s) < 0)
+		return respond_now(wsi, s, 401, "unauthorized",
+				   wl_error_last());
+	r = classify(uri, id, sizeof(id), &rest);
+	if (r == ROUTE_PROXY) {
+		char prefix[URI_MAX], path[URI_MAX + URI_MAX + 2],
+			query[URI_MAX];
+
+		snprintf(prefix, sizeof(prefix), WORKLETS "%s/proxy", id);
+		has_query = query_of(wsi, query, sizeof(query));
+		snprintf(path, sizeof(path), "%s%s%s", rest[0] ? rest : "/",
+			 has_query > 0 ? "?" : "", has_query > 0 ? query : "");
+		return route_proxy(wsi, s, id, prefix, path, 0);
+	}
+	if (r == ROUTE_WATCH)
+		return respond_now(wsi, s, 400, "websocket_required",
+				   "this endpoint speaks WebSocket: send an "
+				   "Upgrade request");
+
+	if (begin_api(wsi, s) < 0)
+		return -1;
+	a = s->impl;
+	snprintf(a->method, sizeof(a->method), "%s", method);
+	snprintf(a->path, sizeof(a->path), "%s", uri);
+	a->has_query = query_of(wsi, a->query, sizeof(a->query)) > 0;
+	wl_buf_init(&a->body, (size_t)srv->cfg->max_body);
+
+	if (r == ROUTE_LOGS) {
+		if (strcmp(method, "GET")) {
+			wl_api_error(&a->rs, 405, "method_not_allowed",
+				     "method not allowed; use GET");
+			snprintf(a->rs.allow, sizeof(a->rs.allow), "GET");
+			respond(wsi, a);
+			return 0;
+		}
+		return handle_logs(wsi, s, id, a->has_query ? a->query : "");
+	}
+
+	if (needs_body(method)) {
+		int64_t len = 0;
+		int chunked = header(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING, te,
+				     sizeof(te)) != NULL;
+
+		if (header(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH, clen,
+			   sizeof(clen)) &&
+		    wl_parse_int64(&len, clen, 0, INT64_MAX) < 0) {
+			a->close_after = 1;
+			return respond_now(wsi, s, 400, "invalid",
+					   "bad Content-Length");
+		}
+		if (len > srv->cfg->max_body) {
+			a->close_after = 1;
+			wl_api_error(&a->rs, 413, "too_large",
+				     "the body is over the limit of %lld bytes",
+				     (long long)srv->cfg->max_body);
+			respond(wsi, a);
+			return 0;
+		}
+		if (len > 0 || chunked) {
+			if (!header(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE, ctype,
+				    sizeof(ctype)) ||
+			    strncasecmp(ctype, "application/json", 16)) {
+				a->close_after = 1;
+				wl_api_error(
+					&a->rs, 415, "unsupported_media_type",
+					"send the body as application/json");
+				respond(wsi, a);
+				return 0;
+			}
+			return 0; /* the body comes in HTTP_BODY callbacks */
+		}
+	}
+	return dispatch_api(wsi, s);
+}
+
+static int on_http_body(struct lws *wsi, struct wl_session *s, const void *in,
+			size_t len)
+{
+	struct api_state *a = s->impl;
+
+	if (!a || a->responded || a->body_too_big)
+		return 0;
+	if (wl_buf_add(&a->body, in, len) < 0) {
+		struct wl_apiserver *srv = server_of(wsi);
+
+		a->body_too_big = 1;
+		a->close_after = 1;
+		wl_api_error(&a->rs, 413, "too_large",
+			     "the body is over the limit of %lld bytes",
+			     (long long)srv->cfg->max_body);
+		respond(wsi, a);
+	}
+	return 0;
+}
+
+/* ---- WebSocket upgrades: watch streams and proxied sockets -------------- */
+
+/*
+ * Decide at the upgrade whether to accept: authenticated, an endpoint
+ * that speaks WebSocket, a worklet the caller owns. What to do is kept in
+ * the session for ESTABLISHED.
+ */
+struct ws_plan {
+	enum route route;
+	char id[WL_ID_MAX + 1];
+	char prefix[URI_MAX];
+	char path[URI_MAX + URI_MAX + 2];
+	struct wl_watch_opts opts;
+	char worklet[WL_ID_MAX + 1];
+};
+
+static int on_ws_filter(struct lws *wsi, struct wl_session *s)
+{
+	struct wl_apiserver *srv = server_of(wsi);
+	char uri[URI_MAX], host[256], query[URI_MAX], v[32];
+	struct ws_plan *plan;
+	const char *rest = NULL;
+	int has_query;
+	int64_t since = 0;
+
+	memset(s, 0, sizeof(*s));
+	s->server = srv;
+	if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) < 0 ||
+	    authenticate(wsi, s) < 0)
+		return -1;
+	plan = calloc(1, sizeof(*plan));
+	if (!plan)
+		return -1;
+	has_query = query_of(wsi, query, sizeof(query));
+	if (header(wsi, WSI_TOKEN_HOST, host, sizeof(host)) &&
+	    host_routed_id(srv->cfg, host, plan->id, sizeof(plan->id))) {
+		plan->route = ROUTE_PROXY;
+		snprintf(plan->path, sizeof(plan->path), "%s%s%s", uri,
+			 has_query > 0 ? "?" : "", has_query > 0 ? query : "");
+	} else {
+		plan->route = classify(uri, plan->id, sizeof(plan->id), &rest);
+		if (plan->route == ROUTE_PROXY) {
+			snprintf(plan->prefix, sizeof(plan->prefix),
+				 WORKLETS "%s/proxy", plan->id);
+			snprintf(plan->path, sizeof(plan->path), "%s%s%s",
+				 rest[0] ? rest : "/", has_query > 0 ? "?" : "",
+				 has_query > 0 ? query : "");
+		} else if (plan->route == ROUTE_WATCH) {
+			struct wl_worklet w;
+
+			if (query_param(query, "since", v, sizeof(v)) &&
+			    wl_parse_int64(&since, v, 0, INT64_MAX) < 0)
+				goto reject;
+			plan->opts.since = (uint64_t)since;
+			plan->opts.logs =
+				query_param(query, "logs", v, sizeof(v)) &&
+				!strcmp(v, "1");
+			if (plan->id[0]) {
+				wl_worklet_init(&w);
+				if (wl_api_load_owned(&srv->store, plan->id,
+						      s->user, &w) < 0) {
+					wl_worklet_release(&w);
+					goto reject;
+				}
+				wl_worklet_release(&w);
+				snprintf(plan->worklet, sizeof(plan->worklet),
+					 "%s", plan->id);
+				plan->opts.worklet_id = plan->worklet;
+			}
+		} else {
+			goto reject;
+		}
+	}
+	s->impl = plan;
+	return 0;
+reject:
+	free(plan);
+	return -1;
+}
+
+static int on_ws_established(struct lws *wsi, struct wl_session *s)
+{
+	struct wl_apiserver *srv = server_of(wsi);
+	struct ws_plan *plan = s->impl;
+	int error;
+
+	s->impl = NULL;
+	if (!plan)
+		return -1;
+	if (plan->route == ROUTE_WATCH)
+		error = wl_watch_begin(wsi, s, srv->events, &plan->opts);
+	else
+		error = route_proxy(wsi, s, plan->id, plan->prefix, plan->path,
+				    1);
+	free(plan);
+	return error;
+}
+
+/* ---- the protocol callback ----------------------------------------------- */
+
+static int callback_http(struct lws *wsi, enum lws_callback_reasons reason,
+			 void *user, void *in, size_t len)
+{
+	struct wl_session *s = user;
+	struct wl_apiserver *srv;
+
+	switch (reason) {
+	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+		srv = lws_context_user(lws_get_context(wsi));
+		if (srv) {
+			jobs_collect(srv);
+			wl_watch_wake_all(srv->ctx);
+		}
+		return 0;
+	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+		return on_ws_filter(wsi, s);
+	case LWS_CALLBACK_ESTABLISHED:
+		return on_ws_established(wsi, s);
+	default:
+		break;
+	}
+	if (!s)
+		return lws_callback_http_dummy(wsi, reason, user, in, len);
+
+	if (s->kind == WL_SESSION_PROXY)
+		return wl_proxy_callback(wsi, reason, s, in, len);
+	if (s->kind == WL_SESSION_WATCH)
+		return wl_watch_callback(wsi, reason, s, in, len);
+
+	switch (reason) {
+	case LWS_CALLBACK_HTTP:
+		return on_http(wsi, s, in);
+	case LWS_CALLBACK_HTTP_BODY:
+		return on_http_body(wsi, s, in, len);
+	case LWS_CALLBACK_HTTP_BODY_COMPLETION: {
+		struct api_state *a = s->impl;
+
+		if (!a || a->responded)
+			return 0;
+		return dispatch_api(wsi, s);
+	}
+	case LWS_CALLBACK_HTTP_WRITEABLE:
+		if (s->kind == WL_SESSION_API && s->impl)
+			return write_api(wsi, s->impl);
+		return 0;
+	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+	case LWS_CALLBACK_CLOSED_HTTP:
+	case LWS_CALLBACK_CLOSED:
+		if (s->kind == WL_SESSION_API)
+			api_state_free(s->impl);
+		else if (s->kind == WL_SESSION_NONE)
+			free(s->impl); /* a ws_plan never established */
+		s->impl = NULL;
+		s->kind = WL_SESSION_NONE;
+		return 0;
+	default:
+		break;
+	}
+	return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
+
+static struct lws_protocols protocols[] = {
+	{ "worklet-http", callback_http, sizeof(struct wl_session), 16384, 0,
+	  NULL, 0 },
+	{ NULL, NULL, 0, 0, 0, NULL, 0 }, /* the proxy's upstream protocol */
+	{ NULL, NULL, 0, 0, 0, NULL, 0 },
+};
+
+/* ---- lifecycle ------------------------------------------------------------
+ */
+
+static void lws_log_bridge(int level, const char *line)
+{
+	char msg[1024];
+	size_t n;
+
+	snprintf(msg, sizeof(msg), "%s", line);
+	n = strlen(msg);
+	while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+		msg[--n] = '\0';
+	wl_log(level == LLL_ERR ? WL_LOG_ERROR : WL_LOG_WARN, "lws: %s", msg);
+}
+
+int wl_apiserver_new(struct wl_apiserver **out, const struct wl_config *cfg)
+{
+	struct wl_apiserver *srv = calloc(1, sizeof(*srv));
+	struct lws_context_creation_info info;
+	char iface[256];
+	const char *colon = strrchr(cfg->listen, ':');
+	int64_t port;
+	int error;
+
+	if (!srv) {
+		wl_error_set("out of memory");
+		return WL_ERROR;
+	}
+	srv->cfg = cfg;
+	pthread_mutex_init(&srv->job_lock, NULL);
+	pthread_cond_init(&srv->job_cond, NULL);
+	if ((error = wl_store_init(&srv->store, cfg->state_dir)) < 0 ||
+	    (error = wl_auth_new(&srv->auth, cfg)) < 0 ||
+	    (error = wl_events_new(&srv->events, 4096)) < 0)
+		goto fail;
+	if (!colon || wl_parse_int64(&port, colon + 1, 0, 65535) < 0) {
+		wl_error_set("listen address '%s': expected host:port",
+			     cfg->listen);
+		error = WL_EINVALID;
+		goto fail;
+	}
+	snprintf(iface, sizeof(iface), "%.*s", (int)(colon - cfg->listen),
+		 cfg->listen);
+
+	lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_bridge);
+	protocols[1] = wl_proxy_upstream_protocol;
+	memset(&info, 0, sizeof(info));
+	info.port = (int)port;
+	info.iface = iface[0] && strcmp(iface, "0.0.0.0") ? iface : NULL;
+	info.protocols = protocols;
+	info.user = srv;
+	info.options =
+		LWS_SERVER_OPTION_DISABLE_IPV6 |
+		LWS_SERVER_OPTION_VALIDATE_UTF8 |
+		LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE;
+	info.timeout_secs = 60;
+	info.max_http_header_data = 16384;
+	info.max_http_header_pool = 256;
+	info.pt_serv_buf_size = 65536;
+	srv->ctx = lws_create_context(&info);
+	if (!srv->ctx) {
+		wl_error_set("cannot listen on '%s'", cfg->listen);
+		error = WL_ERROR;
+		goto fail;
+	}
+	wl_events_set_context(srv->events, srv->ctx);
+	if ((error = wl_events_watch_start(srv->events, cfg->state_dir)) < 0)
+		goto fail;
+	if (pthread_create(&srv->job_thread, NULL, job_main, srv)) {
+		wl_error_set("cannot start the job thread");
+		error = WL_ERROR;
+		goto fail;
+	}
+	srv->job_started = 1;
+	wl_info("apiserver: listening on http://%s (X-User-ID %s, %s)",
+		cfg->listen,
+		wl_auth_trusts_header(srv->auth) ? "trusted" : "not trusted",
+		cfg->tokens_file ? "bearer tokens enabled" : "no tokens file");
+	*out = srv;
+	return 0;
+fail:
+	wl_apiserver_free(srv);
+	return error;
+}
+
+int wl_apiserver_run(struct wl_apiserver *srv)
+{
+	while (!srv->stop)
+		if (lws_service(srv->ctx, 0) < 0)
+			break;
+	return 0;
+}
+
+void wl_apiserver_request_stop(struct wl_apiserver *srv)
+{
+	srv->stop = 1;
+	pthread_mutex_lock(&srv->job_lock);
+	pthread_cond_broadcast(&srv->job_cond);
+	pthread_mutex_unlock(&srv->job_lock);
+	if (srv->ctx)
+		lws_cancel_service(srv->ctx);
+}
+
+void wl_apiserver_free(struct wl_apiserver *srv)
+{
+	struct job *j, *next;
+
+	if (!srv)
+		return;
+	srv->stop = 1;
+	if (srv->job_started) {
+		pthread_mutex_lock(&srv->job_lock);
+		pthread_cond_broadcast(&srv->job_cond);
+		pthread_mutex_unlock(&srv->job_lock);
+		pthread_join(srv->job_thread, NULL);
+	}
+	if (srv->events)
+		wl_events_watch_stop(srv->events);
+	if (srv->ctx)
+		lws_context_destroy(srv->ctx);
+	for (j = srv->todo; j; j = next) {
+		next = j->next;
+		job_free(j);
+	}
+	for (j = srv->done; j; j = next) {
+		next = j->next;
+		job_free(j);
+	}
+	wl_events_free(srv->events);
+	wl_auth_free(srv->auth);
+	wl_store_release(&srv->store);
+	pthread_mutex_destroy(&srv->job_lock);
+	pthread_cond_destroy(&srv->job_cond);
+	free(srv);
+}
