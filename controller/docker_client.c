@@ -618,6 +618,48 @@ static int add_label_filter(struct wl_docker *d, struct wl_buf *b,
 	return error;
 }
 
+/*
+ * GET path and parse the answer into *out (the caller deletes it, also on
+ * failure). Any status but 200 fails with Docker's own message.
+ */
+static int get_json(cJSON **out, struct xfer *x, const char *path)
+{
+	int error;
+
+	*out = NULL;
+	if ((error = perform(x, "GET", path, NULL, NULL, 0,
+			     REQUEST_TIMEOUT_MS)) < 0)
+		return error;
+	if (x->status != 200)
+		return http_fail(x);
+	return parse_body(out, x);
+}
+
+/*
+ * get_json for a list endpoint: path is base plus the label filter, and
+ * the answer must be an array.
+ */
+static int get_list(cJSON **out, struct xfer *x, const char *base,
+		    const char *label)
+{
+	struct wl_buf path;
+	int error;
+
+	*out = NULL;
+	wl_buf_init(&path, URL_MAX);
+	if ((error = wl_buf_puts(&path, base)) < 0 ||
+	    (error = add_label_filter(x->d, &path, label)) < 0 ||
+	    (error = get_json(out, x, wl_buf_cstr(&path))) < 0)
+		goto done;
+	if (!cJSON_IsArray(*out)) {
+		wl_error_set("%s: Docker's answer is not a list", what(x));
+		error = WL_ERROR;
+	}
+done:
+	wl_buf_release(&path);
+	return error;
+}
+
 /* ---- the client ---- */
 
 int wl_docker_new(struct wl_docker **out, const char *host)
@@ -1036,14 +1078,7 @@ int wl_docker_image_inspect(struct wl_docker *d, const char *ref,
 	wl_buf_init(&path, URL_MAX);
 	xfer_init(&x, d, SINK_BODY, "cannot inspect image '%s'", ref);
 	if ((error = wl_buf_printf(&path, "/images/%s/json", ref)) < 0 ||
-	    (error = perform(&x, "GET", wl_buf_cstr(&path), NULL, NULL, 0,
-			     REQUEST_TIMEOUT_MS)) < 0)
-		goto done;
-	if (x.status != 200) {
-		error = http_fail(&x);
-		goto done;
-	}
-	if ((error = parse_body(&j, &x)) < 0)
+	    (error = get_json(&j, &x, wl_buf_cstr(&path))) < 0)
 		goto done;
 	error = image_from_json(out, j, 0);
 done:
@@ -1057,7 +1092,6 @@ int wl_docker_images_list(struct wl_docker *d, const char *label,
 			  struct wl_docker_image **out, size_t *count)
 {
 	struct wl_docker_image *imgs = NULL;
-	struct wl_buf path;
 	struct xfer x;
 	const cJSON *it;
 	cJSON *j = NULL;
@@ -1066,25 +1100,10 @@ int wl_docker_images_list(struct wl_docker *d, const char *label,
 
 	*out = NULL;
 	*count = 0;
-	wl_buf_init(&path, URL_MAX);
 	xfer_init(&x, d, SINK_BODY, "cannot list images labelled '%s'",
 		  label ? label : "");
-	if ((error = wl_buf_puts(&path, "/images/json?all=0")) < 0 ||
-	    (error = add_label_filter(d, &path, label)) < 0 ||
-	    (error = perform(&x, "GET", wl_buf_cstr(&path), NULL, NULL, 0,
-			     REQUEST_TIMEOUT_MS)) < 0)
+	if ((error = get_list(&j, &x, "/images/json?all=0", label)) < 0)
 		goto done;
-	if (x.status != 200) {
-		error = http_fail(&x);
-		goto done;
-	}
-	if ((error = parse_body(&j, &x)) < 0)
-		goto done;
-	if (!cJSON_IsArray(j)) {
-		wl_error_set("%s: Docker's answer is not a list", what(&x));
-		error = WL_ERROR;
-		goto done;
-	}
 	if (cJSON_GetArraySize(j) > 0 &&
 	    !(imgs = calloc((size_t)cJSON_GetArraySize(j), sizeof(*imgs)))) {
 		error = oom();
@@ -1102,7 +1121,6 @@ int wl_docker_images_list(struct wl_docker *d, const char *label,
 done:
 	wl_docker_images_free(imgs, n);
 	cJSON_Delete(j);
-	wl_buf_release(&path);
 	xfer_release(&x);
 	return error;
 }
@@ -1436,14 +1454,7 @@ int wl_docker_container_inspect(struct wl_docker *d, const char *id,
 	wl_buf_init(&path, URL_MAX);
 	xfer_init(&x, d, SINK_BODY, "cannot inspect container '%s'", id);
 	if ((error = wl_buf_printf(&path, "/containers/%s/json", id)) < 0 ||
-	    (error = perform(&x, "GET", wl_buf_cstr(&path), NULL, NULL, 0,
-			     REQUEST_TIMEOUT_MS)) < 0)
-		goto done;
-	if (x.status != 200) {
-		error = http_fail(&x);
-		goto done;
-	}
-	if ((error = parse_body(&j, &x)) < 0)
+	    (error = get_json(&j, &x, wl_buf_cstr(&path))) < 0)
 		goto done;
 	error = container_from_inspect(out, j);
 done:
@@ -1457,7 +1468,6 @@ int wl_docker_containers_list(struct wl_docker *d, const char *label,
 			      struct wl_docker_container **out, size_t *count)
 {
 	struct wl_docker_container *list = NULL;
-	struct wl_buf path;
 	struct xfer x;
 	const cJSON *it;
 	cJSON *j = NULL;
@@ -1466,25 +1476,10 @@ int wl_docker_containers_list(struct wl_docker *d, const char *label,
 
 	*out = NULL;
 	*count = 0;
-	wl_buf_init(&path, URL_MAX);
 	xfer_init(&x, d, SINK_BODY, "cannot list containers labelled '%s'",
 		  label ? label : "");
-	if ((error = wl_buf_puts(&path, "/containers/json?all=1")) < 0 ||
-	    (error = add_label_filter(d, &path, label)) < 0 ||
-	    (error = perform(&x, "GET", wl_buf_cstr(&path), NULL, NULL, 0,
-			     REQUEST_TIMEOUT_MS)) < 0)
+	if ((error = get_list(&j, &x, "/containers/json?all=1", label)) < 0)
 		goto done;
-	if (x.status != 200) {
-		error = http_fail(&x);
-		goto done;
-	}
-	if ((error = parse_body(&j, &x)) < 0)
-		goto done;
-	if (!cJSON_IsArray(j)) {
-		wl_error_set("%s: Docker's answer is not a list", what(&x));
-		error = WL_ERROR;
-		goto done;
-	}
 	if (cJSON_GetArraySize(j) > 0 &&
 	    !(list = calloc((size_t)cJSON_GetArraySize(j), sizeof(*list)))) {
 		error = oom();
@@ -1502,7 +1497,6 @@ int wl_docker_containers_list(struct wl_docker *d, const char *label,
 done:
 	wl_docker_containers_free(list, n);
 	cJSON_Delete(j);
-	wl_buf_release(&path);
 	xfer_release(&x);
 	return error;
 }
