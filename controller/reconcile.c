@@ -603,7 +603,7 @@ static int create_container(struct pass *p, const char *image_id,
 	char name[128], portstr[16], cport[16];
 	int error;
 
-	snprintf(name, sizeof(name), "wl-%s-%.12s", p->id, rkey);
+	snprintf(name, sizeof(name), "worklet-%s-%.12s", p->id, rkey);
 	snprintf(portstr, sizeof(portstr), "%d", p->wl.status.port);
 	snprintf(cport, sizeof(cport), "%d", container_port);
 	wl_kvlist_copy(&env, &s->env);

@@ -54,7 +54,7 @@ bump() { echo "// round $1 $(date +%N)" >>"$src/server.js"; git_q -C "$src" comm
 
 mkdir -p "$work/state/specs"
 WORKLET_STATE_DIR=$work/state WORKLET_BASE_DIR=$work/clones WORKLET_ALLOW_LOCAL_REPOS=1 \
-	WORKLET_PORT_MIN=47000 WORKLET_PORT_MAX=47099 WORKLET_GIT_POLL_SECONDS=1 \
+	WORKLET_PORT_MIN=47000 WORKLET_PORT_MAX=47099 WORKLET_LISTEN=127.0.0.1:47300 WORKLET_GIT_POLL_SECONDS=1 \
 	WORKLET_LOG_LEVEL=warn "$bin" 2>"$work/workletd.log" &
 daemon_pid=$!
 sleep 0.5

@@ -27,7 +27,8 @@ def test_every_project_type_runs(env):
         st = env.wait_phase(wid, "running", timeout=420)
         port = st["port"]
         ports.add(port)
-        check(st["webUrl"] == "http://127.0.0.1:%d/" % port, st["webUrl"])
+        check(st["webUrl"] == "%s/api/worklet/worklets/%s/proxy/" % (env.base_url, wid),
+              st["webUrl"])
         check(st["detection"]["type"] == kind, st["detection"])
         check(st["detection"].get("evidence"), "no detection evidence")
         check(st["observedGeneration"] == 1, st)

@@ -125,7 +125,16 @@ class Env:
         self.ids = []
         self.proc = None
         self.log_path = os.path.join(self.tmp, "workletd.log")
-        base = random.randrange(30000, 60000, 100)
+        base = random.randrange(30000, 60000, 200)
+        self.api_port = base + 150
+        self.tokens = {"alice": "tok-alice-" + rand_suffix(24),
+                       "bob": "tok-bob-" + rand_suffix(24)}
+        self.tokens_file = os.path.join(self.tmp, "tokens")
+        with open(self.tokens_file, "w") as f:
+            f.write("# e2e users\n")
+            for user, tok in self.tokens.items():
+                f.write("%s %s\n" % (tok, user))
+        os.chmod(self.tokens_file, 0o600)
         self.settings = {
             "WORKLET_STATE_DIR": self.state,
             "WORKLET_BASE_DIR": self.clones,
@@ -137,17 +146,19 @@ class Env:
             "WORKLET_PORT_MIN": str(base),
             "WORKLET_PORT_MAX": str(base + 99),
             "WORKLET_LOG_LEVEL": "debug",
+            "WORKLET_LISTEN": "127.0.0.1:%d" % self.api_port,
+            "WORKLET_TOKENS_FILE": self.tokens_file,
         }
         self.settings.update(local_images())
         self.settings.update({k: str(v) for k, v in settings.items()})
 
     # -- the service -------------------------------------------------------
-    def start(self):
+    def start(self, *args):
         env = {k: v for k, v in os.environ.items()
                if not k.startswith("WORKLET_") and k != "GITHUB_TOKEN"}
         env.update(self.settings)
         self.log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([WORKLETD], env=env, stdout=self.log,
+        self.proc = subprocess.Popen([WORKLETD] + list(args), env=env, stdout=self.log,
                                      stderr=subprocess.STDOUT)
         return self.proc
 
@@ -172,6 +183,43 @@ class Env:
                 return f.read()
         except OSError:
             return ""
+
+    # -- the API ---------------------------------------------------------------
+    @property
+    def base_url(self):
+        return "http://127.0.0.1:%d" % self.api_port
+
+    def wait_api(self, timeout=20):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if http_get(self.api_port, "/healthz", timeout=1)[0] == 200:
+                return
+            time.sleep(0.05)
+        raise Failure("API server never answered /healthz")
+
+    def api(self, method, path, body=None, user="alice", headers=None,
+            raw_body=None, host=None, timeout=30):
+        """One request; returns (status, parsed JSON or text, headers)."""
+        h = {}
+        if user:
+            h["Authorization"] = "Bearer " + self.tokens[user]
+        data = raw_body
+        if body is not None:
+            data = json.dumps(body).encode()
+            h["Content-Type"] = "application/json"
+        if host:
+            h["Host"] = host
+        h.update(headers or {})
+        conn = http.client.HTTPConnection("127.0.0.1", self.api_port, timeout=timeout)
+        conn.request(method, path, body=data, headers=h)
+        resp = conn.getresponse()
+        raw = resp.read()
+        conn.close()
+        try:
+            parsed = json.loads(raw) if raw else None
+        except ValueError:
+            parsed = raw.decode(errors="replace")
+        return resp.status, parsed, dict(resp.getheaders())
 
     # -- repositories ------------------------------------------------------
     def make_repo(self, fixture, name=None):
@@ -288,6 +336,7 @@ def run(tests, name, **settings):
             continue
         env = Env(name, **settings)
         env.start()
+        env.wait_api()
         t0 = time.time()
         try:
             fn(env)

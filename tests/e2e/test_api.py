@@ -1,0 +1,230 @@
+"""The REST API against the running service: the requirements' usage
+example with curl, every error status, two users who cannot see or touch
+each other's worklets, the lifecycle actions, logs, health and metrics."""
+
+import json
+import os
+import subprocess
+import time
+
+from wltest import check, containers, run
+
+
+def curl(*args):
+    out = subprocess.run(["curl", "-s", "-w", "\n%{http_code}"] + list(args),
+                         check=True, capture_output=True, text=True).stdout
+    body, _, code = out.rpartition("\n")
+    return int(code), body
+
+
+def wait_api_phase(env, wid, phase, user="alice", timeout=300):
+    deadline = time.time() + timeout
+    last = None
+    while time.time() < deadline:
+        code, st, _ = env.api("GET", "/api/worklet/worklets/%s/status" % wid, user=user)
+        last = (code, st)
+        if code == 200 and st["status"] == phase:
+            return st
+        time.sleep(0.3)
+    raise AssertionError("never reached %s: %r" % (phase, last))
+
+
+def test_requirements_usage_example(env):
+    repo = env.make_repo("node", "repo")
+    # 1. Create worklet, word for word but for the host and a local repo.
+    code, body = curl("-X", "POST", env.base_url + "/api/worklet/worklets",
+                      "-H", "Content-Type: application/json",
+                      "-H", "X-User-ID: user123",
+                      "-d", json.dumps({
+                          "name": "My App Prototype",
+                          "git_repo": repo,
+                          "branch": "main",
+                          "base_prompt": "Convert this into a modern React app with Tailwind CSS",
+                      }))
+    check(code == 201, (code, body))
+    w = json.loads(body)
+    env.ids.append(w["id"])
+    check(w["status"] == "creating", w)
+    check(w["name"] == "My App Prototype" and w["user_id"] == "user123", w)
+    check(w["web_url"] == "%s/api/worklet/worklets/%s/proxy/" % (env.base_url, w["id"]), w)
+    for field in ("id", "name", "description", "status", "git_repo", "branch",
+                  "base_prompt", "web_url", "port", "environment", "user_id",
+                  "container_id", "session_id", "last_prompt", "last_error",
+                  "created_at", "updated_at"):
+        check(field in w, "missing field %s" % field)
+    # The controller does the rest; the same user sees it running.
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        code, body = curl(env.base_url + "/api/worklet/worklets/%s" % w["id"],
+                          "-H", "X-User-ID: user123")
+        if json.loads(body)["status"] == "running":
+            break
+        time.sleep(0.3)
+    check(json.loads(body)["status"] == "running", body)
+    check("Step" in json.loads(body)["build_logs"], "no build output")
+    # 3. Access the prototype at web_url.
+    code, body = curl("-H", "X-User-ID: user123", w["web_url"])
+    check(code == 200 and "hello from node" in body, (code, body))
+    # 2. Prompts are the next issue's; the route answers honestly.
+    code, body = curl("-X", "POST", env.base_url + "/api/worklet/worklets/%s/prompt" % w["id"],
+                      "-H", "X-User-ID: user123",
+                      "-H", "Content-Type: application/json",
+                      "-d", '{"prompt": "Add a dark mode toggle to the header"}')
+    check(code == 501 and "not available" in json.loads(body)["error"]["message"], body)
+
+
+def test_error_statuses(env):
+    base = "/api/worklet/worklets"
+    repo = env.make_repo("static")
+    cases = [
+        # method, path, kwargs, status, error code, message fragment
+        ("GET", base, {"user": None}, 401, "unauthorized", "authentication required"),
+        ("GET", base, {"user": None, "headers": {"Authorization": "Bearer nope-nope-nope-nope"}},
+         401, "unauthorized", "invalid token"),
+        ("POST", base, {"raw_body": b"{not json", "headers": {"Content-Type": "application/json"}},
+         400, "malformed_json", "not a JSON object"),
+        ("POST", base, {"body": {"git_repo": repo, "colour": "red"}}, 400, "invalid",
+         "colour: unknown field"),
+        ("POST", base, {"body": {"name": "x"}}, 400, "invalid", "git_repo: is required"),
+        ("POST", base, {"body": {"git_repo": "ext::sh -c touch% /tmp/x"}}, 400, "invalid",
+         "git_repo"),
+        ("POST", base, {"body": {"git_repo": repo, "environment": {"A": 1}}}, 400, "invalid",
+         "environment.A: must be a string"),
+        ("POST", base, {"body": {"git_repo": repo, "branch": "-bad"}}, 400, "invalid", "branch"),
+        ("POST", base, {"raw_body": b"git_repo=x", "headers": {"Content-Type": "text/plain"}},
+         415, "unsupported_media_type", "application/json"),
+        ("PUT", base, {"body": {}}, 405, "method_not_allowed", "GET, POST"),
+        ("GET", base + "/wl-nothere", {}, 404, "not_found", "not found"),
+        ("GET", base + "/../../etc/passwd", {}, 404, "not_found", ""),
+        ("POST", base + "/wl-nothere/start", {}, 404, "not_found", "not found"),
+        ("GET", base + "/wl-nothere/start", {}, 405, "method_not_allowed", "POST"),
+        ("GET", "/api/worklet/nothing", {}, 404, "not_found", "no such endpoint"),
+    ]
+    for method, path, kw, status, code, fragment in cases:
+        got, body, headers = env.api(method, path, **kw)
+        check(got == status, "%s %s: %s %r" % (method, path, got, body))
+        check(isinstance(body, dict) and body["error"]["code"] == code,
+              "%s %s: %r" % (method, path, body))
+        check(fragment in body["error"]["message"], "%s %s: %r" % (method, path, body))
+        if status == 405:
+            check("Allow" in headers or "allow" in headers, headers)
+    # 413: answered from Content-Length, before the body is read.
+    import socket
+    sock = socket.create_connection(("127.0.0.1", env.api_port), timeout=10)
+    sock.sendall(("POST %s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+                  "Content-Type: application/json\r\nContent-Length: %d\r\n\r\n{"
+                  % (base, env.tokens["alice"], 2 << 20)).encode())
+    reply = b""
+    while b"\r\n\r\n" not in reply or not reply.rstrip().endswith(b"}"):
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        reply += chunk
+    sock.close()
+    check(reply.startswith(b"HTTP/1.1 413") and b"too_large" in reply, reply[:300])
+    # A body that grows past the limit while streaming (chunked) also stops.
+    got, body, _ = env.api("POST", base, raw_body=iter([b"{" + b" " * 65536] * 40),
+                           headers={"Content-Type": "application/json",
+                                    "Transfer-Encoding": "chunked"})
+    check(got == 413, (got, body))
+    # Nothing was stored by any of them.
+    check(os.listdir(os.path.join(env.state, "specs")) == [], "a bad request stored something")
+    # 409: start while deleting.
+    got, w, _ = env.api("POST", base, {"git_repo": repo})
+    check(got == 201, w)
+    env.ids.append(w["id"])
+    # The API server alone: the deletion stays pending, no controller ends it.
+    env.stop()
+    env.start("apiserver")
+    env.wait_api()
+    got, body, _ = env.api("DELETE", base + "/" + w["id"])
+    check(got == 202 and body["deleting"], body)
+    got, body, _ = env.api("POST", base + "/%s/start" % w["id"])
+    check(got == 409 and body["error"]["code"] == "deleting", body)
+
+
+def test_two_users_are_isolated(env):
+    base = "/api/worklet/worklets"
+    got, w, _ = env.api("POST", base, {"git_repo": env.make_repo("static"), "name": "mine"})
+    check(got == 201, w)
+    wid = w["id"]
+    env.ids.append(wid)
+    wait_api_phase(env, wid, "running")
+    got, lst, _ = env.api("GET", base, user="bob")
+    check(got == 200 and lst["worklets"] == [], lst)
+    got, lst, _ = env.api("GET", base)
+    check([x["id"] for x in lst["worklets"]] == [wid], lst)
+    for method, path in (("GET", "/%s"), ("GET", "/%s/status"), ("GET", "/%s/logs"),
+                         ("DELETE", "/%s"), ("POST", "/%s/stop"), ("POST", "/%s/restart"),
+                         ("POST", "/%s/prompt"), ("GET", "/%s/proxy/")):
+        got, body, _ = env.api(method, base + path % wid, user="bob")
+        check(got == 404, "bob %s %s: %s %r" % (method, path, got, body))
+        # Indistinguishable from an id that does not exist.
+        got2, body2, _ = env.api(method, base + path % "wl-0000000000", user="bob")
+        check(got2 == 404 and body2["error"] == json.loads(json.dumps(body["error"]).replace(
+            wid, "wl-0000000000")), (body, body2))
+    # Host routing checks ownership too.
+    got, body, _ = env.api("GET", "/", user="bob", host="%s.localhost:%d" % (wid, env.api_port))
+    check(got == 404, (got, body))
+    got, body, _ = env.api("GET", "/", host="%s.localhost:%d" % (wid, env.api_port))
+    check(got == 200 and "hello from static" in body, (got, body))
+    # Bob's attempts changed nothing.
+    st = wait_api_phase(env, wid, "running")
+    check(st["generation"] == 1, st)
+
+
+def test_lifecycle_through_the_api(env):
+    base = "/api/worklet/worklets"
+    got, w, _ = env.api("POST", base, {"git_repo": env.make_repo("node"),
+                                       "environment": {"GREETING": "hi"}})
+    check(got == 201, w)
+    wid = w["id"]
+    env.ids.append(wid)
+    wait_api_phase(env, wid, "running")
+    got, body, _ = env.api("POST", base + "/%s/stop" % wid)
+    check(got == 202 and body["run_state"] == "stopped", body)
+    wait_api_phase(env, wid, "stopped")
+    got, body, _ = env.api("POST", base + "/%s/start" % wid)
+    check(got == 202, body)
+    st = wait_api_phase(env, wid, "running")
+    old = st["container_id"]
+    got, body, _ = env.api("POST", base + "/%s/restart" % wid)
+    check(got == 202, body)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        _, st, _ = env.api("GET", base + "/%s/status" % wid)
+        if st["status"] == "running" and st["container_id"] not in (None, old):
+            break
+        time.sleep(0.3)
+    check(st["container_id"] not in (None, old), st)
+    got, logs, _ = env.api("GET", base + "/%s/logs?tail=5" % wid)
+    with open(os.path.join(env.state, "logs", wid, "build.log")) as f:
+        last5 = f.read().splitlines()[-5:]
+    check(got == 200 and logs["build_logs"].splitlines() == last5, (logs, last5))
+    check("listening on 0.0.0.0:3000" in logs["app_logs"], logs)
+    got, body, _ = env.api("GET", base + "/%s/logs?tail=x" % wid)
+    check(got == 400, body)
+    got, body, _ = env.api("DELETE", base + "/" + wid)
+    check(got == 202 and body["deleting"], body)
+    deadline = time.time() + 60
+    while time.time() < deadline and env.api("GET", base + "/" + wid)[0] != 404:
+        time.sleep(0.3)
+    check(env.api("GET", base + "/" + wid)[0] == 404, "not deleted")
+    check(containers(wid) == [], "containers left after delete")
+
+
+def test_health_and_metrics(env):
+    got, body, _ = env.api("GET", "/healthz", user=None)
+    check(got == 200 and body.strip() == "ok" if isinstance(body, str) else False, body)
+    got, body, headers = env.api("GET", "/metrics", user=None)
+    check(got == 200 and "text/plain" in headers.get("content-type", ""), headers)
+    for name in ("worklet_worklets{phase=\"running\"}", "worklet_reconciles_total",
+                 "worklet_builds_total", "worklet_proxy_requests_total",
+                 "worklet_proxy_bytes_out_total", "worklet_ws_clients",
+                 "worklet_reconcile_seconds_sum"):
+        check(name in body, "metrics lack %s" % name)
+
+
+if __name__ == "__main__":
+    run([test_requirements_usage_example, test_error_statuses, test_two_users_are_isolated,
+         test_lifecycle_through_the_api, test_health_and_metrics], "api")
