@@ -225,6 +225,10 @@ static int parse_tree(struct wl_codec_node **out, const char *data, size_t len)
 	int line, col, error;
 
 	*out = NULL;
+	if (!len) {
+		wl_error_set("document is empty");
+		return WL_EINVALID;
+	}
 	json = cJSON_ParseWithLengthOpts(data, len, &end, 0);
 	if (!json) {
 		size_t off = end && end >= data ? (size_t)(end - data) : 0;
@@ -260,36 +264,14 @@ static int parse_tree(struct wl_codec_node **out, const char *data, size_t len)
 	return error;
 }
 
-static int decode(struct wl_worklet *out, const char *data, size_t len,
-		  enum wl_codec_doc doc)
-{
-	struct wl_codec_node *root = NULL;
-	int error;
-
-	wl_worklet_init(out);
-	if (!data)
-		data = "";
-	if ((error = wl_codec_check_input(data, len)) < 0)
-		return error;
-	if (!len) {
-		wl_error_set("document is empty");
-		return WL_EINVALID;
-	}
-	if ((error = parse_tree(&root, data, len)) < 0)
-		return error;
-	error = wl_codec_tree_decode(out, root, doc);
-	wl_codec_node_free(root);
-	return error;
-}
-
 int wl_json_decode_spec(struct wl_worklet *out, const char *data, size_t len)
 {
-	return decode(out, data, len, WL_CODEC_DOC_SPEC);
+	return wl_codec_decode(out, data, len, WL_CODEC_DOC_SPEC, parse_tree);
 }
 
 int wl_json_decode_full(struct wl_worklet *out, const char *data, size_t len)
 {
-	return decode(out, data, len, WL_CODEC_DOC_FULL);
+	return wl_codec_decode(out, data, len, WL_CODEC_DOC_FULL, parse_tree);
 }
 
 static cJSON *from_tree(const struct wl_codec_node *n)

@@ -854,6 +854,23 @@ fail:
 	return error;
 }
 
+int wl_codec_decode(struct wl_worklet *out, const char *data, size_t len,
+		    enum wl_codec_doc doc, wl_codec_parse_fn parse)
+{
+	struct wl_codec_node *root = NULL;
+	int error;
+
+	wl_worklet_init(out);
+	if (!data)
+		data = "";
+	if ((error = wl_codec_check_input(data, len)) < 0 ||
+	    (error = parse(&root, data, len)) < 0)
+		return error;
+	error = wl_codec_tree_decode(out, root, doc);
+	wl_codec_node_free(root);
+	return error;
+}
+
 /* ---- encoding ------------------------------------------------------------ */
 
 static int put(struct wl_codec_node *map, const char *key,

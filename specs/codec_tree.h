@@ -98,6 +98,22 @@ int wl_codec_tree_decode(struct wl_worklet *out,
 			 enum wl_codec_doc doc);
 
 /*
+ * A codec's parser: data[0..len) (NUL-free valid UTF-8, checked) into a
+ * tree. *out is owned by the caller; NULL stands for an empty document.
+ */
+typedef int (*wl_codec_parse_fn)(struct wl_codec_node **out, const char *data,
+				 size_t len);
+
+/*
+ * Decoding, the same for every codec: check the input
+ * (wl_codec_check_input), parse it into a tree with parse, and convert
+ * the tree (wl_codec_tree_decode). data may be NULL when len is 0. out is
+ * initialised here and left empty on error.
+ */
+int wl_codec_decode(struct wl_worklet *out, const char *data, size_t len,
+		    enum wl_codec_doc doc, wl_codec_parse_fn parse);
+
+/*
  * Build the tree of w (unset fields omitted; invalid UTF-8 in strings
  * replaced by U+FFFD so that any struct can be written). *out is owned by
  * the caller (free with wl_codec_node_free).

@@ -267,36 +267,19 @@ static int parse_tree(struct wl_codec_node **out, const char *data, size_t len)
 	return 0;
 }
 
-static int decode(struct wl_worklet *out, const char *data, size_t len,
-		  enum wl_codec_doc doc)
-{
-	struct wl_codec_node *root = NULL;
-	int error;
-
-	wl_worklet_init(out);
-	if (!data)
-		data = "";
-	if ((error = wl_codec_check_input(data, len)) < 0 ||
-	    (error = parse_tree(&root, data, len)) < 0)
-		return error;
-	error = wl_codec_tree_decode(out, root, doc);
-	wl_codec_node_free(root);
-	return error;
-}
-
 int wl_yaml_decode_spec(struct wl_worklet *out, const char *data, size_t len)
 {
-	return decode(out, data, len, WL_CODEC_DOC_SPEC);
+	return wl_codec_decode(out, data, len, WL_CODEC_DOC_SPEC, parse_tree);
 }
 
 int wl_yaml_decode_status(struct wl_worklet *out, const char *data, size_t len)
 {
-	return decode(out, data, len, WL_CODEC_DOC_STATUS);
+	return wl_codec_decode(out, data, len, WL_CODEC_DOC_STATUS, parse_tree);
 }
 
 int wl_yaml_decode_full(struct wl_worklet *out, const char *data, size_t len)
 {
-	return decode(out, data, len, WL_CODEC_DOC_FULL);
+	return wl_codec_decode(out, data, len, WL_CODEC_DOC_FULL, parse_tree);
 }
 
 /* ---- emitting ------------------------------------------------------------ */
