@@ -1,0 +1,127 @@
+"""specs/openapi.yaml matches the implementation: every documented operation
+is exercised against the running service, its status must be one the
+document lists, and its JSON body must validate against the documented
+schema; methods the document does not list are refused."""
+
+import os
+import re
+import time
+
+import yaml
+
+from wltest import SOURCE_DIR, check, run
+
+with open(os.path.join(SOURCE_DIR, "specs", "openapi.yaml")) as f:
+    DOC = yaml.safe_load(f)
+
+
+def resolve(schema):
+    while "$ref" in schema:
+        node = DOC
+        for part in schema["$ref"].lstrip("#/").split("/"):
+            node = node[part]
+        schema = node
+    return schema
+
+
+def validate(value, schema, where="$"):
+    """A small JSON Schema subset: type, nullable, required, properties,
+    additionalProperties, items, enum."""
+    schema = resolve(schema)
+    if value is None:
+        check(schema.get("nullable") or not schema, "%s: null not allowed" % where)
+        return
+    t = schema.get("type")
+    kinds = {"object": dict, "array": list, "string": str, "boolean": bool}
+    if t == "integer":
+        check(isinstance(value, int) and not isinstance(value, bool)
+              or (isinstance(value, float) and value == int(value)),
+              "%s: %r is not an integer" % (where, value))
+    elif t in kinds:
+        check(isinstance(value, kinds[t]), "%s: %r is not %s" % (where, value, t))
+    if "enum" in schema:
+        check(value in schema["enum"], "%s: %r not in %s" % (where, value, schema["enum"]))
+    if t == "object" or "properties" in schema:
+        for name in schema.get("required", []):
+            check(name in value, "%s: missing required '%s'" % (where, name))
+        props = schema.get("properties", {})
+        extra = schema.get("additionalProperties")
+        for k, v in value.items():
+            if k in props:
+                validate(v, props[k], "%s.%s" % (where, k))
+            elif isinstance(extra, dict):
+                validate(v, extra, "%s.%s" % (where, k))
+            else:
+                # Every field the service sends must be documented.
+                check(False, "%s: field '%s' is not in the document" % (where, k))
+    if t == "array":
+        for i, item in enumerate(value):
+            validate(item, schema.get("items", {}), "%s[%d]" % (where, i))
+
+
+def operation(path, method):
+    for template, item in DOC["paths"].items():
+        pattern = "^" + re.sub(r"\{[^}]+\}", "[^/]+", template.replace("{path}", "\x00")).replace("\x00", ".*") + "$"
+        if re.match(pattern, path) and method.lower() in item:
+            return item[method.lower()]
+    return None
+
+
+def conforms(env, method, path, **kw):
+    api_path = path.split("?")[0]
+    op = operation(api_path, method)
+    check(op is not None, "%s %s is not documented" % (method, api_path))
+    got, body, headers = env.api(method, path, **kw)
+    responses = op["responses"]
+    check(str(got) in responses, "%s %s answered %d, documented: %s"
+          % (method, path, got, sorted(responses)))
+    resp = resolve(responses[str(got)])
+    content = resp.get("content", {})
+    if "application/json" in content and "schema" in content["application/json"]:
+        validate(body, content["application/json"]["schema"], "%s %s" % (method, path))
+    return got, body
+
+
+def test_document_matches_the_service(env):
+    base = "/api/worklet/worklets"
+    conforms(env, "GET", "/healthz", user=None)
+    conforms(env, "GET", "/metrics", user=None)
+    conforms(env, "GET", base)
+    conforms(env, "POST", base, body={"git_repo": "not a url"})
+    conforms(env, "GET", base, user=None)
+    got, w = conforms(env, "POST", base, body={"git_repo": env.make_repo("static"),
+                                               "name": "doc", "environment": {"A": "b"}})
+    check(got == 201, w)
+    wid = w["id"]
+    env.ids.append(wid)
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        got, st = conforms(env, "GET", base + "/%s/status" % wid)
+        if st["status"] == "running":
+            break
+        time.sleep(0.3)
+    got, lst = conforms(env, "GET", base)
+    check(lst["count"] == 1, lst)
+    conforms(env, "GET", base + "/" + wid)
+    conforms(env, "GET", base + "/%s/logs?tail=3" % wid)
+    conforms(env, "GET", base + "/%s/logs?tail=-1" % wid)
+    conforms(env, "POST", base + "/%s/prompt" % wid, body={"prompt": "x"})
+    conforms(env, "POST", base + "/%s/pr" % wid, body={"title": "x"})
+    conforms(env, "GET", base + "/%s/proxy/" % wid)
+    conforms(env, "GET", base + "/wl-nope/proxy/")
+    for action in ("stop", "start", "restart"):
+        conforms(env, "POST", base + "/%s/%s" % (wid, action))
+    conforms(env, "GET", base + "/wl-nope")
+    conforms(env, "DELETE", base + "/" + wid)
+    conforms(env, "POST", base + "/%s/start" % wid)  # 409 while deleting, or 404 once gone
+    # What the document does not list is refused.
+    for method, path in (("PUT", base), ("PATCH", base + "/" + wid),
+                         ("POST", base + "/" + wid), ("DELETE", base + "/%s/status" % wid),
+                         ("GET", base + "/%s/start" % wid)):
+        check(operation(path, method) is None, "test premise: %s %s is documented" % (method, path))
+        got, body, _ = env.api(method, path, body={} if method != "GET" else None)
+        check(got in (404, 405), "%s %s answered %d" % (method, path, got))
+
+
+if __name__ == "__main__":
+    run([test_document_matches_the_service], "openapi")
