@@ -144,33 +144,33 @@ static void quote_into(struct wl_buf *b, const char *s)
 	wl_buf_putc(b, '"');
 }
 
+static int evidence_vadd(struct wl_build_plan *p, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
 static int evidence_add(struct wl_build_plan *p, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
 /* Add a line of evidence; past WL_EVIDENCE_MAX lines, drop it silently. */
-static int evidence_add(struct wl_build_plan *p, const char *fmt, ...)
+static int evidence_vadd(struct wl_build_plan *p, const char *fmt, va_list ap)
 {
 	struct wl_buf b;
 	char **grown;
-	va_list ap;
+	va_list again;
 
 	if (p->evidence_count >= WL_EVIDENCE_MAX)
 		return 0;
 	wl_buf_init(&b, EVIDENCE_LEN + 4);
-	va_start(ap, fmt);
+	va_copy(again, ap);
 	if (wl_buf_vprintf(&b, fmt, ap) == WL_ETOOBIG) {
 		/* too long: keep a truncated line rather than nothing */
 		char *tmp = NULL;
 
-		va_end(ap);
-		va_start(ap, fmt);
-		if (vasprintf(&tmp, fmt, ap) >= 0) {
+		if (vasprintf(&tmp, fmt, again) >= 0) {
 			wl_buf_add(&b, tmp, EVIDENCE_LEN);
 			wl_buf_puts(&b, "...");
 			free(tmp);
 		}
 	}
-	va_end(ap);
+	va_end(again);
 	wl_error_clear();
 	grown = realloc(p->evidence,
 			(p->evidence_count + 1) * sizeof(*p->evidence));
@@ -181,6 +181,17 @@ static int evidence_add(struct wl_build_plan *p, const char *fmt, ...)
 	p->evidence = grown;
 	p->evidence[p->evidence_count++] = wl_buf_detach(&b, NULL);
 	return p->evidence[p->evidence_count - 1] ? 0 : oom();
+}
+
+static int evidence_add(struct wl_build_plan *p, const char *fmt, ...)
+{
+	va_list ap;
+	int error;
+
+	va_start(ap, fmt);
+	error = evidence_vadd(p, fmt, ap);
+	va_end(ap);
+	return error;
 }
 
 static int argv_push(struct wl_build_plan *p, const char *arg)
@@ -209,6 +220,23 @@ static int argv_set(struct wl_build_plan *p, const char *const *argv,
 		if (argv_push(p, argv[i]) < 0)
 			return WL_ERROR;
 	return 0;
+}
+
+static int plan_start(struct wl_build_plan *p, const char *const *argv,
+		      size_t argc, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* Set the start command, with a line of evidence saying why. */
+static int plan_start(struct wl_build_plan *p, const char *const *argv,
+		      size_t argc, const char *fmt, ...)
+{
+	va_list ap;
+	int error;
+
+	va_start(ap, fmt);
+	error = evidence_vadd(p, fmt, ap);
+	va_end(ap);
+	return error < 0 ? error : argv_set(p, argv, argc);
 }
 
 static void argv_clear(struct wl_build_plan *p)
@@ -506,10 +534,10 @@ static int detect_node(struct wl_build_plan *p, int dfd)
 					    "0.0.0.0", "-p",   port };
 
 		if ((error = set_str(&p->framework, "next")) < 0 ||
-		    (error = evidence_add(p, "package.json: dependency next "
-					     "(Next.js): next start after "
-					     "the build")) < 0 ||
-		    (error = argv_set(p, next_argv, 7)) < 0)
+		    (error = plan_start(p, next_argv, 7,
+					"package.json: dependency next "
+					"(Next.js): next start after "
+					"the build")) < 0)
 			goto done;
 		if (!build)
 			error = evidence_add(p,
@@ -525,13 +553,12 @@ static int detect_node(struct wl_build_plan *p, int dfd)
 					  vite_config)) < 0)
 			goto done;
 		if (!start && build) {
-			if ((error = set_str(&p->spa_dir, "dist")) < 0 ||
-			    (error = evidence_add(
-				     p, "no start script: the build output "
+			if ((error = set_str(&p->spa_dir, "dist")) == 0)
+				error = plan_start(
+					p, nginx_argv, 5,
+					"no start script: the build output "
 					"'dist' is served as a single-page "
-					"app (index.html fallback)")) < 0 ||
-			    (error = argv_set(p, nginx_argv, 5)) < 0)
-				goto done;
+					"app (index.html fallback)");
 			goto done;
 		}
 	}
@@ -562,12 +589,10 @@ static int detect_node(struct wl_build_plan *p, int dfd)
 		if (is_file(dfd, node_start_files[i])) {
 			const char *argv[] = { "node", node_start_files[i] };
 
-			if ((error = evidence_add(p,
-						  "%s: no start script or "
-						  "main field, starting it",
-						  node_start_files[i])) < 0 ||
-			    (error = argv_set(p, argv, 2)) < 0)
-				goto done;
+			error = plan_start(p, argv, 2,
+					   "%s: no start script or "
+					   "main field, starting it",
+					   node_start_files[i]);
 			goto done;
 		}
 	}
@@ -826,42 +851,34 @@ static int detect_python(struct wl_build_plan *p, int dfd)
 
 	if (is_file(dfd, "manage.py") &&
 	    deps_have(wl_buf_cstr(&deps), "django")) {
+		int wsgi_found;
+
 		if ((error = set_str(&p->framework, "django")) < 0)
 			goto done;
-		if (!django_project(proj, sizeof(proj), dfd)) {
-			const char *argv[] = { "python3", "manage.py",
-					       "runserver", bind,
-					       "--noreload" };
-
-			error = evidence_add(p,
-					     "manage.py and dependency django, "
-					     "no <project>/wsgi.py: Django's "
-					     "own server");
-			if (!error)
-				error = argv_set(p, argv, 5);
-		} else if (deps_have(wl_buf_cstr(&deps), "gunicorn")) {
+		wsgi_found = django_project(proj, sizeof(proj), dfd);
+		if (wsgi_found && deps_have(wl_buf_cstr(&deps), "gunicorn")) {
 			char wsgi[160];
 			const char *argv[] = { "gunicorn", "--bind", bind,
 					       wsgi };
 
 			snprintf(wsgi, sizeof(wsgi), "%s.wsgi", proj);
-			error = evidence_add(p,
-					     "manage.py and dependency "
-					     "django: gunicorn serves %s",
-					     wsgi);
-			if (!error)
-				error = argv_set(p, argv, 4);
+			error = plan_start(p, argv, 4,
+					   "manage.py and dependency "
+					   "django: gunicorn serves %s",
+					   wsgi);
 		} else {
 			const char *argv[] = { "python3", "manage.py",
 					       "runserver", bind,
 					       "--noreload" };
 
-			error = evidence_add(p,
-					     "manage.py and dependency django "
+			error = plan_start(
+				p, argv, 5, "%s",
+				wsgi_found ? "manage.py and dependency django "
 					     "without gunicorn: Django's own "
-					     "server");
-			if (!error)
-				error = argv_set(p, argv, 5);
+					     "server"
+					   : "manage.py and dependency django, "
+					     "no <project>/wsgi.py: Django's "
+					     "own server");
 		}
 		goto done;
 	}
@@ -875,17 +892,14 @@ static int detect_python(struct wl_build_plan *p, int dfd)
 			const char *argv[] = { "uvicorn", ref,	    "--host",
 					       "0.0.0.0", "--port", port };
 
-			if ((error = set_str(&p->framework, "fastapi")) < 0 ||
-			    (error = evidence_add(
-				     p,
-				     "dependency %s: uvicorn "
-				     "serves %s",
-				     deps_have(wl_buf_cstr(&deps), "fastapi")
-					     ? "fastapi"
-					     : "uvicorn",
-				     ref)) < 0 ||
-			    (error = argv_set(p, argv, 6)) < 0)
-				goto done;
+			if ((error = set_str(&p->framework, "fastapi")) == 0)
+				error = plan_start(
+					p, argv, 6,
+					"dependency %s: uvicorn serves %s",
+					deps_have(wl_buf_cstr(&deps), "fastapi")
+						? "fastapi"
+						: "uvicorn",
+					ref);
 			goto done;
 		}
 	}
@@ -901,13 +915,11 @@ static int detect_python(struct wl_build_plan *p, int dfd)
 				const char *argv[] = { "gunicorn", "--bind",
 						       bind, ref };
 
-				error = evidence_add(p,
-						     "dependencies flask and "
-						     "gunicorn: gunicorn "
-						     "serves %s",
-						     ref);
-				if (!error)
-					error = argv_set(p, argv, 4);
+				error = plan_start(p, argv, 4,
+						   "dependencies flask and "
+						   "gunicorn: gunicorn "
+						   "serves %s",
+						   ref);
 			} else {
 				/*
 				 * The Flask dev server of app.run() listens
@@ -921,14 +933,12 @@ static int detect_python(struct wl_build_plan *p, int dfd)
 						       "--host",  "0.0.0.0",
 						       "--port",  port };
 
-				error = evidence_add(p,
-						     "dependency flask without "
-						     "gunicorn: 'flask run' "
-						     "on 0.0.0.0 (app.run() "
-						     "would listen on "
-						     "127.0.0.1 only)");
-				if (!error)
-					error = argv_set(p, argv, 10);
+				error = plan_start(p, argv, 10,
+						   "dependency flask without "
+						   "gunicorn: 'flask run' "
+						   "on 0.0.0.0 (app.run() "
+						   "would listen on "
+						   "127.0.0.1 only)");
 			}
 			goto done;
 		}
@@ -937,9 +947,7 @@ static int detect_python(struct wl_build_plan *p, int dfd)
 	if (main) {
 		const char *argv[] = { "python3", main };
 
-		error = evidence_add(p, "%s: run with python3", main);
-		if (!error)
-			error = argv_set(p, argv, 2);
+		error = plan_start(p, argv, 2, "%s: run with python3", main);
 		goto done;
 	}
 	wl_error_set("%s found but no main file: looked for main.py, app.py, "
@@ -1084,10 +1092,10 @@ static int detect_static(struct wl_build_plan *p, int dfd)
 		return 0;
 	p->type = WL_PROJECT_STATIC;
 	if (set_str(&p->static_root, root) < 0 ||
-	    evidence_add(p, "%s%sindex.html: static site served by nginx",
-			 strcmp(root, ".") ? root : "",
-			 strcmp(root, ".") ? "/" : "") < 0 ||
-	    argv_set(p, nginx_argv, 5) < 0)
+	    plan_start(p, nginx_argv, 5,
+		       "%s%sindex.html: static site served by nginx",
+		       strcmp(root, ".") ? root : "",
+		       strcmp(root, ".") ? "/" : "") < 0)
 		return WL_ERROR;
 	return 1;
 }
