@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 #include "apiserver/api.h"
 #include "apiserver/auth.h"
@@ -903,9 +904,52 @@ struct ws_plan {
 	char path[URI_MAX + URI_MAX + 2];
 	struct wl_watch_opts opts;
 	char worklet[WL_ID_MAX + 1];
+	char user[WL_USER_MAX + 1];
 };
 
-static int on_ws_filter(struct lws *wsi, struct wl_session *s)
+/*
+ * Refuse an upgrade with a real HTTP/1.1 answer (lws's own helper says
+ * HTTP/1.0 at this stage, which WebSocket clients reject).
+ */
+static int refuse_upgrade(struct lws *wsi, unsigned status, const char *why)
+{
+	unsigned char buf[LWS_PRE + 2048];
+	char body[1024];
+	cJSON *o = cJSON_CreateObject(), *err;
+	char *text;
+	int n;
+
+	err = cJSON_AddObjectToObject(o, "error");
+	cJSON_AddStringToObject(err, "code",
+				status == 401	? "unauthorized"
+				: status == 404 ? "not_found"
+						: "invalid");
+	cJSON_AddStringToObject(err, "message", why);
+	text = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	snprintf(body, sizeof(body), "%s\n", text ? text : "{}");
+	free(text);
+	n = snprintf((char *)buf + LWS_PRE, sizeof(buf) - LWS_PRE,
+		     "HTTP/1.1 %u %s\r\ncontent-type: application/json\r\n"
+		     "content-length: %zu\r\nconnection: close\r\n\r\n%s",
+		     status,
+		     status == 401   ? "Unauthorized"
+		     : status == 404 ? "Not Found"
+				     : "Bad Request",
+		     strlen(body), body);
+	atomic_fetch_add(&wl_metrics.http_errors, 1);
+	/*
+	 * A few hundred bytes into a fresh socket's empty send buffer: written
+	 * whole, then the connection is hung up (the answer says close).
+	 */
+	if (n > 0 && (size_t)n < sizeof(buf) - LWS_PRE &&
+	    send(lws_get_socket_fd(wsi), buf + LWS_PRE, (size_t)n,
+		 MSG_NOSIGNAL) != n)
+		wl_debug("refusing an upgrade: short write");
+	return -1;
+}
+
+static int on_ws_confirm(struct lws *wsi, struct wl_session *s)
 {
 	struct wl_apiserver *srv = server_of(wsi);
 	char uri[URI_MAX], host[256], query[URI_MAX], v[32];
@@ -916,9 +960,10 @@ static int on_ws_filter(struct lws *wsi, struct wl_session *s)
 
 	memset(s, 0, sizeof(*s));
 	s->server = srv;
-	if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) < 0 ||
-	    authenticate(wsi, s) < 0)
-		return -1;
+	if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) < 0)
+		return refuse_upgrade(wsi, 414, "the request URI is too long");
+	if (authenticate(wsi, s) < 0)
+		return refuse_upgrade(wsi, 401, wl_error_last());
 	plan = calloc(1, sizeof(*plan));
 	if (!plan)
 		return -1;
@@ -937,47 +982,61 @@ static int on_ws_filter(struct lws *wsi, struct wl_session *s)
 				 rest[0] ? rest : "/", has_query > 0 ? "?" : "",
 				 has_query > 0 ? query : "");
 		} else if (plan->route == ROUTE_WATCH) {
-			struct wl_worklet w;
-
 			if (query_param(query, "since", v, sizeof(v)) &&
-			    wl_parse_int64(&since, v, 0, INT64_MAX) < 0)
-				goto reject;
+			    wl_parse_int64(&since, v, 0, INT64_MAX) < 0) {
+				free(plan);
+				return refuse_upgrade(
+					wsi, 400, "since: must be an event id");
+			}
 			plan->opts.since = (uint64_t)since;
 			plan->opts.logs =
 				query_param(query, "logs", v, sizeof(v)) &&
 				!strcmp(v, "1");
 			if (plan->id[0]) {
-				wl_worklet_init(&w);
-				if (wl_api_load_owned(&srv->store, plan->id,
-						      s->user, &w) < 0) {
-					wl_worklet_release(&w);
-					goto reject;
-				}
-				wl_worklet_release(&w);
 				snprintf(plan->worklet, sizeof(plan->worklet),
 					 "%s", plan->id);
 				plan->opts.worklet_id = plan->worklet;
 			}
 		} else {
-			goto reject;
+			free(plan);
+			return refuse_upgrade(wsi, 404,
+					      "no WebSocket endpoint here");
 		}
 	}
-	s->impl = plan;
+	snprintf(plan->user, sizeof(plan->user), "%s", s->user);
+	/* Ownership now, so a foreign id gets the same 404 as a missing one. */
+	if (plan->id[0]) {
+		struct wl_worklet w;
+		int error;
+
+		wl_worklet_init(&w);
+		error = wl_api_load_owned(&srv->store, plan->id, s->user, &w);
+		wl_worklet_release(&w);
+		if (error < 0) {
+			free(plan);
+			return refuse_upgrade(wsi, 404, "worklet not found");
+		}
+	}
+	/*
+	 * The per-session data is allocated anew for the WebSocket role; the
+	 * wsi's opaque pointer lasts until ESTABLISHED (or WSI_DESTROY).
+	 */
+	lws_set_opaque_user_data(wsi, plan);
 	return 0;
-reject:
-	free(plan);
-	return -1;
 }
 
 static int on_ws_established(struct lws *wsi, struct wl_session *s)
 {
 	struct wl_apiserver *srv = server_of(wsi);
-	struct ws_plan *plan = s->impl;
+	struct ws_plan *plan = lws_get_opaque_user_data(wsi);
 	int error;
 
-	s->impl = NULL;
-	if (!plan)
+	lws_set_opaque_user_data(wsi, NULL);
+	if (!plan || !s)
 		return -1;
+	memset(s, 0, sizeof(*s));
+	s->server = srv;
+	snprintf(s->user, sizeof(s->user), "%s", plan->user);
 	if (plan->route == ROUTE_WATCH)
 		error = wl_watch_begin(wsi, s, srv->events, &plan->opts);
 	else
@@ -1003,8 +1062,23 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason,
 			wl_watch_wake_all(srv->ctx);
 		}
 		return 0;
+	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: {
+		/* No per-session data exists yet at this point. */
+		struct wl_session tmp;
+
+		return on_ws_confirm(wsi, &tmp);
+	}
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-		return on_ws_filter(wsi, s);
+		/* Decided at CONFIRM_UPGRADE; nothing planned, no socket. */
+		return lws_get_opaque_user_data(wsi) ? 0 : -1;
+	case LWS_CALLBACK_WSI_DESTROY:
+		/* An upgrade confirmed but never established. */
+		if ((!s || s->kind == WL_SESSION_NONE) &&
+		    lws_get_opaque_user_data(wsi)) {
+			free(lws_get_opaque_user_data(wsi));
+			lws_set_opaque_user_data(wsi, NULL);
+		}
+		break;
 	case LWS_CALLBACK_ESTABLISHED:
 		return on_ws_established(wsi, s);
 	default:
@@ -1039,8 +1113,6 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason,
 	case LWS_CALLBACK_CLOSED:
 		if (s->kind == WL_SESSION_API)
 			api_state_free(s->impl);
-		else if (s->kind == WL_SESSION_NONE)
-			free(s->impl); /* a ws_plan never established */
 		s->impl = NULL;
 		s->kind = WL_SESSION_NONE;
 		return 0;
@@ -1051,8 +1123,8 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason,
 }
 
 static struct lws_protocols protocols[] = {
-	{ "worklet-http", callback_http, sizeof(struct wl_session), 16384, 0,
-	  NULL, 0 },
+	{ "worklet", callback_http, sizeof(struct wl_session), 16384, 0, NULL,
+	  0 },
 	{ NULL, NULL, 0, 0, 0, NULL, 0 }, /* the proxy's upstream protocol */
 	{ NULL, NULL, 0, 0, 0, NULL, 0 },
 };

@@ -3,7 +3,7 @@
 
 /*
  * One client connection of the API server, as libwebsockets' per-session
- * user data of protocols[0] ("worklet-http"). server.c authenticates and
+ * user data of protocols[0] ("worklet"). server.c authenticates and
  * routes each request, then hands the session to the module that serves it:
  *
  *   WL_SESSION_API    REST handlers (api.c): a whole response in memory
