@@ -328,6 +328,46 @@ static int make_context(struct wl_buf *tar, const char *dockerfile)
 	return rc;
 }
 
+/*
+ * What the build tests share: options ready for wl_docker_build, with the
+ * tag worklet-test/<name>-<suffix>:v1, our labels (worklet.id = wid) and
+ * a context of hello.txt and the given Dockerfile.
+ */
+struct build_setup {
+	struct wl_docker_build_opts o;
+	struct wl_kvlist labels;
+	struct wl_buf tar;
+	char tag[128];
+};
+
+/* Make the context again, with another Dockerfile or the same one. */
+static void build_setup_context(struct build_setup *b, const char *dockerfile)
+{
+	wl_buf_reset(&b->tar);
+	CHECK(make_context(&b->tar, dockerfile) == 0);
+	b->o.context = b->tar.ptr;
+	b->o.context_len = b->tar.len;
+}
+
+static void build_setup_init(struct build_setup *b, const char *name,
+			     const char *wid, const char *dockerfile)
+{
+	memset(b, 0, sizeof(*b));
+	wl_buf_init(&b->tar, 16 * 1024 * 1024);
+	labels_init(&b->labels, wid);
+	snprintf(b->tag, sizeof(b->tag), "worklet-test/%s-%s:v1", name, suffix);
+	b->o.dockerfile = ".worklet/Dockerfile";
+	b->o.tag = b->tag;
+	b->o.labels = &b->labels;
+	build_setup_context(b, dockerfile);
+}
+
+static void build_setup_release(struct build_setup *b)
+{
+	wl_kvlist_release(&b->labels);
+	wl_buf_release(&b->tar);
+}
+
 struct lines {
 	struct wl_buf all;
 	int count;
@@ -401,32 +441,23 @@ static void test_host_and_reachability(void)
 
 static void test_build_inspect_list_remove(void)
 {
+	static const char df[] = "FROM scratch\nCOPY hello.txt /\n";
 	struct wl_docker *d = client();
-	struct wl_docker_build_opts o = { 0 };
+	struct build_setup b;
 	struct wl_docker_image img = { 0 }, *imgs = NULL;
 	struct lines lines = { 0 };
-	struct wl_kvlist labels;
-	struct wl_buf tar;
-	char tag[128], *id = NULL, *again = NULL;
+	char *id = NULL, *again = NULL;
 	size_t count = 0;
 	int64_t t0;
 
 	if (!d)
 		return;
-	wl_buf_init(&tar, 16 * 1024 * 1024);
 	wl_buf_init(&lines.all, 1024 * 1024);
-	labels_init(&labels, "build-test");
-	snprintf(tag, sizeof(tag), "worklet-test/unit-%s:v1", suffix);
-	CHECK(make_context(&tar, "FROM scratch\nCOPY hello.txt /\n") == 0);
-	o.context = tar.ptr;
-	o.context_len = tar.len;
-	o.dockerfile = ".worklet/Dockerfile";
-	o.tag = tag;
-	o.labels = &labels;
-	o.on_line = collect_line;
-	o.ctx = &lines;
-	o.timeout_ms = 60000;
-	if (wl_docker_build(d, &o, &id) < 0) {
+	build_setup_init(&b, "unit", "build-test", df);
+	b.o.on_line = collect_line;
+	b.o.ctx = &lines;
+	b.o.timeout_ms = 60000;
+	if (wl_docker_build(d, &b.o, &id) < 0) {
 		fprintf(stderr, "build: %s\n", wl_error_last());
 		wl_unit_failures++;
 		goto done;
@@ -437,11 +468,11 @@ static void test_build_inspect_list_remove(void)
 	CHECK_CONTAINS(wl_buf_cstr(&lines.all), " : COPY hello.txt /\n");
 	CHECK(!strstr(wl_buf_cstr(&lines.all), "{\""));
 
-	CHECK(wl_docker_image_inspect(d, tag, &img) == 0);
+	CHECK(wl_docker_image_inspect(d, b.tag, &img) == 0);
 	CHECK_STR(img.id, id);
 	CHECK_STR(wl_kvlist_get(&img.labels, "worklet.test"), suffix);
 	CHECK_STR(wl_kvlist_get(&img.labels, "worklet.id"), "build-test");
-	CHECK(img.tag_count == 1 && !strcmp(img.tags[0], tag));
+	CHECK(img.tag_count == 1 && !strcmp(img.tags[0], b.tag));
 	CHECK(img.exposed_port == 0);
 	t0 = wl_time_now_ms();
 	CHECK(img.created_ms > t0 - 120000 && img.created_ms <= t0 + 5000);
@@ -454,7 +485,8 @@ static void test_build_inspect_list_remove(void)
 	CHECK(count == 1);
 	if (count == 1) {
 		CHECK_STR(imgs[0].id, id);
-		CHECK(imgs[0].tag_count == 1 && !strcmp(imgs[0].tags[0], tag));
+		CHECK(imgs[0].tag_count == 1 &&
+		      !strcmp(imgs[0].tags[0], b.tag));
 		CHECK_STR(wl_kvlist_get(&imgs[0].labels, "worklet.id"),
 			  "build-test");
 		CHECK(imgs[0].created_ms > 0);
@@ -462,28 +494,24 @@ static void test_build_inspect_list_remove(void)
 	wl_docker_images_free(imgs, count);
 
 	/* The same tree again: the deterministic context hits the cache. */
-	wl_buf_reset(&tar);
-	CHECK(make_context(&tar, "FROM scratch\nCOPY hello.txt /\n") == 0);
-	o.context = tar.ptr;
-	o.context_len = tar.len;
+	build_setup_context(&b, df);
 	wl_buf_reset(&lines.all);
-	CHECK(wl_docker_build(d, &o, &again) == 0);
+	CHECK(wl_docker_build(d, &b.o, &again) == 0);
 	CHECK_STR(again, id);
 	CHECK_CONTAINS(wl_buf_cstr(&lines.all), "Using cache");
 
-	CHECK(wl_docker_image_remove(d, tag, 1) == 0);
-	CHECK(wl_docker_image_inspect(d, tag, &img) == WL_ENOTFOUND);
+	CHECK(wl_docker_image_remove(d, b.tag, 1) == 0);
+	CHECK(wl_docker_image_inspect(d, b.tag, &img) == WL_ENOTFOUND);
 	CHECK(wl_docker_image_inspect(d, id, &img) == WL_ENOTFOUND);
 	/* Missing is success. */
-	CHECK(wl_docker_image_remove(d, tag, 1) == 0);
+	CHECK(wl_docker_image_remove(d, b.tag, 1) == 0);
 	CHECK(wl_docker_images_list(d, test_label, &imgs, &count) == 0);
 	CHECK(count == 0);
 	wl_docker_images_free(imgs, count);
 done:
 	free(id);
 	free(again);
-	wl_kvlist_release(&labels);
-	wl_buf_release(&tar);
+	build_setup_release(&b);
 	wl_buf_release(&lines.all);
 	wl_docker_free(d);
 }
@@ -491,27 +519,18 @@ done:
 static void test_build_failure_names_the_step(void)
 {
 	struct wl_docker *d = client();
-	struct wl_docker_build_opts o = { 0 };
+	struct build_setup b;
 	struct lines lines = { 0 };
-	struct wl_kvlist labels;
-	struct wl_buf tar;
-	char tag[128], *id = NULL;
+	char *id = NULL;
 
 	if (!d)
 		return;
-	wl_buf_init(&tar, 16 * 1024 * 1024);
 	wl_buf_init(&lines.all, 1024 * 1024);
-	labels_init(&labels, "build-fail");
-	snprintf(tag, sizeof(tag), "worklet-test/fail-%s:v1", suffix);
-	CHECK(make_context(&tar, "FROM scratch\nCOPY missing.txt /\n") == 0);
-	o.context = tar.ptr;
-	o.context_len = tar.len;
-	o.dockerfile = ".worklet/Dockerfile";
-	o.tag = tag;
-	o.labels = &labels;
-	o.on_line = collect_line;
-	o.ctx = &lines;
-	CHECK(wl_docker_build(d, &o, &id) == WL_ERROR);
+	build_setup_init(&b, "fail", "build-fail",
+			 "FROM scratch\nCOPY missing.txt /\n");
+	b.o.on_line = collect_line;
+	b.o.ctx = &lines;
+	CHECK(wl_docker_build(d, &b.o, &id) == WL_ERROR);
 	CHECK(id == NULL);
 	/* The daemon counts the LABEL step it adds for the labels: 2/3. */
 	CHECK_CONTAINS(wl_error_last(), "build failed at step 2/");
@@ -521,12 +540,11 @@ static void test_build_failure_names_the_step(void)
 	CHECK_CONTAINS(wl_buf_cstr(&lines.all), "COPY failed");
 
 	/* A Dockerfile that is not in the context: refused up front. */
-	o.dockerfile = "nope/Dockerfile";
-	CHECK(wl_docker_build(d, &o, &id) == WL_ERROR);
+	b.o.dockerfile = "nope/Dockerfile";
+	CHECK(wl_docker_build(d, &b.o, &id) == WL_ERROR);
 	CHECK_CONTAINS(wl_error_last(), "Dockerfile");
 	CHECK(id == NULL);
-	wl_kvlist_release(&labels);
-	wl_buf_release(&tar);
+	build_setup_release(&b);
 	wl_buf_release(&lines.all);
 	wl_docker_free(d);
 }
@@ -534,29 +552,20 @@ static void test_build_failure_names_the_step(void)
 static void test_build_cancel_and_timeout(void)
 {
 	struct wl_docker *d = client();
-	struct wl_docker_build_opts o = { 0 };
-	struct wl_kvlist labels;
-	struct wl_buf tar;
+	struct build_setup b;
 	struct wl_docker_container *list = NULL;
 	struct wl_docker_image *imgs = NULL;
 	volatile int cancel = 1;
-	char df[256], tag[128], *id = NULL;
+	char df[256], *id = NULL;
 	size_t count = 1;
 	int64_t t0;
 
 	if (!d)
 		return;
-	wl_buf_init(&tar, 16 * 1024 * 1024);
-	labels_init(&labels, "build-cancel");
-	snprintf(tag, sizeof(tag), "worklet-test/cancel-%s:v1", suffix);
-	CHECK(make_context(&tar, "FROM scratch\nCOPY hello.txt /\n") == 0);
-	o.context = tar.ptr;
-	o.context_len = tar.len;
-	o.dockerfile = ".worklet/Dockerfile";
-	o.tag = tag;
-	o.labels = &labels;
-	o.cancel = &cancel;
-	CHECK(wl_docker_build(d, &o, &id) == WL_ECANCELED);
+	build_setup_init(&b, "cancel", "build-cancel",
+			 "FROM scratch\nCOPY hello.txt /\n");
+	b.o.cancel = &cancel;
+	CHECK(wl_docker_build(d, &b.o, &id) == WL_ECANCELED);
 	CHECK_CONTAINS(wl_error_last(), "canceled");
 	CHECK(id == NULL);
 
@@ -569,14 +578,11 @@ static void test_build_cancel_and_timeout(void)
 	snprintf(df, sizeof(df),
 		 "FROM %s\nLABEL worklet.test=%s\nRUN sleep 60\n", base_image,
 		 suffix);
-	wl_buf_reset(&tar);
-	CHECK(make_context(&tar, df) == 0);
-	o.context = tar.ptr;
-	o.context_len = tar.len;
-	o.cancel = NULL;
-	o.timeout_ms = 1500;
+	build_setup_context(&b, df);
+	b.o.cancel = NULL;
+	b.o.timeout_ms = 1500;
 	t0 = wl_time_mono_ms();
-	CHECK(wl_docker_build(d, &o, &id) == WL_ETIMEOUT);
+	CHECK(wl_docker_build(d, &b.o, &id) == WL_ETIMEOUT);
 	CHECK(wl_time_mono_ms() - t0 < 5000);
 	CHECK_CONTAINS(wl_error_last(), "timed out after 1500 ms");
 	CHECK(id == NULL);
@@ -599,8 +605,7 @@ static void test_build_cancel_and_timeout(void)
 		CHECK(wl_docker_image_remove(d, imgs[i].id, 1) == 0);
 	wl_docker_images_free(imgs, count);
 done:
-	wl_kvlist_release(&labels);
-	wl_buf_release(&tar);
+	build_setup_release(&b);
 	wl_docker_free(d);
 }
 
