@@ -61,6 +61,14 @@ static void sh(const char *fmt, ...)
 	free(cmd);
 }
 
+/* Commit a new file name, holding the line text, on the branch of repo. */
+static void commit_file(const char *repo, const char *name, const char *text,
+			const char *msg)
+{
+	sh("cd '%s' && echo %s > %s && " GIT "add %s && " GIT "commit -q -m %s",
+	   repo, text, name, name, msg);
+}
+
 /* The output of "git rev-parse rev" in repo. */
 static void rev_parse(char out[41], const char *repo, const char *rev)
 {
@@ -233,13 +241,9 @@ static void test_local_commit_kept(void)
 	char sha[41], local[41];
 
 	CHECK(sync_to(url, "main", dir, 1, sha) == 0);
-	sh("cd '%s' && echo mine > local.txt && " GIT "add local.txt && " GIT
-	   "commit -q -m prompt",
-	   dir);
+	commit_file(dir, "local.txt", "mine", "prompt");
 	rev_parse(local, dir, "HEAD");
-	sh("cd '%s' && echo up > up.txt && " GIT "add up.txt && " GIT
-	   "commit -q -m upstream",
-	   src);
+	commit_file(src, "up.txt", "up", "upstream");
 	CHECK(sync_to(url, "main", dir, 1, sha) == 0);
 	CHECK_STR(sha, local);
 	CHECK(exists(dir, "local.txt"));
@@ -385,9 +389,7 @@ static void test_origin_changed(void)
 	char *dir = path("clones/ten");
 	char sha[41], want[41];
 
-	sh("cd '%s' && echo only-b > only-b.txt && " GIT "add . && " GIT
-	   "commit -q -m b",
-	   b);
+	commit_file(b, "only-b.txt", "only-b", "b");
 	/* a directory that is not a repository is replaced */
 	CHECK(wl_fs_mkdir_p(dir, 0755) == 0);
 	sh("echo junk > '%s/junk.txt'", dir);
