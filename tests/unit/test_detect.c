@@ -13,6 +13,7 @@
 #include "controller/detect.h"
 #include "specs/core/error.h"
 #include "specs/core/fs.h"
+#include "specs/worklet.h"
 #include "tests/unit/unit.h"
 #include "specs/core/banned.h"
 
@@ -417,11 +418,7 @@ static void test_to_detection(void)
 	CHECK(d.evidence_count == plan.evidence_count);
 	for (size_t i = 0; i < d.evidence_count && i < plan.evidence_count; i++)
 		CHECK_STR(d.evidence[i], plan.evidence[i]);
-	free(d.framework);
-	free(d.start_command);
-	for (size_t i = 0; i < d.evidence_count; i++)
-		free(d.evidence[i]);
-	free(d.evidence);
+	wl_detection_release(&d);
 	wl_build_plan_release(&plan);
 	free(dir);
 
@@ -432,10 +429,7 @@ static void test_to_detection(void)
 	CHECK(d.framework == NULL);
 	CHECK(d.port == 8080);
 	CHECK_CONTAINS(d.start_command, "Dockerfile");
-	free(d.start_command);
-	for (size_t i = 0; i < d.evidence_count; i++)
-		free(d.evidence[i]);
-	free(d.evidence);
+	wl_detection_release(&d);
 	wl_build_plan_release(&plan);
 	free(dir);
 }
