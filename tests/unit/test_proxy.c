@@ -218,6 +218,7 @@ struct request {
 	const char *body;    /* sent with Content-Length */
 	const char *chunked; /* sent with Transfer-Encoding: chunked */
 	long max_recv_speed; /* bytes/s, 0: unlimited */
+	long timeout_ms;     /* 0: 60 s */
 };
 
 static CURLcode do_request(CURL *c, const struct request *rq, struct reply *r)
@@ -240,7 +241,8 @@ static CURLcode do_request(CURL *c, const struct request *rq, struct reply *r)
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS,
+			 rq->timeout_ms ? rq->timeout_ms : 60000L);
 	for (int i = 0; i < 6 && rq->headers[i]; i++)
 		hl = curl_slist_append(hl, rq->headers[i]);
 	if (rq->body) {
@@ -587,6 +589,46 @@ static void test_large_download_bounded_memory(void)
 	curl_easy_cleanup(c);
 }
 
+/* A 5 MiB upload streams through (the proxy buffers at most BUF_MAX). */
+static void test_large_upload(void)
+{
+	size_t n = 5u << 20;
+	char *body = malloc(n + 1);
+	CURL *c = curl_easy_init();
+	struct request rq = { .method = "POST", .path = "/p/echo/upload" };
+	struct reply r;
+
+	memset(body, 'u', n);
+	body[n] = '\0';
+	rq.body = body;
+	CHECK(do_request(c, &rq, &r) == CURLE_OK);
+	CHECK(r.status == 200);
+	CHECK_CONTAINS(wl_buf_cstr(&r.body), "\"bodyLength\":5242880");
+	reply_release(&r);
+	free(body);
+	curl_easy_cleanup(c);
+}
+
+/* A client that gives up mid-download leaves nothing behind. */
+static void test_client_abort_mid_body(void)
+{
+	CURL *c = curl_easy_init();
+	struct request rq = { .path = "/p/big?mb=50",
+			      .max_recv_speed = 1000 * 1000,
+			      .timeout_ms = 300 };
+	struct reply r;
+
+	CHECK(do_request(c, &rq, &r) != CURLE_OK);
+	reply_release(&r);
+	rq.path = "/p/echo/after";
+	rq.max_recv_speed = 0;
+	rq.timeout_ms = 0;
+	CHECK(do_request(c, &rq, &r) == CURLE_OK);
+	CHECK(r.status == 200);
+	reply_release(&r);
+	curl_easy_cleanup(c);
+}
+
 static void test_websocket_echo_and_close(void)
 {
 	static const char script[] =
@@ -662,6 +704,8 @@ int main(void)
 		UNIT(test_smuggling_shapes_rejected),
 		UNIT(test_app_down_is_502_quickly),
 		UNIT(test_large_download_bounded_memory),
+		UNIT(test_large_upload),
+		UNIT(test_client_abort_mid_body),
 		UNIT(test_websocket_echo_and_close),
 		UNIT(test_websocket_app_down_closes),
 		{ 0 },
