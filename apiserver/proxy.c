@@ -1193,7 +1193,10 @@ static int add_forwarded(struct lws *wsi, struct proxy *p, struct wl_buf *h,
 
 	peer[0] = '\0';
 	lws_get_peer_simple(wsi, peer, sizeof(peer));
-	if (peer[0] && wl_buf_printf(h, "X-Forwarded-For: %s\r\n", peer) < 0)
+	/* An IPv4 client on a dual-stack listener: say it as IPv4. */
+	if (peer[0] &&
+	    wl_buf_printf(h, "X-Forwarded-For: %s\r\n",
+			  strncmp(peer, "::ffff:", 7) ? peer : peer + 7) < 0)
 		return -1;
 	if (wl_buf_printf(h, "X-Forwarded-Proto: %s\r\n",
 			  lws_is_ssl(wsi) ? "https" : "http") < 0)
