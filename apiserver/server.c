@@ -178,7 +178,15 @@ static int write_api(struct lws *wsi, struct api_state *a)
 		    lws_add_http_header_by_name(
 			    wsi,
 			    (const unsigned char *)"x-content-type-options:",
-			    (const unsigned char *)"nosniff", 7, &p, end))
+			    (const unsigned char *)"nosniff", 7, &p, end) ||
+		    lws_add_http_header_by_name(
+			    wsi, (const unsigned char *)"x-frame-options:",
+			    (const unsigned char *)"DENY", 4, &p, end) ||
+		    lws_add_http_header_by_name(
+			    wsi,
+			    (const unsigned char *)"content-security-policy:",
+			    (const unsigned char *)"default-src 'none'", 18, &p,
+			    end))
 			return -1;
 		if (a->rs.allow[0] &&
 		    lws_add_http_header_by_name(
@@ -1180,10 +1188,13 @@ int wl_apiserver_new(struct wl_apiserver **out, const struct wl_config *cfg)
 	info.iface = iface[0] && strcmp(iface, "0.0.0.0") ? iface : NULL;
 	info.protocols = protocols;
 	info.user = srv;
-	info.options =
-		LWS_SERVER_OPTION_DISABLE_IPV6 |
-		LWS_SERVER_OPTION_VALIDATE_UTF8 |
-		LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE;
+	/*
+	 * Not HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE: lws would stamp
+	 * its strict policy on every response, the proxied apps' too, and
+	 * break them. API responses set their own headers (write_api).
+	 */
+	info.options = LWS_SERVER_OPTION_DISABLE_IPV6 |
+		       LWS_SERVER_OPTION_VALIDATE_UTF8;
 	info.timeout_secs = 60;
 	info.max_http_header_data = 16384;
 	info.max_http_header_pool = 256;

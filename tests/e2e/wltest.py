@@ -211,7 +211,8 @@ class Env:
             h["Host"] = host
         h.update(headers or {})
         conn = http.client.HTTPConnection("127.0.0.1", self.api_port, timeout=timeout)
-        conn.request(method, path, body=data, headers=h)
+        conn.request(method, path, body=data, headers=h,
+                     encode_chunked=h.get("Transfer-Encoding") == "chunked")
         resp = conn.getresponse()
         raw = resp.read()
         conn.close()
