@@ -34,8 +34,8 @@ struct wl_event {
 	uint64_t id;
 	char worklet_id[64];
 	char user_id[129]; /* the owner: events are only shown to them */
-	int is_log;        /* log lines are sent only to clients that ask */
-	char *json;        /* the whole event object, NUL-terminated */
+	int is_log;	   /* log lines are sent only to clients that ask */
+	char *json;	   /* the whole event object, NUL-terminated */
 	size_t json_len;
 };
 
@@ -61,8 +61,7 @@ uint64_t wl_events_publish(struct wl_events *e, const char *worklet_id,
  * -1 when `after` is older than the history (the client must resync).
  */
 int wl_events_next(struct wl_events *e, uint64_t after, const char *user,
-		   const char *worklet_id, int want_logs,
-		   struct wl_event *out);
+		   const char *worklet_id, int want_logs, struct wl_event *out);
 
 /* The id of the newest event (0 if none). */
 uint64_t wl_events_last_id(struct wl_events *e);

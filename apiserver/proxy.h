@@ -40,7 +40,8 @@ extern const struct lws_protocols wl_proxy_upstream_protocol;
  * failure the caller answers with an error.
  */
 int wl_proxy_begin(struct lws *wsi, struct wl_session *s,
-		   const struct wl_proxy_target *t, const char *path, int is_ws);
+		   const struct wl_proxy_target *t, const char *path,
+		   int is_ws);
 
 /*
  * Every later callback of a WL_SESSION_PROXY session goes here (HTTP body,

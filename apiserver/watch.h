@@ -21,7 +21,7 @@
 
 struct wl_watch_opts {
 	const char *worklet_id; /* NULL: all of s->user's worklets */
-	uint64_t since;         /* 0: only new events */
+	uint64_t since;		/* 0: only new events */
 	int logs;
 };
 
