@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 
 #include "apiserver/api.h"
@@ -415,12 +416,111 @@ static enum route classify(const char *path, char *id, size_t n,
 	return ROUTE_API;
 }
 
+/*
+ * What the proxy needs to know per request (owner, phase, port) without
+ * parsing two YAML files each time: a small cache, service thread only,
+ * whose entries are valid while the spec and status files are unchanged
+ * (same inode, size and mtime). Two stat(2) calls replace two parses.
+ */
+#define ROUTE_CACHE_SIZE 256
+
+struct file_id {
+	ino_t ino;
+	off_t size;
+	struct timespec mtime;
+};
+
+struct route_entry {
+	char id[WL_ID_MAX + 1];
+	struct file_id spec, status;
+	char owner[WL_USER_MAX + 1];
+	enum wl_phase phase;
+	int port;
+	char last_error[512];
+	uint64_t used;
+};
+
+static struct route_entry route_cache[ROUTE_CACHE_SIZE];
+static uint64_t route_clock;
+
+static int file_id_of(const char *path, struct file_id *out)
+{
+	struct stat st;
+
+	memset(out, 0, sizeof(*out));
+	if (stat(path, &st) < 0)
+		return -1;
+	out->ino = st.st_ino;
+	out->size = st.st_size;
+	out->mtime = st.st_mtim;
+	return 0;
+}
+
+static int file_id_eq(const struct file_id *a, const struct file_id *b)
+{
+	return a->ino == b->ino && a->size == b->size &&
+	       a->mtime.tv_sec == b->mtime.tv_sec &&
+	       a->mtime.tv_nsec == b->mtime.tv_nsec;
+}
+
+/*
+ * The routing facts of worklet id if user owns it; NULL (not found, or
+ * someone else's: indistinguishable) otherwise.
+ */
+static const struct route_entry *route_lookup(struct wl_apiserver *srv,
+					      const char *id, const char *user)
+{
+	struct route_entry *e = NULL, *victim = &route_cache[0];
+	struct file_id spec, status;
+	char path[4096];
+	struct wl_worklet w;
+
+	if (wl_validate_id(id) < 0)
+		return NULL;
+	snprintf(path, sizeof(path), "%s/%s.yaml", srv->store.specs_dir, id);
+	if (file_id_of(path, &spec) < 0)
+		return NULL;
+	snprintf(path, sizeof(path), "%s/%s.yaml", srv->store.status_dir, id);
+	file_id_of(path, &status); /* none yet is fine: all zero */
+	for (size_t i = 0; i < ROUTE_CACHE_SIZE; i++) {
+		if (!strcmp(route_cache[i].id, id)) {
+			e = &route_cache[i];
+			break;
+		}
+		if (route_cache[i].used < victim->used)
+			victim = &route_cache[i];
+	}
+	if (!e || !file_id_eq(&e->spec, &spec) ||
+	    !file_id_eq(&e->status, &status)) {
+		e = e ? e : victim;
+		memset(e, 0, sizeof(*e));
+		wl_worklet_init(&w);
+		if (wl_store_read_spec(&srv->store, id, &w) < 0 ||
+		    !w.meta.user_id) {
+			wl_worklet_release(&w);
+			return NULL;
+		}
+		wl_store_read_status(&srv->store, id, &w);
+		snprintf(e->id, sizeof(e->id), "%s", id);
+		snprintf(e->owner, sizeof(e->owner), "%s", w.meta.user_id);
+		e->phase = w.status.phase;
+		e->port = w.status.port;
+		snprintf(e->last_error, sizeof(e->last_error), "%s",
+			 w.status.last_error ? w.status.last_error : "");
+		e->spec = spec;
+		e->status = status;
+		wl_worklet_release(&w);
+	}
+	e->used = ++route_clock;
+	return strcmp(e->owner, user) ? NULL : e;
+}
+
 /* A friendly page for a worklet that is not serving right now. */
 static int not_serving(struct lws *wsi, struct wl_session *s,
-		       const struct wl_worklet *w)
+		       const struct route_entry *e)
 {
 	struct api_state *a;
-	const char *phase = wl_phase_name(w->status.phase);
+	const char *phase = wl_phase_name(e->phase);
 
 	if (!s->impl && begin_api(wsi, s) < 0)
 		return -1;
@@ -430,9 +530,9 @@ static int not_serving(struct lws *wsi, struct wl_session *s,
 	wl_buf_reset(&a->rs.body);
 	wl_buf_printf(&a->rs.body,
 		      "worklet '%s' is not serving right now: it is %s.%s%s\n",
-		      w->meta.id, phase[0] ? phase : "creating",
-		      w->status.last_error ? "\nlast error: " : "",
-		      w->status.last_error ? w->status.last_error : "");
+		      e->id, phase[0] ? phase : "creating",
+		      e->last_error[0] ? "\nlast error: " : "", e->last_error);
+	atomic_fetch_add(&wl_metrics.proxy_errors, 1);
 	respond(wsi, a);
 	return 0;
 }
@@ -445,28 +545,20 @@ static int route_proxy(struct lws *wsi, struct wl_session *s, const char *id,
 		       const char *prefix, const char *path_rest, int is_ws)
 {
 	struct wl_apiserver *srv = server_of(wsi);
+	const struct route_entry *e = route_lookup(srv, id, s->user);
 	struct wl_proxy_target t;
-	struct wl_worklet w;
-	int error;
 
-	wl_worklet_init(&w);
-	if (wl_api_load_owned(&srv->store, id, s->user, &w) < 0) {
-		wl_worklet_release(&w);
+	if (!e)
 		return is_ws ? -1
 			     : respond_now(wsi, s, 404, "not_found",
 					   "worklet not found");
-	}
-	if (w.status.phase != WL_PHASE_RUNNING || !w.status.port) {
-		error = is_ws ? -1 : not_serving(wsi, s, &w);
-		wl_worklet_release(&w);
-		return error;
-	}
+	if (e->phase != WL_PHASE_RUNNING || !e->port)
+		return is_ws ? -1 : not_serving(wsi, s, e);
 	memset(&t, 0, sizeof(t));
 	snprintf(t.worklet_id, sizeof(t.worklet_id), "%s", id);
-	t.port = w.status.port;
+	t.port = e->port;
 	t.prefix = prefix;
 	t.host_routed = prefix[0] == '\0';
-	wl_worklet_release(&w);
 	snprintf(s->worklet_id, sizeof(s->worklet_id), "%s", id);
 	atomic_fetch_add(&wl_metrics.proxy_requests, 1);
 	if (wl_proxy_begin(wsi, s, &t, path_rest, is_ws) < 0) {
