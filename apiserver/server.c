@@ -58,6 +58,10 @@ struct wl_apiserver {
 	struct lws_context *ctx;
 	volatile int stop;
 
+	struct follow *follows; /* live log streams (service thread's list) */
+	int follow_count;
+	int follow_threads; /* running; under job_lock, signalled on job_cond */
+
 	pthread_t job_thread;
 	int job_started;
 	pthread_mutex_t job_lock;
@@ -79,6 +83,32 @@ struct api_state {
 	size_t sent;
 	int close_after;
 	struct job *job;
+};
+
+/*
+ * GET /logs?follow=1: a thread follows the container's output into a
+ * bounded buffer; the service thread drains it to the client in chunks.
+ * Shared by the two (refs under lock): whoever drops the last reference
+ * frees it.
+ */
+#define FOLLOW_MAX 64
+#define FOLLOW_BUFFER (1 << 20)
+
+struct follow {
+	struct follow *next; /* in the server's list, service thread only */
+	struct wl_apiserver *server;
+	struct lws *wsi; /* NULL once the client is gone */
+	pthread_mutex_t lock;
+	struct wl_buf pending;
+	size_t dropped; /* bytes lost to a client slower than the app */
+	int refs;
+	int done; /* the follow thread has finished */
+	int error;
+	char message[256];
+	volatile int cancel;
+	char container_id[80];
+	int tail;
+	int headers_sent, finished;
 };
 
 /* The blocking part of GET /logs. */
@@ -744,6 +774,218 @@ static void jobs_collect(struct wl_apiserver *srv)
 	}
 }
 
+/* ---- GET /logs?follow=1 ------------------------------------------------- */
+
+static void follow_unref(struct follow *f)
+{
+	int refs;
+
+	pthread_mutex_lock(&f->lock);
+	refs = --f->refs;
+	pthread_mutex_unlock(&f->lock);
+	if (refs)
+		return;
+	wl_buf_release(&f->pending);
+	pthread_mutex_destroy(&f->lock);
+	free(f);
+}
+
+static void on_follow_output(void *ctx, const char *data, size_t len)
+{
+	struct follow *f = ctx;
+
+	pthread_mutex_lock(&f->lock);
+	if (wl_buf_add(&f->pending, data, len) < 0)
+		f->dropped +=
+			len; /* the client reads slower than the app logs */
+	pthread_mutex_unlock(&f->lock);
+	lws_cancel_service(f->server->ctx);
+}
+
+static void *follow_main(void *arg)
+{
+	struct follow *f = arg;
+	struct wl_docker *d = NULL;
+	int error;
+
+	if ((error = wl_docker_new(&d, f->server->cfg->docker_host)) == 0)
+		error = wl_docker_container_logs_follow(
+			d, f->container_id, f->tail, on_follow_output, f,
+			&f->cancel);
+	pthread_mutex_lock(&f->lock);
+	f->done = 1;
+	f->error = error == WL_ECANCELED ? 0 : error;
+	if (f->error < 0)
+		snprintf(f->message, sizeof(f->message), "%s", wl_error_last());
+	pthread_mutex_unlock(&f->lock);
+	wl_docker_free(d);
+	lws_cancel_service(f->server->ctx);
+	{
+		struct wl_apiserver *srv = f->server;
+
+		follow_unref(f);
+		/* Last: after this the server may destroy its context. */
+		pthread_mutex_lock(&srv->job_lock);
+		srv->follow_threads--;
+		pthread_cond_broadcast(&srv->job_cond);
+		pthread_mutex_unlock(&srv->job_lock);
+	}
+	return NULL;
+}
+
+/* Service thread: ask for a write where output or the end is waiting. */
+static void follows_wake(struct wl_apiserver *srv)
+{
+	for (struct follow *f = srv->follows; f; f = f->next) {
+		int ready;
+
+		pthread_mutex_lock(&f->lock);
+		ready = f->pending.len || f->done || f->dropped;
+		pthread_mutex_unlock(&f->lock);
+		if (ready && f->wsi)
+			lws_callback_on_writable(f->wsi);
+	}
+}
+
+static void follow_detach(struct wl_apiserver *srv, struct follow *f)
+{
+	for (struct follow **pp = &srv->follows; *pp; pp = &(*pp)->next) {
+		if (*pp == f) {
+			*pp = f->next;
+			srv->follow_count--;
+			break;
+		}
+	}
+	f->wsi = NULL;
+	f->cancel = 1;
+	follow_unref(f);
+}
+
+/* Write one chunk of a chunked response body ("" ends it). */
+static int write_chunk(struct lws *wsi, const char *data, size_t len)
+{
+	unsigned char buf[LWS_PRE + 16 + 16384 + 2];
+	unsigned char *start = buf + LWS_PRE;
+	int n = snprintf((char *)start, 16 + 1, "%zx\r\n", len);
+
+	memcpy(start + n, data, len);
+	memcpy(start + n + len, "\r\n", 2);
+	n += (int)len + 2;
+	return lws_write(wsi, start, (size_t)n, LWS_WRITE_HTTP) == n ? 0 : -1;
+}
+
+static int write_follow(struct lws *wsi, struct wl_session *s)
+{
+	struct follow *f = s->impl;
+	char chunk[16384];
+	size_t n = 0, dropped;
+	int done;
+
+	if (!f->headers_sent) {
+		unsigned char buf[LWS_PRE + 1024], *start = buf + LWS_PRE,
+						   *p = start,
+						   *end = buf + sizeof(buf) - 1;
+
+		if (lws_add_http_header_status(wsi, 200, &p, end) ||
+		    lws_add_http_header_by_token(
+			    wsi, WSI_TOKEN_HTTP_CONTENT_TYPE,
+			    (const unsigned char *)"text/plain; charset=utf-8",
+			    25, &p, end) ||
+		    lws_add_http_header_by_token(
+			    wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING,
+			    (const unsigned char *)"chunked", 7, &p, end) ||
+		    lws_add_http_header_by_name(
+			    wsi, (const unsigned char *)"cache-control:",
+			    (const unsigned char *)"no-store", 8, &p, end) ||
+		    lws_finalize_write_http_header(wsi, start, &p, end))
+			return -1;
+		f->headers_sent = 1;
+		lws_callback_on_writable(wsi);
+		return 0;
+	}
+	pthread_mutex_lock(&f->lock);
+	dropped = f->dropped;
+	f->dropped = 0;
+	if (!dropped) {
+		n = f->pending.len < sizeof(chunk) ? f->pending.len
+						   : sizeof(chunk);
+		memcpy(chunk, f->pending.ptr, n);
+		wl_buf_consume(&f->pending, n);
+	}
+	done = f->done && !f->pending.len;
+	pthread_mutex_unlock(&f->lock);
+	if (dropped)
+		n = (size_t)snprintf(chunk, sizeof(chunk),
+				     "\n[worklet: %zu bytes of output skipped: "
+				     "the client reads too slowly]\n",
+				     dropped);
+	if (n && write_chunk(wsi, chunk, n) < 0)
+		return -1;
+	if (done && !dropped) {
+		if (f->error < 0) {
+			n = (size_t)snprintf(chunk, sizeof(chunk),
+					     "\n[worklet: %s]\n", f->message);
+			if (write_chunk(wsi, chunk, n) < 0)
+				return -1;
+		}
+		f->finished = 1;
+		if (write_chunk(wsi, "", 0) < 0)
+			return -1;
+		return -1; /* the stream is over: close */
+	}
+	if (n || dropped)
+		lws_callback_on_writable(wsi);
+	return 0;
+}
+
+static int start_follow(struct lws *wsi, struct wl_session *s,
+			const char *container_id, int tail)
+{
+	struct wl_apiserver *srv = server_of(wsi);
+	struct follow *f;
+	pthread_t t;
+
+	if (srv->follow_count >= FOLLOW_MAX)
+		return respond_now(wsi, s, 429, "too_many_followers",
+				   "too many log streams are open; try later");
+	if (!container_id || !*container_id)
+		return respond_now(wsi, s, 409, "not_running",
+				   "the app has no container to follow yet");
+	f = calloc(1, sizeof(*f));
+	if (!f)
+		return -1;
+	pthread_mutex_init(&f->lock, NULL);
+	wl_buf_init(&f->pending, FOLLOW_BUFFER);
+	f->server = srv;
+	f->wsi = wsi;
+	f->refs = 2; /* the session and the thread */
+	f->tail = tail;
+	snprintf(f->container_id, sizeof(f->container_id), "%s", container_id);
+	pthread_mutex_lock(&srv->job_lock);
+	srv->follow_threads++;
+	pthread_mutex_unlock(&srv->job_lock);
+	if (pthread_create(&t, NULL, follow_main, f)) {
+		pthread_mutex_lock(&srv->job_lock);
+		srv->follow_threads--;
+		pthread_mutex_unlock(&srv->job_lock);
+		wl_buf_release(&f->pending);
+		pthread_mutex_destroy(&f->lock);
+		free(f);
+		return respond_now(wsi, s, 503, "unavailable",
+				   "cannot start a log stream");
+	}
+	pthread_detach(t);
+	/* The API state made for routing is not needed any more. */
+	api_state_free(s->impl);
+	s->kind = WL_SESSION_STREAM;
+	s->impl = f;
+	f->next = srv->follows;
+	srv->follows = f;
+	srv->follow_count++;
+	lws_callback_on_writable(wsi);
+	return 0;
+}
+
 static int handle_logs(struct lws *wsi, struct wl_session *s, const char *id,
 		       const char *query)
 {
@@ -766,6 +1008,14 @@ static int handle_logs(struct lws *wsi, struct wl_session *s, const char *id,
 		wl_worklet_release(&w);
 		return respond_now(wsi, s, 404, "not_found",
 				   "worklet not found");
+	}
+	if (query_param(query, "follow", tailstr, sizeof(tailstr)) &&
+	    !strcmp(tailstr, "1")) {
+		int error =
+			start_follow(wsi, s, w.status.container_id, (int)tail);
+
+		wl_worklet_release(&w);
+		return error;
 	}
 	o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "id", id);
@@ -1159,6 +1409,7 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason,
 		srv = lws_context_user(lws_get_context(wsi));
 		if (srv) {
 			jobs_collect(srv);
+			follows_wake(srv);
 			wl_watch_wake_all(srv->ctx);
 		}
 		return 0;
@@ -1207,12 +1458,16 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason,
 	case LWS_CALLBACK_HTTP_WRITEABLE:
 		if (s->kind == WL_SESSION_API && s->impl)
 			return write_api(wsi, s->impl);
+		if (s->kind == WL_SESSION_STREAM && s->impl)
+			return write_follow(wsi, s);
 		return 0;
 	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
 	case LWS_CALLBACK_CLOSED_HTTP:
 	case LWS_CALLBACK_CLOSED:
 		if (s->kind == WL_SESSION_API)
 			api_state_free(s->impl);
+		else if (s->kind == WL_SESSION_STREAM && s->impl)
+			follow_detach(server_of(wsi), s->impl);
 		s->impl = NULL;
 		s->kind = WL_SESSION_NONE;
 		return 0;
@@ -1350,6 +1605,13 @@ void wl_apiserver_free(struct wl_apiserver *srv)
 	}
 	if (srv->events)
 		wl_events_watch_stop(srv->events);
+	/* Log followers use the context: end them before it goes. */
+	for (struct follow *f = srv->follows; f; f = f->next)
+		f->cancel = 1;
+	pthread_mutex_lock(&srv->job_lock);
+	while (srv->follow_threads > 0)
+		pthread_cond_wait(&srv->job_cond, &srv->job_lock);
+	pthread_mutex_unlock(&srv->job_lock);
 	if (srv->ctx)
 		lws_context_destroy(srv->ctx);
 	for (j = srv->todo; j; j = next) {

@@ -77,7 +77,9 @@ struct xfer {
 	line_fn on_line;
 	void *ctx;
 
-	struct wl_buf *logs; /* SINK_LOGS */
+	struct wl_buf *logs;	   /* SINK_LOGS */
+	wl_docker_logs_cb logs_cb; /* SINK_LOGS when following */
+	void *logs_ctx;
 	struct wl_docker_log_decoder dec;
 	unsigned char sniff[8];
 	size_t sniff_len;
@@ -283,7 +285,13 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *p)
 		error = feed_lines(x, data, len);
 		break;
 	case SINK_LOGS:
-		if ((error = feed_logs(x, data, len)) == WL_ETOOBIG)
+		error = feed_logs(x, data, len);
+		if (!error && x->logs_cb && x->logs->len) {
+			/* Following: hand the decoded text on, keep nothing. */
+			x->logs_cb(x->logs_ctx, x->logs->ptr, x->logs->len);
+			wl_buf_reset(x->logs);
+		}
+		if (error == WL_ETOOBIG)
 			wl_error_set("%s: the logs exceed %zu bytes", what(x),
 				     x->logs->max);
 		else if (error < 0)
@@ -1523,6 +1531,39 @@ int wl_docker_container_logs(struct wl_docker *d, const char *id, int tail,
 	if (x.status != 200)
 		error = http_fail(&x);
 done:
+	wl_buf_release(&path);
+	xfer_release(&x);
+	return error;
+}
+
+int wl_docker_container_logs_follow(struct wl_docker *d, const char *id,
+				    int tail, wl_docker_logs_cb cb, void *ctx,
+				    const volatile int *cancel)
+{
+	struct wl_buf path, pending;
+	struct xfer x;
+	int error;
+
+	if ((error = check_ref("container id", id)) < 0)
+		return error;
+	wl_buf_init(&path, URL_MAX);
+	wl_buf_init(&pending, 1 << 20);
+	xfer_init(&x, d, SINK_LOGS, "cannot follow logs of container '%s'", id);
+	x.logs = &pending;
+	x.logs_cb = cb;
+	x.logs_ctx = ctx;
+	x.cancel = cancel;
+	if ((error = wl_buf_printf(&path,
+				   "/containers/%s/logs?stdout=1&stderr=1"
+				   "&follow=1&tail=%d",
+				   id, tail < 0 ? 0 : tail)) < 0 ||
+	    (error = perform(&x, "GET", wl_buf_cstr(&path), NULL, NULL, 0, 0)) <
+		    0)
+		goto done;
+	if (x.status != 200)
+		error = http_fail(&x);
+done:
+	wl_buf_release(&pending);
 	wl_buf_release(&path);
 	xfer_release(&x);
 	return error;

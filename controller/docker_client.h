@@ -142,6 +142,19 @@ void wl_docker_containers_free(struct wl_docker_container *c, size_t count);
 int wl_docker_container_logs(struct wl_docker *d, const char *id, int tail,
 			     struct wl_buf *out);
 
+/* Called with each piece of decoded log output (not NUL-terminated). */
+typedef void (*wl_docker_logs_cb)(void *ctx, const char *data, size_t len);
+
+/*
+ * Follow a container's output: the last `tail` lines, then everything it
+ * writes, decoded, to cb; blocks until the container stops, the
+ * connection fails, or *cancel becomes non-zero (checked at least every
+ * second; then WL_ECANCELED).
+ */
+int wl_docker_container_logs_follow(struct wl_docker *d, const char *id,
+				    int tail, wl_docker_logs_cb cb, void *ctx,
+				    const volatile int *cancel);
+
 /*
  * Incremental decoder of Docker's multiplexed log stream (8-byte header:
  * stream type, 3 zero bytes, big-endian length; then the payload). Feed it

@@ -2,10 +2,13 @@
 example with curl, every error status, two users who cannot see or touch
 each other's worklets, the lifecycle actions, logs, health and metrics."""
 
+import http.client
 import json
 import os
 import subprocess
+import threading
 import time
+import urllib.request
 
 from wltest import check, containers, run
 
@@ -213,6 +216,33 @@ def test_lifecycle_through_the_api(env):
     check(containers(wid) == [], "containers left after delete")
 
 
+def test_logs_follow_streams_new_output(env):
+    base = "/api/worklet/worklets"
+    got, w, _ = env.api("POST", base, {"git_repo": env.make_repo("crash")})
+    wid = w["id"]
+    env.ids.append(wid)
+    st = wait_api_phase(env, wid, "running")
+    conn = http.client.HTTPConnection("127.0.0.1", env.api_port, timeout=30)
+    conn.request("GET", base + "/%s/logs?follow=1&tail=10" % wid,
+                 headers={"Authorization": "Bearer " + env.tokens["alice"]})
+    resp = conn.getresponse()
+    check(resp.status == 200 and resp.getheader("Transfer-Encoding") == "chunked",
+          (resp.status, resp.getheaders()))
+    # New output arrives while the stream is open; the app's exit ends it.
+    def crash():
+        try:
+            urllib.request.urlopen("http://127.0.0.1:%d/crash" % st["port"], timeout=5).read()
+        except OSError:
+            pass  # the app dies mid-answer; that is the point
+    threading.Timer(1.0, crash).start()
+    text = resp.read().decode()  # until the terminating chunk
+    conn.close()
+    check("crash requested: exiting with code 7" in text, text)
+    # Someone else cannot follow.
+    got, body, _ = env.api("GET", base + "/%s/logs?follow=1" % wid, user="bob")
+    check(got == 404, body)
+
+
 def test_health_and_metrics(env):
     got, body, _ = env.api("GET", "/healthz", user=None)
     check(got == 200 and body.strip() == "ok" if isinstance(body, str) else False, body)
@@ -227,4 +257,5 @@ def test_health_and_metrics(env):
 
 if __name__ == "__main__":
     run([test_requirements_usage_example, test_error_statuses, test_two_users_are_isolated,
-         test_lifecycle_through_the_api, test_health_and_metrics], "api")
+         test_lifecycle_through_the_api, test_logs_follow_streams_new_output,
+         test_health_and_metrics], "api")
