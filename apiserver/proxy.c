@@ -48,6 +48,29 @@
  *
  * Deadlines (one lws_sul per proxy): connect (502 / close 1014), response
  * head (504), idle while streaming (close both).
+ *
+ * Upstream keep-alive: every upstream wsi carries a struct upconn as its
+ * opaque user data (owned by a proxy while it carries a request, by the
+ * pool while idle, by nobody while lws closes it; freed in the wsi's close
+ * callback). When a response has been read completely (its Content-Length
+ * consumed or the terminating chunk seen), the whole request was written,
+ * no surplus byte followed the response and the app did not say
+ * "Connection: close" (nor answered HTTP/1.0), the connection goes into a
+ * per-(context, port) pool of idle connections (POOL_MAX_PER_PORT, closed
+ * after POOL_IDLE_SECS) instead of being closed. Never pooled: responses
+ * delimited by close, bodiless responses (HEAD, 204, 304: an app that
+ * wrongly sends a body there would have it read as the next response),
+ * WebSocket upgrades, errors, timeouts and partial transfers. A pooled
+ * connection that becomes readable or closes while idle is dropped, and one
+ * is checked with a non-blocking peek before it is used again.
+ * The pool is a MRU list scanned linearly: it holds at most
+ * POOL_MAX_PER_PORT entries per running app.
+ *
+ * The app may close an idle connection just as we reuse it. A request sent
+ * on a reused connection that fails before any response byte arrived is
+ * retried once on a fresh connection if it is idempotent and has no body
+ * (GET, HEAD, OPTIONS, DELETE without body); anything else gets a 502, as
+ * the app may have acted on it.
  */
 
 #include "apiserver/proxy.h"
@@ -58,6 +81,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
+#include <errno.h>
 
 #include "apiserver/metrics.h"
 #include "specs/core/buf.h"
@@ -79,6 +104,10 @@
 #define CONNECT_TIMEOUT_US (5 * LWS_USEC_PER_SEC)
 #define HEAD_TIMEOUT_US (60 * LWS_USEC_PER_SEC)
 #define IDLE_TIMEOUT_US (300 * LWS_USEC_PER_SEC)
+
+/* Idle upstream connections kept per app port, and for how long. */
+#define POOL_MAX_PER_PORT 32
+#define POOL_IDLE_SECS 30
 
 #define WS_CLOSE_BAD_GATEWAY 1014 /* RFC 6455 registry: "Bad Gateway" */
 
@@ -130,15 +159,33 @@ struct frag_queue {
 	size_t bytes;
 };
 
+struct proxy;
+
+/* One upstream connection; see "Upstream keep-alive" above. */
+struct upconn {
+	struct upconn *next; /* in the pool */
+	struct lws *wsi;
+	struct proxy *p; /* the owner, NULL while pooled or closing */
+	struct lws_context *cx;
+	int port;
+	int pooled;
+};
+
 struct proxy {
-	struct lws *down; /* the client's connection (server side) */
-	struct lws *up;	  /* our connection to the app */
+	struct lws *down;  /* the client's connection (server side) */
+	struct lws *up;	   /* our connection to the app */
+	struct upconn *uc; /* up's state, NULL once we let go of it */
 	struct wl_session *s;
 	struct lws_context *cx;
 	int is_ws;
 	int port;
 	char *prefix; /* "" when host routed */
 	int up_connected;
+	int reused;	     /* up came from the pool */
+	int idempotent;	     /* retrying is safe (and there is no body) */
+	struct wl_buf retry; /* the request head, kept while retrying is ok */
+	int resp_reusable;   /* the response leaves up reusable */
+	int resp_surplus;    /* bytes followed the response: do not reuse */
 
 	lws_sorted_usec_list_t sul;
 	enum timer_kind timer;
@@ -185,6 +232,9 @@ struct proxy {
 };
 
 static unsigned char scratch[LWS_PRE + WRITE_MAX + 64];
+
+/* Idle upstream connections, most recently used first. */
+static struct upconn *pool;
 
 /*
  * Request headers lws does not know but that apps commonly use; lws 4.1.6
@@ -318,6 +368,7 @@ static void proxy_free(struct proxy *p)
 	wl_buf_release(&p->to_down);
 	wl_buf_release(&p->head);
 	wl_buf_release(&p->ws_hdrs);
+	wl_buf_release(&p->retry);
 	queue_clear(&p->q_up);
 	queue_clear(&p->q_down);
 	free(p->prefix);
@@ -329,11 +380,103 @@ static void proxy_free(struct proxy *p)
 /* Let go of the upstream connection and have lws close it. */
 static void up_kill(struct proxy *p)
 {
+	if (p->uc) {
+		p->uc->p = NULL;
+		p->uc = NULL;
+	}
 	if (!p->up)
 		return;
-	lws_set_opaque_user_data(p->up, NULL);
 	lws_set_timeout(p->up, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
 	p->up = NULL;
+}
+
+/* ---- the pool of idle upstream connections ---------------------------- */
+
+static void pool_unlink(struct upconn *uc)
+{
+	for (struct upconn **pp = &pool; *pp; pp = &(*pp)->next)
+		if (*pp == uc) {
+			*pp = uc->next;
+			break;
+		}
+	uc->next = NULL;
+	uc->pooled = 0;
+}
+
+/* The wsi is closing: forget its upconn (and the owner's link to it). */
+static void upconn_closed(struct lws *wsi, struct upconn *uc)
+{
+	lws_set_opaque_user_data(wsi, NULL);
+	if (uc->pooled)
+		pool_unlink(uc);
+	if (uc->p && uc->p->uc == uc)
+		uc->p->uc = NULL;
+	free(uc);
+}
+
+/* Nothing arrived on an idle connection, and the app has not closed it. */
+static int still_idle(struct lws *wsi)
+{
+	char c;
+	ssize_t n =
+		recv(lws_get_socket_fd(wsi), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+
+	return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+/* Take an idle connection to port for p, or NULL if there is none. */
+static struct upconn *pool_take(struct proxy *p)
+{
+	struct upconn *uc = pool, *next;
+
+	for (; uc; uc = next) {
+		next = uc->next;
+		if (uc->cx != p->cx || uc->port != p->port)
+			continue;
+		pool_unlink(uc);
+		if (!still_idle(uc->wsi)) {
+			/* Closed or sent something while idle: drop it. */
+			lws_set_timeout(uc->wsi, PENDING_TIMEOUT_USER_OK,
+					LWS_TO_KILL_ASYNC);
+			continue;
+		}
+		lws_set_timeout(uc->wsi, NO_PENDING_TIMEOUT, 0);
+		uc->p = p;
+		return uc;
+	}
+	return NULL;
+}
+
+/* The response is complete: pool p's upstream connection, or close it. */
+static void up_release(struct proxy *p)
+{
+	struct upconn *uc = p->uc;
+	int n = 0;
+
+	if (!uc || !p->up || !p->up_connected || !p->resp_reusable ||
+	    p->resp_surplus || !p->req_done || p->to_up.len || p->is_ws) {
+		up_kill(p);
+		return;
+	}
+	for (struct upconn *i = pool; i; i = i->next)
+		if (i->cx == uc->cx && i->port == uc->port)
+			n++;
+	if (n >= POOL_MAX_PER_PORT) {
+		up_kill(p);
+		return;
+	}
+	if (p->up_paused) {
+		lws_rx_flow_control(p->up, 1);
+		p->up_paused = 0;
+	}
+	uc->p = NULL;
+	uc->pooled = 1;
+	uc->next = pool;
+	pool = uc;
+	lws_set_timeout(uc->wsi, PENDING_TIMEOUT_USER_OK, POOL_IDLE_SECS);
+	p->uc = NULL;
+	p->up = NULL;
+	wl_buf_release(&p->retry);
 }
 
 /* The client side is done with this proxy: the session forgets it. */
@@ -592,8 +735,7 @@ static void resp_complete(struct proxy *p)
 	if (p->down_chunked)
 		wl_buf_puts(&p->to_down, "0\r\n\r\n");
 	timer_set(p, TIMER_NONE, 0);
-	/* Our request carried "Connection: close": we are done with the app. */
-	up_kill(p);
+	up_release(p);
 	down_want_write(p);
 }
 
@@ -713,7 +855,7 @@ static int parse_response_head(struct proxy *p)
 	const char *name, *value;
 	size_t nlen, vlen;
 	struct hdr_iter it;
-	int have_cl = 0, have_te = 0, te_chunked = 0, r;
+	int have_cl = 0, have_te = 0, te_chunked = 0, conn_close = 0, r;
 	uint64_t cl = 0;
 
 	eol = memchr(s, '\n', p->head.len);
@@ -740,6 +882,9 @@ static int parse_response_head(struct proxy *p)
 			   !strncasecmp(name, "transfer-encoding", 17)) {
 			have_te = 1;
 			te_chunked = ends_with_chunked(value, vlen);
+		} else if (nlen == 10 && !strncasecmp(name, "connection", 10) &&
+			   token_in_list(value, vlen, "close")) {
+			conn_close = 1;
 		}
 	}
 	if (r < 0)
@@ -758,6 +903,16 @@ static int parse_response_head(struct proxy *p)
 	} else {
 		p->resp_framing = FR_CLOSE;
 	}
+	/*
+	 * Only HTTP/1.1 bodies with a known end leave the connection reusable;
+	 * HEAD/204/304 are excluded on purpose (see DESIGN).
+	 */
+	p->resp_reusable =
+		s[7] == '1' && !conn_close && !(have_te && have_cl) &&
+		(p->resp_framing == FR_LENGTH ||
+		 p->resp_framing == FR_CHUNKED ||
+		 (p->resp_framing == FR_NONE && have_cl && !cl &&
+		  !p->is_head_request && p->status != 204 && p->status != 304));
 	/* h1 gets chunk framing from us; h2 frames the stream itself. */
 	p->down_chunked = (p->resp_framing == FR_CHUNKED ||
 			   p->resp_framing == FR_CLOSE) &&
@@ -770,6 +925,8 @@ static int body_feed(struct proxy *p, const unsigned char *in, size_t len)
 {
 	switch (p->resp_framing) {
 	case FR_NONE:
+		if (len)
+			p->resp_surplus = 1;
 		resp_complete(p);
 		return 0;
 	case FR_LENGTH: {
@@ -780,16 +937,23 @@ static int body_feed(struct proxy *p, const unsigned char *in, size_t len)
 		if (sink_to_down(p, in, n) < 0)
 			return -1;
 		p->resp_remain -= n;
+		if (n < len)
+			p->resp_surplus = 1;
 		if (!p->resp_remain)
 			resp_complete(p);
 		return 0;
 	}
-	case FR_CHUNKED:
-		if (chunk_feed(&p->resp_dec, p, in, len, sink_to_down) < 0)
+	case FR_CHUNKED: {
+		long n = chunk_feed(&p->resp_dec, p, in, len, sink_to_down);
+
+		if (n < 0)
 			return -1;
+		if ((size_t)n < len)
+			p->resp_surplus = 1;
 		if (p->resp_dec.state == CH_DONE)
 			resp_complete(p);
 		return 0;
+	}
 	case FR_CLOSE:
 		return sink_to_down(p, in, len);
 	}
@@ -1110,14 +1274,39 @@ static int down_writeable(struct proxy *p)
 	return 0;
 }
 
+static int connect_up(struct proxy *p, const char *path);
+
+/*
+ * A reused connection failed before any response byte: send the request
+ * again on a fresh one. Returns 0 if a new connection is under way.
+ */
+static int retry_fresh(struct proxy *p)
+{
+	if (!p->reused || !p->idempotent || !p->retry.len || p->head.len ||
+	    p->head_done || p->err_status)
+		return -1;
+	p->reused = 0;
+	p->up_connected = 0;
+	wl_buf_reset(&p->to_up);
+	if (wl_buf_add(&p->to_up, p->retry.ptr, p->retry.len) < 0)
+		return -1;
+	wl_buf_release(&p->retry);
+	return connect_up(p, NULL);
+}
+
 /* The app's connection is gone (closed, failed, or timed out). */
 static void up_gone_http(struct proxy *p, int connect_failed)
 {
 	p->up = NULL;
+	p->uc = NULL;
 	if (!p->down)
 		return;
 	if (p->resp_done)
 		return;
+	if (!connect_failed && retry_fresh(p) == 0)
+		return;
+	if (p->err_status)
+		return; /* the retry failed and said so */
 	if (!p->head_done) {
 		if (connect_failed)
 			fail_http(p, 502, "bad gateway: app not reachable");
@@ -1350,6 +1539,8 @@ static int build_request(struct lws *wsi, struct proxy *p, const char *path,
 		goto done;
 	}
 	p->is_head_request = !strcmp(method, "HEAD");
+	p->idempotent = !strcmp(method, "GET") || !strcmp(method, "HEAD") ||
+			!strcmp(method, "OPTIONS") || !strcmp(method, "DELETE");
 
 	has_cl = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0;
 	has_te =
@@ -1393,6 +1584,8 @@ static int build_request(struct lws *wsi, struct proxy *p, const char *path,
 	}
 	if (p->req_framing == FR_NONE)
 		p->req_done = 1;
+	else
+		p->idempotent = 0; /* the body is not kept for a retry */
 
 	if (wl_buf_printf(&p->to_up, "%s ", method) < 0 ||
 	    add_target(&p->to_up, path) < 0 ||
@@ -1410,7 +1603,8 @@ static int build_request(struct lws *wsi, struct proxy *p, const char *path,
 	if (p->req_framing == FR_NONE && !strcmp(method, "POST") &&
 	    wl_buf_puts(&p->to_up, "Content-Length: 0\r\n") < 0)
 		goto done;
-	if (wl_buf_puts(&p->to_up, "Connection: close\r\n\r\n") < 0)
+	/* HTTP/1.1 is persistent by default: no Connection header. */
+	if (wl_buf_puts(&p->to_up, "\r\n") < 0)
 		goto done;
 	ret = 0;
 done:
@@ -1431,6 +1625,14 @@ static int connect_up(struct proxy *p, const char *path)
 	char host[32];
 	struct wl_buf target;
 	struct lws *wsi;
+	struct upconn *uc = calloc(1, sizeof(*uc));
+
+	if (!uc)
+		return -1;
+	uc->p = p;
+	uc->cx = p->cx;
+	uc->port = p->port;
+	p->uc = uc;
 
 	memset(&i, 0, sizeof(i));
 	snprintf(host, sizeof(host), "127.0.0.1:%d", p->port);
@@ -1441,8 +1643,7 @@ static int connect_up(struct proxy *p, const char *path)
 	i.port = p->port;
 	i.host = host;
 	i.local_protocol_name = UPSTREAM_PROTOCOL;
-	i.opaque_user_data = p;
-	i.pwsi = &p->up;
+	i.opaque_user_data = uc;
 	if (p->is_ws) {
 		if (add_target(&target, path) < 0)
 			goto fail;
@@ -1456,15 +1657,18 @@ static int connect_up(struct proxy *p, const char *path)
 	timer_set(p, TIMER_CONNECT, CONNECT_TIMEOUT_US);
 	wsi = lws_client_connect_via_info(&i);
 	wl_buf_release(&target);
-	if (!wsi) {
-		/* lws may have reported the error through the callback. */
-		p->up = NULL;
-		return -1;
-	}
+	if (p->uc != uc)
+		return -1; /* failed and reported through the callback */
+	if (!wsi)
+		goto fail;
+	uc->wsi = wsi;
+	p->up = wsi;
 	return 0;
 fail:
 	wl_buf_release(&target);
+	p->uc = NULL;
 	p->up = NULL;
+	free(uc);
 	return -1;
 }
 
@@ -1488,6 +1692,10 @@ static void ws_close_down(struct proxy *p, int code, const void *reason,
 
 static void ws_up_gone(struct proxy *p, int connect_failed)
 {
+	if (p->uc) {
+		p->uc->p = NULL;
+		p->uc = NULL;
+	}
 	p->up = NULL;
 	timer_set(p, TIMER_NONE, 0);
 	if (!p->down)
@@ -1592,6 +1800,7 @@ int wl_proxy_begin(struct lws *wsi, struct wl_session *s,
 	wl_buf_init(&p->to_down, BUF_MAX);
 	wl_buf_init(&p->head, HEAD_MAX + 128 * 1024);
 	wl_buf_init(&p->ws_hdrs, HEAD_MAX);
+	wl_buf_init(&p->retry, HEAD_MAX);
 	p->prefix = strdup(t->prefix ? t->prefix : "");
 	if (!p->prefix)
 		goto oom;
@@ -1624,6 +1833,17 @@ int wl_proxy_begin(struct lws *wsi, struct wl_session *s,
 	wl_buf_release(&tmp);
 	if (p->err_status) {
 		lws_callback_on_writable(wsi);
+		return 0;
+	}
+	if (!is_ws && (p->uc = pool_take(p))) {
+		p->up = p->uc->wsi;
+		p->up_connected = 1;
+		p->reused = 1;
+		if (p->idempotent &&
+		    wl_buf_add(&p->retry, p->to_up.ptr, p->to_up.len) < 0)
+			wl_buf_release(&p->retry); /* then no retry */
+		timer_set(p, TIMER_HEAD, HEAD_TIMEOUT_US);
+		lws_callback_on_writable(p->up);
 		return 0;
 	}
 	if (connect_up(p, path) < 0 && !p->err_status && !p->close_down) {
@@ -1749,16 +1969,27 @@ int wl_proxy_callback(struct lws *wsi, enum lws_callback_reasons reason,
 static int callback_upstream(struct lws *wsi, enum lws_callback_reasons reason,
 			     void *user, void *in, size_t len)
 {
-	struct proxy *p = lws_get_opaque_user_data(wsi);
+	struct upconn *uc = lws_get_opaque_user_data(wsi);
+	struct proxy *p = uc ? uc->p : NULL;
 
 	(void)user;
 	if (!p) {
 		switch (reason) {
-		case LWS_CALLBACK_RAW_RX:
 		case LWS_CALLBACK_RAW_WRITEABLE:
+			if (uc && uc->pooled)
+				return 0; /* asked for by the last owner */
+			return -1;
+		case LWS_CALLBACK_RAW_RX:
 		case LWS_CALLBACK_CLIENT_RECEIVE:
 		case LWS_CALLBACK_CLIENT_WRITEABLE:
-			return -1; /* orphaned: we already let go of it */
+			/* orphaned, or an idle connection talking: drop it */
+			return -1;
+		case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+		case LWS_CALLBACK_RAW_CLOSE:
+		case LWS_CALLBACK_CLIENT_CLOSED:
+			if (uc)
+				upconn_closed(wsi, uc);
+			return 0;
 		default:
 			return 0;
 		}
@@ -1766,7 +1997,7 @@ static int callback_upstream(struct lws *wsi, enum lws_callback_reasons reason,
 
 	switch (reason) {
 	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
-		lws_set_opaque_user_data(wsi, NULL);
+		upconn_closed(wsi, uc);
 		if (p->is_ws)
 			ws_up_gone(p, 1);
 		else
@@ -1776,6 +2007,7 @@ static int callback_upstream(struct lws *wsi, enum lws_callback_reasons reason,
 
 	/* HTTP over a raw socket */
 	case LWS_CALLBACK_RAW_CONNECTED:
+		uc->wsi = wsi;
 		p->up = wsi;
 		p->up_connected = 1;
 		timer_set(p, TIMER_HEAD, HEAD_TIMEOUT_US);
@@ -1786,7 +2018,7 @@ static int callback_upstream(struct lws *wsi, enum lws_callback_reasons reason,
 	case LWS_CALLBACK_RAW_RX:
 		return up_rx(p, in, len);
 	case LWS_CALLBACK_RAW_CLOSE:
-		lws_set_opaque_user_data(wsi, NULL);
+		upconn_closed(wsi, uc);
 		up_gone_http(p, !p->up_connected);
 		maybe_free(p);
 		return 0;
@@ -1802,6 +2034,7 @@ static int callback_upstream(struct lws *wsi, enum lws_callback_reasons reason,
 		return 0;
 	}
 	case LWS_CALLBACK_CLIENT_ESTABLISHED:
+		uc->wsi = wsi;
 		p->up = wsi;
 		p->up_connected = 1;
 		timer_set(p, TIMER_NONE, 0);
@@ -1834,7 +2067,7 @@ static int callback_upstream(struct lws *wsi, enum lws_callback_reasons reason,
 		return 0;
 	}
 	case LWS_CALLBACK_CLIENT_CLOSED:
-		lws_set_opaque_user_data(wsi, NULL);
+		upconn_closed(wsi, uc);
 		ws_up_gone(p, 0);
 		maybe_free(p);
 		return 0;

@@ -297,9 +297,10 @@ static void raw_request(const char *req, struct wl_buf *out)
 	close(fd);
 }
 
-static long app_count(CURL *c)
+/* A number the app answers at path (/p/count, /p/conns). */
+static long app_number(CURL *c, const char *path)
 {
-	struct request rq = { .method = NULL, .path = "/p/count" };
+	struct request rq = { .method = NULL, .path = path };
 	struct reply r;
 	long n = -1;
 
@@ -307,6 +308,20 @@ static long app_count(CURL *c)
 		n = strtol(wl_buf_cstr(&r.body), NULL, 10);
 	reply_release(&r);
 	return n;
+}
+
+static long app_count(CURL *c)
+{
+	return app_number(c, "/p/count");
+}
+
+/* The app's number of the upstream connection an echo came on, or -1. */
+static long echo_conn(const struct reply *r)
+{
+	const char *c =
+		strstr(wl_buf_cstr((struct wl_buf *)&r->body), "\"conn\":");
+
+	return c ? strtol(c + 7, NULL, 10) : -1;
 }
 
 /* ---- setup -----------------------------------------------------------------
@@ -493,6 +508,120 @@ static void test_keepalive_reuses_connection(void)
 	curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &connects);
 	CHECK(connects == 0);
 	CHECK_CONTAINS(wl_buf_cstr(&r.body), "\"url\":\"/echo/2\"");
+	reply_release(&r);
+	curl_easy_cleanup(c);
+}
+
+/*
+ * Upstream keep-alive: 100 requests, each from a new client connection,
+ * travel over a handful of upstream connections (before: one each).
+ */
+static void test_upstream_connections_reused(void)
+{
+	CURL *c = curl_easy_init();
+	long before = app_number(c, "/p/conns"), after, first = -1;
+	int ok = 0, same = 0;
+
+	for (int i = 0; i < 100; i++) {
+		struct request rq = { .path = "/p/echo/reuse" };
+		struct reply r;
+		CURL *fresh = curl_easy_init(); /* a new client connection */
+
+		if (do_request(fresh, &rq, &r) == CURLE_OK && r.status == 200)
+			ok++;
+		curl_easy_cleanup(fresh);
+		if (first < 0)
+			first = echo_conn(&r);
+		else if (echo_conn(&r) == first)
+			same++;
+		reply_release(&r);
+	}
+	after = app_number(c, "/p/conns");
+	fprintf(stderr, "  100 requests: %ld upstream connections\n",
+		after - before);
+	CHECK(ok == 100);
+	CHECK(before > 0);
+	CHECK(after - before <= 3);
+	CHECK(same == 99); /* sequential: always the one idle connection */
+	curl_easy_cleanup(c);
+}
+
+/* After "Connection: close" from the app the connection is not reused. */
+static void test_app_connection_close_not_reused(void)
+{
+	CURL *c = curl_easy_init();
+	struct request rq = { .path = "/p/said-close" };
+	struct reply r;
+
+	for (int i = 0; i < 3; i++) {
+		rq.path = "/p/said-close";
+		CHECK(do_request(c, &rq, &r) == CURLE_OK);
+		CHECK(r.status == 200);
+		CHECK_STR(wl_buf_cstr(&r.body), "bye");
+		reply_release(&r);
+		/* The app keeps that socket open and answers 409 on it. */
+		rq.path = "/p/echo/after-close";
+		CHECK(do_request(c, &rq, &r) == CURLE_OK);
+		CHECK(r.status == 200);
+		reply_release(&r);
+	}
+	curl_easy_cleanup(c);
+}
+
+/* The app closes an idle pooled connection: the next request still works. */
+static void test_app_closes_idle_connection(void)
+{
+	CURL *c = curl_easy_init();
+	struct request rq;
+	struct reply r;
+	long conn = -1;
+
+	for (int i = 0; i < 3; i++) {
+		rq = (struct request){ .path = "/p/echo/before" };
+		CHECK(do_request(c, &rq, &r) == CURLE_OK && r.status == 200);
+		conn = echo_conn(&r);
+		reply_release(&r);
+		rq.path = "/p/drop-idle";
+		CHECK(do_request(c, &rq, &r) == CURLE_OK && r.status == 200);
+		reply_release(&r);
+		usleep(300 * 1000); /* the app closes it while it is pooled */
+		rq.path = "/p/echo/after";
+		CHECK(do_request(c, &rq, &r) == CURLE_OK);
+		CHECK(r.status == 200);
+		CHECK(echo_conn(&r) > conn);
+		reply_release(&r);
+	}
+	curl_easy_cleanup(c);
+}
+
+/*
+ * The app drops a reused connection on receiving the request (the race
+ * with its idle timeout): a GET is retried on a fresh connection, a POST
+ * is not (the app may have acted on it) and gets a 502.
+ */
+static void test_reused_connection_dropped(void)
+{
+	CURL *c = curl_easy_init();
+	struct request rq = { .path = "/p/poison" };
+	struct reply r;
+
+	CHECK(do_request(c, &rq, &r) == CURLE_OK && r.status == 200);
+	reply_release(&r);
+	rq.path = "/p/echo/retried";
+	CHECK(do_request(c, &rq, &r) == CURLE_OK);
+	CHECK(r.status == 200);
+	CHECK_CONTAINS(wl_buf_cstr(&r.body), "\"url\":\"/echo/retried\"");
+	reply_release(&r);
+
+	rq.path = "/p/poison";
+	CHECK(do_request(c, &rq, &r) == CURLE_OK && r.status == 200);
+	reply_release(&r);
+	rq = (struct request){ .method = "POST",
+			       .path = "/p/echo/once",
+			       .body = "x" };
+	CHECK(do_request(c, &rq, &r) == CURLE_OK);
+	CHECK(r.status == 502);
+	CHECK_CONTAINS(wl_buf_cstr(&r.body), "without answering");
 	reply_release(&r);
 	curl_easy_cleanup(c);
 }
@@ -701,6 +830,10 @@ int main(void)
 	static const struct wl_unit_test tests[] = {
 		UNIT(test_forwarding_table),
 		UNIT(test_keepalive_reuses_connection),
+		UNIT(test_upstream_connections_reused),
+		UNIT(test_app_connection_close_not_reused),
+		UNIT(test_app_closes_idle_connection),
+		UNIT(test_reused_connection_dropped),
 		UNIT(test_smuggling_shapes_rejected),
 		UNIT(test_app_down_is_502_quickly),
 		UNIT(test_large_download_bounded_memory),
