@@ -4,8 +4,10 @@
  * Threads: everything in this file runs on the libwebsockets service
  * thread (the server's protocols[0] callback forwards to us, and the
  * upstream connections are lws wsis of the same context), so there are no
- * locks. The one file-static, the write scratch buffer, is only used inside
- * one callback at a time.
+ * locks. Two file-statics: the write scratch buffer, used inside one
+ * callback at a time, and the pool of idle upstream connections (keyed by
+ * context and port). Neither is locked, so all contexts that proxy must be
+ * serviced by one thread (workletd has a single context).
  *
  * One struct proxy per proxied request (HTTP) or WebSocket session. It
  * links the client connection ("down", the server's wsi) and the connection
