@@ -384,6 +384,24 @@ static void tracked_remove(struct wl_events *e, struct tracked *t)
 	}
 }
 
+uint64_t wl_events_publish_log(struct wl_events *e, const char *worklet_id,
+			       const char *user_id, const char *stream,
+			       const char *line, size_t len)
+{
+	struct wl_buf fields;
+	uint64_t id = 0;
+
+	wl_buf_init(&fields, 64 * 1024);
+	if (wl_buf_puts(&fields, "\"stream\":") == 0 &&
+	    json_str_n(&fields, stream, strlen(stream)) == 0 &&
+	    wl_buf_puts(&fields, ",\"line\":") == 0 &&
+	    json_str_n(&fields, line, len) == 0)
+		id = wl_events_publish(e, worklet_id, user_id, "log",
+				       wl_buf_cstr(&fields), 1);
+	wl_buf_release(&fields);
+	return id;
+}
+
 static void publish_fields(struct wl_events *e, struct tracked *t,
 			   const char *type, struct wl_buf *fields, int is_log)
 {

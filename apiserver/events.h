@@ -55,6 +55,14 @@ uint64_t wl_events_publish(struct wl_events *e, const char *worklet_id,
 			   const char *fields_json, int is_log);
 
 /*
+ * Publish one log line ({"type":"log","stream":stream,"line":...}); the
+ * line need not be valid UTF-8 or NUL-terminated. Any thread.
+ */
+uint64_t wl_events_publish_log(struct wl_events *e, const char *worklet_id,
+			       const char *user_id, const char *stream,
+			       const char *line, size_t len);
+
+/*
  * Copy into out the first event with id > after that passes the filter
  * (user must match; worklet_id NULL = all of the user's; logs only when
  * want_logs). Returns 1 (found; caller frees out->json), 0 (none yet), or

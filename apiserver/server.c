@@ -25,6 +25,7 @@
 #include <sys/socket.h>
 
 #include "apiserver/api.h"
+#include "apiserver/applogs.h"
 #include "apiserver/auth.h"
 #include "apiserver/events.h"
 #include "apiserver/metrics.h"
@@ -55,6 +56,7 @@ struct wl_apiserver {
 	struct wl_store store;
 	struct wl_auth *auth;
 	struct wl_events *events;
+	struct wl_applogs *applogs;
 	struct lws_context *ctx;
 	volatile int stop;
 
@@ -810,7 +812,7 @@ static void *follow_main(void *arg)
 
 	if ((error = wl_docker_new(&d, f->server->cfg->docker_host)) == 0)
 		error = wl_docker_container_logs_follow(
-			d, f->container_id, f->tail, on_follow_output, f,
+			d, f->container_id, f->tail, 0, on_follow_output, f,
 			&f->cancel);
 	pthread_mutex_lock(&f->lock);
 	f->done = 1;
@@ -1387,9 +1389,18 @@ static int on_ws_established(struct lws *wsi, struct wl_session *s)
 	memset(s, 0, sizeof(*s));
 	s->server = srv;
 	snprintf(s->user, sizeof(s->user), "%s", plan->user);
-	if (plan->route == ROUTE_WATCH)
+	if (plan->route == ROUTE_WATCH) {
 		error = wl_watch_begin(wsi, s, srv->events, &plan->opts);
-	else
+		/* The app's own lines come from a follower while anyone asks.
+		 */
+		if (!error && plan->opts.logs && plan->opts.worklet_id &&
+		    wl_applogs_acquire(srv->applogs, plan->opts.worklet_id,
+				       s->user) == 0) {
+			snprintf(s->worklet_id, sizeof(s->worklet_id), "%s",
+				 plan->opts.worklet_id);
+			s->app_logs = 1;
+		}
+	} else
 		error = route_proxy(wsi, s, plan->id, plan->prefix, plan->path,
 				    1);
 	free(plan);
@@ -1440,8 +1451,14 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason,
 
 	if (s->kind == WL_SESSION_PROXY)
 		return wl_proxy_callback(wsi, reason, s, in, len);
-	if (s->kind == WL_SESSION_WATCH)
+	if (s->kind == WL_SESSION_WATCH) {
+		if (reason == LWS_CALLBACK_CLOSED && s->app_logs) {
+			wl_applogs_release(server_of(wsi)->applogs,
+					   s->worklet_id);
+			s->app_logs = 0;
+		}
 		return wl_watch_callback(wsi, reason, s, in, len);
+	}
 
 	switch (reason) {
 	case LWS_CALLBACK_HTTP:
@@ -1517,7 +1534,9 @@ int wl_apiserver_new(struct wl_apiserver **out, const struct wl_config *cfg)
 	pthread_cond_init(&srv->job_cond, NULL);
 	if ((error = wl_store_init(&srv->store, cfg->state_dir)) < 0 ||
 	    (error = wl_auth_new(&srv->auth, cfg)) < 0 ||
-	    (error = wl_events_new(&srv->events, 4096)) < 0)
+	    (error = wl_events_new(&srv->events, 4096)) < 0 ||
+	    (error = wl_applogs_new(&srv->applogs, cfg, &srv->store,
+				    srv->events)) < 0)
 		goto fail;
 	if (!colon || wl_parse_int64(&port, colon + 1, 0, 65535) < 0) {
 		wl_error_set("listen address '%s': expected host:port",
@@ -1606,6 +1625,8 @@ void wl_apiserver_free(struct wl_apiserver *srv)
 	if (srv->events)
 		wl_events_watch_stop(srv->events);
 	/* Log followers use the context: end them before it goes. */
+	wl_applogs_free(srv->applogs);
+	srv->applogs = NULL;
 	for (struct follow *f = srv->follows; f; f = f->next)
 		f->cancel = 1;
 	pthread_mutex_lock(&srv->job_lock);

@@ -37,6 +37,7 @@ struct wl_session {
 	char user[WL_USER_MAX + 1];	/* authenticated user id */
 	char worklet_id[WL_ID_MAX + 1]; /* target worklet, if any */
 	void *impl;			/* the serving module's state */
+	int app_logs; /* holds an app log follower for worklet_id */
 };
 
 /*

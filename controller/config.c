@@ -2,6 +2,8 @@
 
 #include <stddef.h>
 #include <stdio.h>
+#include <ctype.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <yaml.h>
@@ -9,6 +11,7 @@
 #include "specs/core/buf.h"
 #include "specs/core/error.h"
 #include "specs/core/fs.h"
+#include "specs/core/hash.h"
 #include "specs/core/log.h"
 #include "specs/core/parse.h"
 #include "specs/worklet.h"
@@ -310,6 +313,24 @@ int wl_config_load_env(struct wl_config *c)
 	if ((v = getenv("GITHUB_TOKEN")) && *v &&
 	    set_str(&c->github_token, v) < 0)
 		return WL_ERROR;
+	if ((v = getenv("WORKLET_INSTANCE")) && *v) {
+		for (const char *q = v; *q; q++)
+			if (!isalnum((unsigned char)*q) && *q != '-') {
+				wl_error_set(
+					"WORKLET_INSTANCE '%s': use letters, "
+					"digits and '-'",
+					v);
+				return WL_EINVALID;
+			}
+		snprintf(c->instance, sizeof(c->instance), "%s", v);
+	} else {
+		char real[PATH_MAX], hex[65];
+		const char *dir =
+			realpath(c->state_dir, real) ? real : c->state_dir;
+
+		wl_sha256_hex(hex, dir, strlen(dir));
+		snprintf(c->instance, sizeof(c->instance), "%.12s", hex);
+	}
 	if (!strchr(c->listen, ':')) {
 		wl_error_set("listen address '%s': expected host:port",
 			     c->listen);
@@ -374,4 +395,11 @@ int wl_config_web_url(const struct wl_config *c, const char *id, char *out,
 		return WL_ETOOBIG;
 	}
 	return 0;
+}
+
+void wl_config_label_filter(const struct wl_config *c, const char *extra,
+			    char *out, size_t n)
+{
+	snprintf(out, n, "worklet.instance=%s%s%s", c->instance,
+		 extra ? "," : "", extra ? extra : "");
 }

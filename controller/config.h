@@ -70,6 +70,14 @@ struct wl_config {
 	char *tokens_file;
 	int trust_user_header; /* -1: only on loopback (default), 0, 1 */
 	int64_t max_body;
+	/*
+	 * This service's name on the Docker daemon: everything it creates is
+	 * labelled worklet.instance=<instance>, and it only ever lists, adopts
+	 * or garbage-collects what carries its own. Default: derived from the
+	 * state directory, so two services sharing a daemon never touch each
+	 * other's containers. WORKLET_INSTANCE overrides.
+	 */
+	char instance[33];
 };
 
 /* Fill c with the built-in defaults. */
@@ -91,6 +99,10 @@ int wl_config_load_env(struct wl_config *c);
  */
 int wl_config_web_url(const struct wl_config *c, const char *id, char *out,
 		      size_t n);
+
+/* "worklet.instance=<instance>[,<extra>]" for Docker label filters. */
+void wl_config_label_filter(const struct wl_config *c, const char *extra,
+			    char *out, size_t n);
 
 /* 1 if the listen address is a loopback address. */
 int wl_config_listen_is_loopback(const struct wl_config *c);

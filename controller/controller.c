@@ -174,14 +174,16 @@ static void *events_main(void *arg)
 {
 	struct wl_controller *c = arg;
 	struct wl_docker *d = NULL;
+	char filter[128];
 
 	if (wl_docker_new(&d, c->cfg->docker_host) < 0) {
 		wl_err("events: %s", wl_error_last());
 		return NULL;
 	}
+	wl_config_label_filter(c->cfg, NULL, filter, sizeof(filter));
 	while (!c->stop) {
-		int error = wl_docker_events(d, "worklet.managed=true",
-					     on_docker_event, c, &c->stop);
+		int error = wl_docker_events(d, filter, on_docker_event, c,
+					     &c->stop);
 
 		if (c->stop)
 			break;
@@ -212,8 +214,10 @@ static void queue_labelled(struct wl_controller *c, struct wl_docker *d)
 	struct wl_docker_container *cs = NULL;
 	struct wl_docker_image *imgs = NULL;
 	size_t n = 0, m = 0;
+	char filter[128];
 
-	if (wl_docker_containers_list(d, "worklet.managed=true", &cs, &n) < 0) {
+	wl_config_label_filter(c->cfg, NULL, filter, sizeof(filter));
+	if (wl_docker_containers_list(d, filter, &cs, &n) < 0) {
 		wl_warn("resync: %s", wl_error_last());
 		return;
 	}
@@ -224,7 +228,7 @@ static void queue_labelled(struct wl_controller *c, struct wl_docker *d)
 			wl_workqueue_add(c->queue, id);
 	}
 	wl_docker_containers_free(cs, n);
-	if (wl_docker_images_list(d, "worklet.managed=true", &imgs, &m) < 0)
+	if (wl_docker_images_list(d, filter, &imgs, &m) < 0)
 		return;
 	for (size_t i = 0; i < m; i++) {
 		const char *id = wl_kvlist_get(&imgs[i].labels, "worklet.id");

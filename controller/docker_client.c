@@ -606,19 +606,36 @@ static int add_json_param(struct wl_docker *d, struct wl_buf *b, cJSON *j)
 }
 
 /* "&filters={"label":["k=v"]}" when label is set. */
+/* "a=b,c=d": every label must match (Docker ANDs the list). */
 static int add_label_filter(struct wl_docker *d, struct wl_buf *b,
 			    const char *label)
 {
 	cJSON *f = NULL, *arr;
+	const char *p = label;
 	int error;
 
 	if (!label || !*label)
 		return 0;
 	if (!(f = cJSON_CreateObject()) ||
-	    !(arr = cJSON_AddArrayToObject(f, "label")) ||
-	    !cJSON_AddItemToArray(arr, cJSON_CreateString(label))) {
+	    !(arr = cJSON_AddArrayToObject(f, "label"))) {
 		cJSON_Delete(f);
 		return oom();
+	}
+	while (*p) {
+		const char *comma = strchr(p, ',');
+		size_t n = comma ? (size_t)(comma - p) : strlen(p);
+		char one[512];
+
+		if (n && n < sizeof(one)) {
+			memcpy(one, p, n);
+			one[n] = '\0';
+			if (!cJSON_AddItemToArray(arr,
+						  cJSON_CreateString(one))) {
+				cJSON_Delete(f);
+				return oom();
+			}
+		}
+		p += n + (comma ? 1 : 0);
 	}
 	if ((error = wl_buf_puts(b, "&filters=")) == 0)
 		error = add_json_param(d, b, f);
@@ -1537,7 +1554,8 @@ done:
 }
 
 int wl_docker_container_logs_follow(struct wl_docker *d, const char *id,
-				    int tail, wl_docker_logs_cb cb, void *ctx,
+				    int tail, int64_t since_s,
+				    wl_docker_logs_cb cb, void *ctx,
 				    const volatile int *cancel)
 {
 	struct wl_buf path, pending;
@@ -1555,8 +1573,12 @@ int wl_docker_container_logs_follow(struct wl_docker *d, const char *id,
 	x.cancel = cancel;
 	if ((error = wl_buf_printf(&path,
 				   "/containers/%s/logs?stdout=1&stderr=1"
-				   "&follow=1&tail=%d",
-				   id, tail < 0 ? 0 : tail)) < 0 ||
+				   "&follow=1",
+				   id)) < 0 ||
+	    (error = since_s > 0 ? wl_buf_printf(&path, "&since=%lld",
+						 (long long)since_s)
+				 : wl_buf_printf(&path, "&tail=%d",
+						 tail < 0 ? 0 : tail)) < 0 ||
 	    (error = perform(&x, "GET", wl_buf_cstr(&path), NULL, NULL, 0, 0)) <
 		    0)
 		goto done;

@@ -69,7 +69,10 @@ void wl_docker_image_release(struct wl_docker_image *img);
 int wl_docker_image_inspect(struct wl_docker *d, const char *ref,
 			    struct wl_docker_image *out);
 
-/* GET /images/json filtered by label ("key" or "key=value"). */
+/*
+ * GET /images/json filtered by label ("key" or "key=value"; several
+ * separated by commas must all match).
+ */
 int wl_docker_images_list(struct wl_docker *d, const char *label,
 			  struct wl_docker_image **out, size_t *count);
 void wl_docker_images_free(struct wl_docker_image *imgs, size_t count);
@@ -128,7 +131,8 @@ int wl_docker_container_inspect(struct wl_docker *d, const char *id,
 				struct wl_docker_container *out);
 
 /*
- * GET /containers/json?all=1 filtered by label ("key" or "key=value").
+ * GET /containers/json?all=1 filtered by label ("key" or "key=value";
+ * several separated by commas must all match).
  * List entries fill id, name, image_id, state, labels, running.
  */
 int wl_docker_containers_list(struct wl_docker *d, const char *label,
@@ -146,13 +150,15 @@ int wl_docker_container_logs(struct wl_docker *d, const char *id, int tail,
 typedef void (*wl_docker_logs_cb)(void *ctx, const char *data, size_t len);
 
 /*
- * Follow a container's output: the last `tail` lines, then everything it
+ * Follow a container's output: the last `tail` lines (or, when since_s is
+ * not 0, everything written since that Unix time), then everything it
  * writes, decoded, to cb; blocks until the container stops, the
  * connection fails, or *cancel becomes non-zero (checked at least every
  * second; then WL_ECANCELED).
  */
 int wl_docker_container_logs_follow(struct wl_docker *d, const char *id,
-				    int tail, wl_docker_logs_cb cb, void *ctx,
+				    int tail, int64_t since_s,
+				    wl_docker_logs_cb cb, void *ctx,
 				    const volatile int *cancel);
 
 /*

@@ -160,15 +160,18 @@ void wl_worker_ctx_release(struct wl_worker_ctx *w)
 	memset(w, 0, sizeof(*w));
 }
 
-static void label_filter(char *out, size_t n, const char *id)
+static void label_filter(const struct wl_config *cfg, char *out, size_t n,
+			 const char *id)
 {
-	snprintf(out, n, "worklet.id=%s", id);
-}
+	char extra[WL_ID_MAX + 16];
 
+	snprintf(extra, sizeof(extra), "worklet.id=%s", id);
+	wl_config_label_filter(cfg, extra, out, n);
+}
 int wl_reconciler_adopt_ports(struct wl_reconciler *r, struct wl_docker *d)
 {
 	struct wl_docker_container *cs = NULL;
-	char **ids = NULL;
+	char **ids = NULL, filter[128];
 	size_t count = 0, ncs = 0;
 	int error;
 
@@ -187,8 +190,8 @@ int wl_reconciler_adopt_ports(struct wl_reconciler *r, struct wl_docker *d)
 	wl_store_free_ids(ids, count);
 
 	/* Containers are the truth when a status file was lost. */
-	if (wl_docker_containers_list(d, "worklet.managed=true", &cs, &ncs) <
-	    0) {
+	wl_config_label_filter(r->cfg, NULL, filter, sizeof(filter));
+	if (wl_docker_containers_list(d, filter, &cs, &ncs) < 0) {
 		wl_warn("cannot list containers to adopt ports: %s",
 			wl_error_last());
 		return 0;
@@ -297,7 +300,7 @@ static int remove_containers(struct pass *p, const char *keep_run)
 	size_t n = 0;
 	int error;
 
-	label_filter(filter, sizeof(filter), p->id);
+	label_filter(p->cfg, filter, sizeof(filter), p->id);
 	if ((error = wl_docker_containers_list(p->w->docker, filter, &cs, &n)) <
 	    0)
 		return error;
@@ -323,7 +326,7 @@ static int remove_images(struct pass *p, const char *keep_id)
 	size_t n = 0;
 	int error;
 
-	label_filter(filter, sizeof(filter), p->id);
+	label_filter(p->cfg, filter, sizeof(filter), p->id);
 	if ((error = wl_docker_images_list(p->w->docker, filter, &imgs, &n)) <
 	    0)
 		return error;
@@ -537,6 +540,7 @@ static int ensure_image(struct pass *p, const char *sha,
 	}
 	bl.fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	wl_kvlist_set(&labels, "worklet.managed", "true");
+	wl_kvlist_set(&labels, "worklet.instance", p->cfg->instance);
 	wl_kvlist_set(&labels, "worklet.id", p->id);
 	wl_kvlist_set(&labels, "worklet.build", key);
 	memset(&bo, 0, sizeof(bo));
@@ -611,6 +615,7 @@ static int create_container(struct pass *p, const char *image_id,
 	if (!wl_kvlist_get(&s->env, "HOST"))
 		wl_kvlist_set(&env, "HOST", "0.0.0.0");
 	wl_kvlist_set(&labels, "worklet.managed", "true");
+	wl_kvlist_set(&labels, "worklet.instance", p->cfg->instance);
 	wl_kvlist_set(&labels, "worklet.id", p->id);
 	wl_kvlist_set(&labels, "worklet.run", rkey);
 	wl_kvlist_set(&labels, "worklet.port", portstr);
@@ -891,7 +896,7 @@ static int ensure_running(struct pass *p, const char *image_id,
 	/* Replace containers of an older configuration. */
 	if ((error = remove_containers(p, rkey)) < 0)
 		goto out;
-	label_filter(filter, sizeof(filter), p->id);
+	label_filter(p->cfg, filter, sizeof(filter), p->id);
 	if ((error = wl_docker_containers_list(p->w->docker, filter, &cs, &n)) <
 	    0)
 		goto out;
@@ -1001,7 +1006,7 @@ static int ensure_stopped(struct pass *p)
 	size_t n = 0;
 	int error;
 
-	label_filter(filter, sizeof(filter), p->id);
+	label_filter(p->cfg, filter, sizeof(filter), p->id);
 	if ((error = wl_docker_containers_list(p->w->docker, filter, &cs, &n)) <
 	    0)
 		return error;

@@ -11,6 +11,9 @@
  *
  * Labels on everything we create:
  *   worklet.managed=true  worklet.id=<id>
+ *   worklet.instance=<cfg->instance>: lists and garbage collection only
+ *                         ever see this service's own (several services
+ *                         may share one Docker daemon)
  *   worklet.build=<key>   (images: hash of commit + generated files)
  *   worklet.run=<key>     (containers: hash of image + runtime settings)
  *   worklet.port=<port>   (containers: the host port, for adoption)

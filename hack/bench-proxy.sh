@@ -26,7 +26,7 @@ fi
 source hack/env.sh
 bin=build/workletd
 [ -x "$bin" ] || { echo "build first: hack/build.sh" >&2; exit 1; }
-ulimit -n 65536
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 work=$(mktemp -d /tmp/wl-bench-proxy-XXXXXX)
 api_port=47400 nginx_port=47401
@@ -61,7 +61,7 @@ for _ in $(seq 600); do
 	[[ $st == *'"status":"running"'* ]] && break
 	sleep 0.5
 done
-port=$(sed -n 's/.*"port":\([0-9]*\).*/\1/p' <<<"$st")
+port=$(grep -o "\"port\":[0-9]*" <<<"$st" | head -1 | cut -d: -f2)
 [ -n "$port" ] || { echo "worklet never ran: $st" >&2; exit 1; }
 
 cat >"$work/nginx.conf" <<NGINX

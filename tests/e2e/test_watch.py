@@ -105,5 +105,35 @@ def test_other_users_cannot_watch(env):
     asyncio.run(main())
 
 
+def test_log_lines_of_build_and_app(env):
+    got, w, _ = env.api("POST", "/api/worklet/worklets", {"git_repo": env.make_repo("crash")})
+    wid = w["id"]
+    env.ids.append(wid)
+
+    async def main():
+        async with websockets.connect(
+                ws_url(env, "/api/worklet/worklets/%s/watch?logs=1" % wid),
+                extra_headers={"Authorization": "Bearer " + env.tokens["alice"]}) as ws:
+            events = await collect(ws, lambda ev: "running" in phases(ev, wid))
+            build = [e["line"] for e in events if e.get("type") == "log"
+                     and e.get("stream") == "build"]
+            check(any("Step" in line for line in build), "no build lines: %s" % events)
+            st = env.status(wid)
+            # The app writes a line when asked to crash: it arrives as an app line.
+            import urllib.request
+            try:
+                urllib.request.urlopen("http://127.0.0.1:%d/crash" % st["port"], timeout=5)
+            except OSError:
+                pass
+            events = await collect(ws, lambda ev: any(
+                e.get("type") == "log" and e.get("stream") == "app"
+                and "crash requested" in e["line"] for e in ev), 30)
+            # The crash is seen as a phase change too.
+            await collect(ws, lambda ev: any(e.get("type") in ("phase", "condition")
+                                             for e in ev), 30)
+    asyncio.run(main())
+
+
 if __name__ == "__main__":
-    run([test_watcher_sees_every_phase_in_order, test_other_users_cannot_watch], "watch")
+    run([test_watcher_sees_every_phase_in_order, test_other_users_cannot_watch,
+         test_log_lines_of_build_and_app], "watch")

@@ -106,6 +106,32 @@ static void test_env_errors(void)
 	wl_config_release(&c);
 }
 
+static void test_instance_label(void)
+{
+	struct wl_config a, b;
+	char filter[128];
+
+	CHECK(wl_config_init(&a) == 0 && wl_config_init(&b) == 0);
+	setenv("WORKLET_STATE_DIR", "/tmp/wl-instance-a", 1);
+	CHECK(wl_config_load_env(&a) == 0);
+	setenv("WORKLET_STATE_DIR", "/tmp/wl-instance-b", 1);
+	CHECK(wl_config_load_env(&b) == 0);
+	unsetenv("WORKLET_STATE_DIR");
+	CHECK(strlen(a.instance) == 12);
+	CHECK(strcmp(a.instance, b.instance) != 0);
+	wl_config_label_filter(&a, "worklet.id=x", filter, sizeof(filter));
+	CHECK(!strncmp(filter, "worklet.instance=", 17));
+	CHECK_CONTAINS(filter, ",worklet.id=x");
+	setenv("WORKLET_INSTANCE", "prod-1", 1);
+	CHECK(wl_config_load_env(&a) == 0);
+	CHECK_STR(a.instance, "prod-1");
+	setenv("WORKLET_INSTANCE", "bad label!", 1);
+	CHECK(wl_config_load_env(&a) == WL_EINVALID);
+	unsetenv("WORKLET_INSTANCE");
+	wl_config_release(&a);
+	wl_config_release(&b);
+}
+
 int main(void)
 {
 	static const struct wl_unit_test tests[] = {
@@ -113,6 +139,7 @@ int main(void)
 		UNIT(test_file_then_env),
 		UNIT(test_bad_settings_name_the_key),
 		UNIT(test_env_errors),
+		UNIT(test_instance_label),
 		{ 0 },
 	};
 	return wl_unit_run(tests);
