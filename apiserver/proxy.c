@@ -86,6 +86,7 @@
 #include <sys/socket.h>
 #include <errno.h>
 
+#include "apiserver/http.h"
 #include "apiserver/metrics.h"
 #include "specs/core/buf.h"
 #include "specs/core/error.h"
@@ -1483,19 +1484,6 @@ static int add_client_headers(struct lws *wsi, struct wl_buf *h,
 	return 0;
 }
 
-static const struct {
-	enum lws_token_indexes token;
-	const char *method;
-} methods[] = {
-	{ WSI_TOKEN_GET_URI, "GET" },
-	{ WSI_TOKEN_POST_URI, "POST" },
-	{ WSI_TOKEN_PUT_URI, "PUT" },
-	{ WSI_TOKEN_PATCH_URI, "PATCH" },
-	{ WSI_TOKEN_DELETE_URI, "DELETE" },
-	{ WSI_TOKEN_OPTIONS_URI, "OPTIONS" },
-	{ WSI_TOKEN_HEAD_URI, "HEAD" },
-};
-
 /* Append path to b, escaping what may not appear in a request target. */
 static int add_target(struct wl_buf *b, const char *path)
 {
@@ -1530,12 +1518,7 @@ static int build_request(struct lws *wsi, struct proxy *p, const char *path,
 
 	*why = "internal error";
 	wl_buf_init(&tmp, HEAD_MAX);
-	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
-		if (lws_hdr_total_length(wsi, methods[i].token) > 0) {
-			method = methods[i].method;
-			break;
-		}
-	if (!method) {
+	if (!(method = wl_http_method(wsi))) {
 		*why = "method not supported by the proxy";
 		ret = 405;
 		goto done;

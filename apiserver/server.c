@@ -28,6 +28,7 @@
 #include "apiserver/applogs.h"
 #include "apiserver/auth.h"
 #include "apiserver/events.h"
+#include "apiserver/http.h"
 #include "apiserver/metrics.h"
 #include "apiserver/proxy.h"
 #include "apiserver/session.h"
@@ -260,27 +261,6 @@ static int write_api(struct lws *wsi, struct api_state *a)
 
 /* ---- request details ------------------------------------------------------
  */
-
-static const struct {
-	enum lws_token_indexes token;
-	const char *name;
-} methods[] = {
-	{ WSI_TOKEN_GET_URI, "GET" },
-	{ WSI_TOKEN_POST_URI, "POST" },
-	{ WSI_TOKEN_PUT_URI, "PUT" },
-	{ WSI_TOKEN_PATCH_URI, "PATCH" },
-	{ WSI_TOKEN_DELETE_URI, "DELETE" },
-	{ WSI_TOKEN_OPTIONS_URI, "OPTIONS" },
-	{ WSI_TOKEN_HEAD_URI, "HEAD" },
-};
-
-static const char *method_of(struct lws *wsi)
-{
-	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
-		if (lws_hdr_total_length(wsi, methods[i].token) > 0)
-			return methods[i].name;
-	return NULL;
-}
 
 /* A header's value, or NULL when absent (or too long for out). */
 static const char *header(struct lws *wsi, enum lws_token_indexes token,
@@ -1097,7 +1077,7 @@ static int on_http(struct lws *wsi, struct wl_session *s, const char *uri)
 {
 	struct wl_apiserver *srv = server_of(wsi);
 	char host[256], id[WL_ID_MAX + 1], ctype[256], clen[32], te[64];
-	const char *method = method_of(wsi), *rest = NULL;
+	const char *method = wl_http_method(wsi), *rest = NULL;
 	struct api_state *a;
 	enum route r;
 	int has_query;
