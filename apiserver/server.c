@@ -891,8 +891,10 @@ static int write_follow(struct lws *wsi, struct wl_session *s)
 	if (!dropped) {
 		n = f->pending.len < sizeof(chunk) ? f->pending.len
 						   : sizeof(chunk);
-		memcpy(chunk, f->pending.ptr, n);
-		wl_buf_consume(&f->pending, n);
+		if (n) {
+			memcpy(chunk, f->pending.ptr, n);
+			wl_buf_consume(&f->pending, n);
+		}
 	}
 	done = f->done && !f->pending.len;
 	pthread_mutex_unlock(&f->lock);
