@@ -19,10 +19,10 @@ make -C build-asan -j"$(nproc)" >/dev/null
 reports=$(mktemp -d)
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:log_path=$reports/asan"
 export UBSAN_OPTIONS="print_stacktrace=1:log_path=$reports/ubsan"
-export LSAN_OPTIONS="suppressions=$WL_REPO/tests/lsan.supp"
+export LSAN_OPTIONS="suppressions=$WL_REPO/tests/lsan.supp:print_suppressions=0"
 status=0
 ctest --test-dir build-asan --output-on-failure "$@" || status=1
-if ls "$reports"/* >/dev/null 2>&1; then
+if grep -l -E "ERROR: |runtime error" "$reports"/* >/dev/null 2>&1; then
 	cat "$reports"/* >&2
 	wl_log "sanitizer reports above"
 	status=1
