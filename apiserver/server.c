@@ -2,14 +2,20 @@
  * DESIGN: threads.
  *  - The libwebsockets service thread runs every callback below, the REST
  *    handlers (api.c), the proxy (proxy.c) and the watch streams (watch.c).
- *    It never waits on Docker, git or the network.
+ *    It never waits on Docker, git or the network; the routing cache and
+ *    the list of log followers are its own, unlocked.
  *  - One job thread runs the few blocking calls a request needs (the app's
  *    logs from Docker). Jobs and results pass through a list under
  *    `job_lock`; a finished job wakes the service thread with
  *    lws_cancel_service() and is picked up in EVENT_WAIT_CANCELLED (Redis
  *    bio.c's pattern). A job whose connection closed first is only freed.
- *  - The events watcher thread (events.c) publishes into the event ring and
- *    wakes the service thread the same way.
+ *  - One thread per `logs?follow=1` stream fills that stream's bounded
+ *    buffer (its own lock, refcounted with the connection); the server
+ *    waits for them (follow_threads, under job_lock) before it destroys
+ *    the context they wake.
+ *  - The events watcher thread (events.c) and the app log followers
+ *    (applogs.c) publish into the event ring and wake the service thread
+ *    the same way.
  * `stop` is set by any thread and read by the service loop.
  */
 #include "apiserver/server.h"
