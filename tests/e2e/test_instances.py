@@ -9,7 +9,9 @@ from wltest import Env, check, containers, images, run
 
 
 def test_two_services_share_a_daemon(env):
-    other = Env("other")
+    # A port block of its own, next to the first service's.
+    lo = int(env.settings["WORKLET_PORT_MIN"]) + 100
+    other = Env("other", WORKLET_PORT_MIN=lo, WORKLET_PORT_MAX=lo + 99)
     other.start()
     other.wait_api()
     try:

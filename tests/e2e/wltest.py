@@ -103,6 +103,12 @@ def git(cwd, *args):
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def rand_suffix(n=6):
     return "".join(random.choice(string.ascii_lowercase + string.digits) for _ in range(n))
 
@@ -125,8 +131,11 @@ class Env:
         self.ids = []
         self.proc = None
         self.log_path = os.path.join(self.tmp, "workletd.log")
-        base = random.randrange(30000, 60000, 200)
-        self.api_port = base + 150
+        # App ports from a random block below the kernel's ephemeral range
+        # (the pool also skips any port that does not bind); the API port
+        # is one the kernel says is free.
+        base = random.randrange(20000, 32000, 100)
+        self.api_port = free_port()
         self.tokens = {"alice": "tok-alice-" + rand_suffix(24),
                        "bob": "tok-bob-" + rand_suffix(24)}
         self.tokens_file = os.path.join(self.tmp, "tokens")
