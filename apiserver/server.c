@@ -75,7 +75,7 @@ struct wl_apiserver {
 	int job_started;
 	pthread_mutex_t job_lock;
 	pthread_cond_t job_cond;
-	struct job *todo, *done;
+	struct job *queued, *done;
 };
 
 /* A REST exchange in progress. */
@@ -686,13 +686,13 @@ static void *job_main(void *arg)
 		wl_err("api jobs: %s", wl_error_last());
 	pthread_mutex_lock(&srv->job_lock);
 	while (!srv->stop) {
-		struct job *j = srv->todo;
+		struct job *j = srv->queued;
 
 		if (!j) {
 			pthread_cond_wait(&srv->job_cond, &srv->job_lock);
 			continue;
 		}
-		srv->todo = j->next;
+		srv->queued = j->next;
 		pthread_mutex_unlock(&srv->job_lock);
 
 		j->error = 0;
@@ -1047,8 +1047,8 @@ static int handle_logs(struct lws *wsi, struct wl_session *s, const char *id,
 	wl_worklet_release(&w);
 	a->job = j;
 	pthread_mutex_lock(&srv->job_lock);
-	j->next = srv->todo;
-	srv->todo = j;
+	j->next = srv->queued;
+	srv->queued = j;
 	pthread_cond_signal(&srv->job_cond);
 	pthread_mutex_unlock(&srv->job_lock);
 	return 0;
@@ -1623,7 +1623,7 @@ void wl_apiserver_free(struct wl_apiserver *srv)
 	pthread_mutex_unlock(&srv->job_lock);
 	if (srv->ctx)
 		lws_context_destroy(srv->ctx);
-	for (j = srv->todo; j; j = next) {
+	for (j = srv->queued; j; j = next) {
 		next = j->next;
 		job_free(j);
 	}
