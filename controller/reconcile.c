@@ -289,11 +289,8 @@ static int fail(struct pass *p, const char *cond, const char *reason,
 
 /* ---- cleanup ---------------------------------------------------------- */
 
-/*
- * Remove every container and image labelled with id, except those whose
- * label key has the value keep (NULL keeps nothing).
- */
-static int remove_containers(struct pass *p, const char *keep_run)
+/* Remove every container labelled with id. */
+static int remove_containers(struct pass *p)
 {
 	struct wl_docker_container *cs = NULL;
 	char filter[128];
@@ -305,10 +302,6 @@ static int remove_containers(struct pass *p, const char *keep_run)
 	    0)
 		return error;
 	for (size_t i = 0; i < n && !error; i++) {
-		const char *run = wl_kvlist_get(&cs[i].labels, "worklet.run");
-
-		if (keep_run && run && !strcmp(run, keep_run))
-			continue;
 		wl_info("worklet '%s': removing container %s", p->id,
 			cs[i].name ? cs[i].name : cs[i].id);
 		if (cs[i].running)
@@ -346,7 +339,7 @@ static int remove_all(struct pass *p)
 {
 	int error;
 
-	if ((error = remove_containers(p, NULL)) < 0 ||
+	if ((error = remove_containers(p)) < 0 ||
 	    (error = remove_images(p, NULL)) < 0)
 		return error;
 	if ((error = wl_fs_remove_tree(p->clone_dir)) < 0)
@@ -893,14 +886,33 @@ static int ensure_running(struct pass *p, const char *image_id,
 	st->detection.port = container_port;
 	run_key(rkey, p, image_id, container_port);
 
-	/* Replace containers of an older configuration. */
-	if ((error = remove_containers(p, rkey)) < 0)
-		goto out;
+	/*
+	 * One listing: the container of this run key stays, any other (an
+	 * older configuration, or a duplicate) goes.
+	 */
 	label_filter(p->cfg, filter, sizeof(filter), p->id);
 	if ((error = wl_docker_containers_list(p->w->docker, filter, &cs, &n)) <
 	    0)
 		goto out;
-	if (n == 0) {
+	for (size_t i = 0; i < n; i++) {
+		const char *run = wl_kvlist_get(&cs[i].labels, "worklet.run");
+
+		if (!cid && run && !strcmp(run, rkey)) {
+			if (!(cid = strdup(cs[i].id))) {
+				error = WL_ERROR;
+				goto out;
+			}
+			continue;
+		}
+		wl_info("worklet '%s': removing container %s", p->id,
+			cs[i].name ? cs[i].name : cs[i].id);
+		if (cs[i].running)
+			wl_docker_container_stop(p->w->docker, cs[i].id, 5);
+		if ((error = wl_docker_container_remove(p->w->docker,
+							cs[i].id)) < 0)
+			goto out;
+	}
+	if (!cid) {
 		set_phase(p, WL_PHASE_DEPLOYING);
 		set_condition(p, "Ready", "False", "Starting", NULL);
 		st->deploy_started_ms = p->now;
@@ -911,11 +923,6 @@ static int ensure_running(struct pass *p, const char *image_id,
 					      container_port, &cid)) < 0)
 			goto out;
 		wl_info("worklet '%s': created container %.12s", p->id, cid);
-	} else {
-		/* Two of the same run key cannot happen; keep the first. */
-		cid = strdup(cs[0].id);
-		for (size_t i = 1; i < n; i++)
-			wl_docker_container_remove(p->w->docker, cs[i].id);
 	}
 	if ((error = wl_docker_container_inspect(p->w->docker, cid, &c)) < 0)
 		goto out;
