@@ -131,6 +131,7 @@ struct job {
 	struct wl_buf out;
 	int error;
 	char message[512];
+	cJSON *answer; /* the build part, ready; the app's output is added */
 };
 
 static struct wl_apiserver *server_of(struct lws *wsi)
@@ -715,6 +716,7 @@ static void *job_main(void *arg)
 
 static void job_free(struct job *j)
 {
+	cJSON_Delete(j->answer);
 	wl_buf_release(&j->out);
 	free(j);
 }
@@ -739,24 +741,18 @@ static void jobs_collect(struct wl_apiserver *srv)
 			continue;
 		}
 		a->job = NULL;
-		/* The build part is already in the body as JSON; add the app's.
-		 */
-		o = cJSON_ParseWithLength(a->rs.body.ptr ? a->rs.body.ptr : "",
-					  a->rs.body.len);
-		if (o) {
-			cJSON_AddStringToObject(o, "app_logs",
-						wl_buf_cstr(&j->out));
-			if (j->error < 0)
-				cJSON_AddStringToObject(o, "app_logs_error",
-							j->message);
-			text = cJSON_PrintUnformatted(o);
-			wl_buf_reset(&a->rs.body);
-			if (text)
-				wl_buf_puts(&a->rs.body, text);
-			wl_buf_putc(&a->rs.body, '\n');
-			free(text);
-			cJSON_Delete(o);
-		}
+		o = j->answer;
+		cJSON_AddStringToObject(o, "app_logs", wl_buf_cstr(&j->out));
+		if (j->error < 0)
+			cJSON_AddStringToObject(o, "app_logs_error",
+						j->message);
+		text = cJSON_PrintUnformatted(o);
+		wl_buf_reset(&a->rs.body);
+		if (!text || wl_buf_puts(&a->rs.body, text) < 0 ||
+		    wl_buf_putc(&a->rs.body, '\n') < 0)
+			wl_api_error(&a->rs, 500, "internal",
+				     "cannot encode the response");
+		free(text);
 		respond(j->wsi, a);
 		job_free(j);
 	}
@@ -987,7 +983,7 @@ static int handle_logs(struct lws *wsi, struct wl_session *s, const char *id,
 	int64_t tail = LOG_TAIL_DEFAULT;
 	struct wl_buf logs;
 	cJSON *o;
-	char *text, path[4096];
+	char path[4096];
 
 	if (query_param(query, "tail", tailstr, sizeof(tailstr)) &&
 	    wl_parse_int64(&tail, tailstr, 0, LOG_TAIL_MAX) < 0)
@@ -1008,6 +1004,10 @@ static int handle_logs(struct lws *wsi, struct wl_session *s, const char *id,
 		return error;
 	}
 	o = cJSON_CreateObject();
+	if (!o) {
+		wl_worklet_release(&w);
+		return -1;
+	}
 	cJSON_AddStringToObject(o, "id", id);
 	cJSON_AddStringToObject(o, "status",
 				w.status.phase ? wl_phase_name(w.status.phase)
@@ -1024,19 +1024,14 @@ static int handle_logs(struct lws *wsi, struct wl_session *s, const char *id,
 		cJSON_AddStringToObject(o, "last_error", w.status.last_error);
 	else
 		cJSON_AddNullToObject(o, "last_error");
-	text = cJSON_PrintUnformatted(o);
-	cJSON_Delete(o);
-	wl_buf_reset(&a->rs.body);
-	if (text)
-		wl_buf_puts(&a->rs.body, text);
-	free(text);
-
 	/* The app's own output comes from Docker: a job, not this thread. */
 	j = calloc(1, sizeof(*j));
 	if (!j) {
+		cJSON_Delete(o);
 		wl_worklet_release(&w);
 		return -1;
 	}
+	j->answer = o;
 	j->server = srv;
 	j->wsi = wsi;
 	j->owner = a;
