@@ -9,7 +9,9 @@
 #    socket (there is no systemd on the development machines);
 # 3. builds the local base images (worklet-local/*, see hack/base-images/)
 #    when they are missing or their recipe changed, since no container
-#    registry can be reached from here.
+#    registry can be reached from here;
+# 4. installs the Claude Code CLI (npm, global) at the pinned version when
+#    `claude --version` says anything else.
 #
 # Idempotent: on a machine where it already ran it takes well under a second.
 # Concurrent runs wait for each other. It exports nothing; the image names
@@ -31,6 +33,9 @@ PACKAGES=(
 	docker.io debootstrap ca-certificates curl iproute2
 	python3 python3-yaml python3-websockets clang-format
 )
+# The Claude Code CLI the service runs and the e2e tests drive (against
+# tests/e2e/scripted_claude.py): an exact version known to work with both.
+CLAUDE_CODE_VERSION=2.1.331
 DOCKERD_LOG=/var/log/worklet-dockerd.log
 BASE_IMAGE=worklet-local/debian:bookworm
 # image name, recipe under hack/base-images/, command that proves it works
@@ -86,6 +91,26 @@ install_packages() {
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get -o DPkg::Lock::Timeout=300 update -q
 	apt-get -o DPkg::Lock::Timeout=300 install -y -q "${missing[@]}"
+}
+
+# `claude --version` prints "2.1.331 (Claude Code)"; npm, from the
+# registry, only when that is not the pinned version. The package's
+# postinstall puts the native binary in place of a stub, hence
+# --allow-scripts (npm 11 warns that it will stop running unlisted ones).
+install_claude_cli() {
+	local have pkg=@anthropic-ai/claude-code
+	have=$(claude --version 2>/dev/null || true)
+	[[ ${have%% *} == "$CLAUDE_CODE_VERSION" ]] && return 0
+	command -v npm >/dev/null ||
+		wl_die "npm not found: install Node.js with npm to get the Claude Code CLI"
+	wl_log "installing $pkg@$CLAUDE_CODE_VERSION with npm (found: ${have:-none})"
+	npm install -g --no-audit --no-fund --loglevel=error \
+		--allow-scripts="$pkg" "$pkg@$CLAUDE_CODE_VERSION" >&2 ||
+		wl_die "npm install -g $pkg@$CLAUDE_CODE_VERSION failed"
+	have=$(claude --version 2>/dev/null || true)
+	[[ ${have%% *} == "$CLAUDE_CODE_VERSION" ]] ||
+		wl_die "after installing $pkg@$CLAUDE_CODE_VERSION, 'claude --version' says '${have:-nothing}' ($(command -v claude || echo 'not on PATH'))"
+	wl_log "claude: $have"
 }
 
 docker_socket() {
@@ -325,5 +350,6 @@ build_images() {
 }
 
 install_packages
+install_claude_cli
 start_docker
 build_images
