@@ -17,6 +17,7 @@
 #include "specs/core/log.h"
 #include "specs/core/parse.h"
 #include "specs/core/timeutil.h"
+#include "specs/prompt.h"
 #include "specs/validate.h"
 #include "specs/core/banned.h"
 
@@ -142,6 +143,9 @@ static cJSON *worklet_view(const struct wl_config *cfg,
 	add_str(o, "session_id", st->session_id);
 	add_str(o, "last_prompt", st->last_prompt);
 	add_str(o, "last_error", st->last_error);
+	add_str(o, "active_prompt", st->active_prompt);
+	cJSON_AddNumberToObject(o, "queued_prompts", st->queued_prompts);
+	add_str(o, "serving_commit", st->serving_commit);
 	if (detail) {
 		struct wl_buf logs;
 
@@ -577,6 +581,9 @@ static void handle_status(const struct wl_config *cfg,
 		"conditions",
 		"detection",
 		"container_id",
+		"active_prompt",
+		"queued_prompts",
+		"serving_commit",
 		"updated_at",
 		NULL,
 	};
@@ -609,6 +616,270 @@ static void handle_get(const struct wl_config *cfg,
 	wl_worklet_release(&w);
 }
 
+/* ---- prompts ------------------------------------------------------------ */
+
+#define PROMPTS_QUEUED_MAX 20
+
+static cJSON *prompt_view(const struct wl_prompt *pr, int position)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	add_str(o, "id", pr->id);
+	add_str(o, "worklet_id", pr->worklet_id);
+	add_str(o, "prompt", pr->prompt);
+	add_str(o, "response", pr->response);
+	cJSON_AddStringToObject(o, "status", wl_prompt_state_name(pr->state));
+	add_str(o, "user_id", pr->user_id);
+	add_time(o, "created_at", pr->created_ms);
+	cJSON_AddStringToObject(o, "stage", wl_prompt_stage_name(pr->stage));
+	if (position >= 0)
+		cJSON_AddNumberToObject(o, "queue_position", position);
+	add_str(o, "error", pr->error);
+	add_str(o, "commit_sha", pr->commit);
+	cJSON_AddBoolToObject(o, "changed", pr->changed);
+	cJSON_AddNumberToObject(o, "cost_usd", pr->cost_usd);
+	cJSON_AddNumberToObject(o, "num_turns", pr->num_turns);
+	cJSON_AddNumberToObject(o, "duration_ms", (double)pr->duration_ms);
+	cJSON_AddNumberToObject(o, "attempts", pr->attempts);
+	cJSON_AddNumberToObject(o, "fixups", pr->fixups);
+	cJSON_AddBoolToObject(o, "base", pr->base);
+	cJSON_AddBoolToObject(o, "cancel_requested", pr->cancel_requested);
+	add_time(o, "started_at", pr->started_ms);
+	add_time(o, "finished_at", pr->finished_ms);
+	add_time(o, "updated_at",
+		 pr->updated_ms ? pr->updated_ms : pr->created_ms);
+	return o;
+}
+
+/*
+ * Every prompt of a worklet, oldest first, as views in arr (when not
+ * NULL); *processing counts those not finished. A prompt file that does
+ * not parse is skipped (the controller reports it).
+ */
+static int prompts_collect(const struct wl_store *store, const char *id,
+			   cJSON *arr, int *processing)
+{
+	char **ids = NULL;
+	size_t n = 0;
+
+	*processing = 0;
+	if (wl_prompt_list(store, id, &ids, &n) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		struct wl_prompt pr;
+		int pos = -1;
+
+		if (wl_prompt_read(store, id, ids[i], &pr) < 0)
+			continue;
+		if (pr.state == WL_PROMPT_PROCESSING)
+			pos = (*processing)++;
+		if (arr)
+			cJSON_AddItemToArray(arr, prompt_view(&pr, pos));
+		wl_prompt_release(&pr);
+	}
+	wl_store_free_ids(ids, n);
+	return 0;
+}
+
+/* Prompt ids sort by time: never hand out one older than the last. */
+static int64_t prompt_clock(void)
+{
+	static int64_t last; /* the service thread only */
+	int64_t now = wl_time_now_ms();
+
+	last = now > last ? now : last + 1;
+	return last;
+}
+
+static void handle_prompt(const struct wl_store *store,
+			  const struct wl_api_request *rq, const char *id,
+			  struct wl_api_response *rs)
+{
+	struct wl_worklet w;
+	struct wl_prompt pr;
+	char pid[WL_PROMPT_ID_LEN + 1];
+	const cJSON *it, *text;
+	cJSON *root = NULL;
+	int processing;
+
+	wl_prompt_init(&pr);
+	if (load_or_answer(store, id, rq->user, &w, rs) < 0)
+		goto out;
+	root = rq->body_len ? cJSON_ParseWithLength(rq->body, rq->body_len)
+			    : NULL;
+	if (!root || !cJSON_IsObject(root)) {
+		wl_api_error(rs, 400, "malformed_json",
+			     "the body must be a JSON object like "
+			     "{\"prompt\": \"...\"}");
+		goto out;
+	}
+	cJSON_ArrayForEach (it, root) {
+		if (strcmp(it->string, "prompt")) {
+			wl_api_error(rs, 400, "invalid", "%s: unknown field",
+				     it->string);
+			goto out;
+		}
+	}
+	text = cJSON_GetObjectItemCaseSensitive(root, "prompt");
+	if (!cJSON_IsString(text) ||
+	    !text->valuestring[strspn(text->valuestring, " \t\r\n")]) {
+		wl_api_error(rs, 400, "invalid",
+			     "prompt: is required and must be a non-empty "
+			     "string");
+		goto out;
+	}
+	if (strlen(text->valuestring) > WL_PROMPT_MAX) {
+		wl_api_error(rs, 400, "invalid",
+			     "prompt: must be at most %d bytes", WL_PROMPT_MAX);
+		goto out;
+	}
+	if (w.meta.deletion_ms) {
+		wl_api_error(rs, 409, "deleting",
+			     "worklet '%s' is being deleted", id);
+		goto out;
+	}
+	if (w.spec.run_state == WL_RUN_STOPPED) {
+		wl_api_error(rs, 409, "stopped",
+			     "worklet '%s' is stopped; start it to send "
+			     "prompts",
+			     id);
+		goto out;
+	}
+	if (prompts_collect(store, id, NULL, &processing) < 0) {
+		wl_api_error(rs, 500, "storage", "cannot read the prompts");
+		goto out;
+	}
+	if (processing >= PROMPTS_QUEUED_MAX) {
+		wl_api_error(rs, 429, "too_many_prompts",
+			     "worklet '%s' has %d prompts waiting; wait for "
+			     "them or cancel some",
+			     id, processing);
+		goto out;
+	}
+	if (wl_prompt_new_id(pid, prompt_clock()) < 0) {
+		wl_api_error(rs, 500, "internal", "%s", wl_error_last());
+		goto out;
+	}
+	pr.id = strdup(pid);
+	pr.worklet_id = strdup(id);
+	pr.user_id = strdup(rq->user);
+	pr.prompt = strdup(text->valuestring);
+	pr.created_ms = wl_time_now_ms();
+	if (!pr.id || !pr.worklet_id || !pr.user_id || !pr.prompt) {
+		wl_api_error(rs, 500, "internal", "out of memory");
+		goto out;
+	}
+	/* Durable before we answer: the controller may take it at once. */
+	if (wl_prompt_create(store, &pr) < 0) {
+		wl_err("prompt for '%s': %s", id, wl_error_last());
+		wl_api_error(rs, 500, "storage", "cannot store the prompt");
+		goto out;
+	}
+	wl_info("user '%s' sent prompt %s to worklet '%s'", rq->user, pid, id);
+	respond_json(rs, 202, prompt_view(&pr, processing));
+out:
+	cJSON_Delete(root);
+	wl_prompt_release(&pr);
+	wl_worklet_release(&w);
+}
+
+static void handle_prompts(const struct wl_store *store,
+			   const struct wl_api_request *rq, const char *id,
+			   struct wl_api_response *rs)
+{
+	struct wl_worklet w;
+	cJSON *root, *arr;
+	int processing;
+
+	if (load_or_answer(store, id, rq->user, &w, rs) < 0)
+		goto out;
+	root = cJSON_CreateObject();
+	arr = cJSON_AddArrayToObject(root, "prompts");
+	if (prompts_collect(store, id, arr, &processing) < 0) {
+		cJSON_Delete(root);
+		wl_api_error(rs, 500, "storage", "cannot read the prompts");
+		goto out;
+	}
+	cJSON_AddNumberToObject(root, "count", cJSON_GetArraySize(arr));
+	cJSON_AddNumberToObject(root, "processing", processing);
+	respond_json(rs, 200, root);
+out:
+	wl_worklet_release(&w);
+}
+
+/* One prompt of a worklet you own; 404 otherwise. */
+static int load_prompt(const struct wl_store *store,
+		       const struct wl_api_request *rq, const char *id,
+		       const char *pid, struct wl_prompt *pr,
+		       struct wl_api_response *rs)
+{
+	struct wl_worklet w;
+	int error;
+
+	wl_prompt_init(pr);
+	error = load_or_answer(store, id, rq->user, &w, rs);
+	wl_worklet_release(&w);
+	if (error < 0)
+		return error;
+	if (wl_prompt_validate_id(pid) < 0 ||
+	    (error = wl_prompt_read(store, id, pid, pr)) == WL_ENOTFOUND) {
+		wl_api_error(rs, 404, "not_found", "prompt '%s' not found",
+			     pid);
+		return WL_ENOTFOUND;
+	}
+	if (error < 0) {
+		wl_api_error(rs, 500, "storage", "%s", wl_error_last());
+		return error;
+	}
+	return 0;
+}
+
+static void handle_prompt_get(const struct wl_store *store,
+			      const struct wl_api_request *rq, const char *id,
+			      const char *pid, struct wl_api_response *rs)
+{
+	struct wl_prompt pr;
+
+	if (load_prompt(store, rq, id, pid, &pr, rs) == 0)
+		respond_json(rs, 200, prompt_view(&pr, -1));
+	wl_prompt_release(&pr);
+}
+
+static void handle_prompt_cancel(const struct wl_store *store,
+				 const struct wl_api_request *rq,
+				 const char *id, const char *pid,
+				 struct wl_api_response *rs)
+{
+	struct wl_prompt pr;
+
+	if (load_prompt(store, rq, id, pid, &pr, rs) < 0)
+		goto out;
+	if (pr.state != WL_PROMPT_PROCESSING) {
+		wl_api_error(rs, 409, "finished",
+			     "prompt '%s' has finished already (%s)", pid,
+			     wl_prompt_state_name(pr.state));
+		goto out;
+	}
+	if (pr.stage == WL_STAGE_BUILDING) {
+		wl_api_error(rs, 409, "committed",
+			     "prompt '%s' is committed and being deployed; it "
+			     "can no longer be cancelled",
+			     pid);
+		goto out;
+	}
+	if (!pr.cancel_requested &&
+	    wl_prompt_request_cancel(store, id, pid) < 0) {
+		wl_api_error(rs, 500, "storage", "cannot record the cancel");
+		goto out;
+	}
+	pr.cancel_requested = 1;
+	wl_info("user '%s' cancelled prompt %s of worklet '%s'", rq->user, pid,
+		id);
+	respond_json(rs, 202, prompt_view(&pr, -1));
+out:
+	wl_prompt_release(&pr);
+}
+
 static void method_not_allowed(struct wl_api_response *rs, const char *allow)
 {
 	wl_api_error(rs, 405, "method_not_allowed",
@@ -619,7 +890,7 @@ static void method_not_allowed(struct wl_api_response *rs, const char *allow)
 void wl_api_handle(const struct wl_config *cfg, const struct wl_store *store,
 		   const struct wl_api_request *rq, struct wl_api_response *rs)
 {
-	char seg[3][WL_ID_MAX + 2];
+	char seg[4][WL_ID_MAX + 2];
 	const char *p = rq->path + strlen(PREFIX);
 	const char *m = rq->method;
 	int nseg = 0;
@@ -628,12 +899,12 @@ void wl_api_handle(const struct wl_config *cfg, const struct wl_store *store,
 		wl_api_error(rs, 404, "not_found", "no such endpoint");
 		return;
 	}
-	/* Split up to three segments; more is an unknown endpoint. */
+	/* Split up to four segments; more is an unknown endpoint. */
 	while (*p == '/' && p[1]) {
 		const char *end = strchr(p + 1, '/');
 		size_t len = end ? (size_t)(end - p - 1) : strlen(p + 1);
 
-		if (nseg == 3 || len == 0 || len >= sizeof(seg[0])) {
+		if (nseg == 4 || len == 0 || len >= sizeof(seg[0])) {
 			wl_api_error(rs, 404, "not_found", "no such endpoint");
 			return;
 		}
@@ -674,7 +945,36 @@ void wl_api_handle(const struct wl_config *cfg, const struct wl_store *store,
 			handle_status(cfg, store, rq, seg[0], rs);
 		return;
 	}
-	if (nseg == 2 && (!strcmp(seg[1], "prompt") || !strcmp(seg[1], "pr"))) {
+	if (nseg == 2 && !strcmp(seg[1], "prompt")) {
+		if (strcmp(m, "POST"))
+			method_not_allowed(rs, "POST");
+		else
+			handle_prompt(store, rq, seg[0], rs);
+		return;
+	}
+	if (nseg == 2 && !strcmp(seg[1], "prompts")) {
+		if (strcmp(m, "GET"))
+			method_not_allowed(rs, "GET");
+		else
+			handle_prompts(store, rq, seg[0], rs);
+		return;
+	}
+	if (nseg == 3 && !strcmp(seg[1], "prompts")) {
+		if (strcmp(m, "GET"))
+			method_not_allowed(rs, "GET");
+		else
+			handle_prompt_get(store, rq, seg[0], seg[2], rs);
+		return;
+	}
+	if (nseg == 4 && !strcmp(seg[1], "prompts") &&
+	    !strcmp(seg[3], "cancel")) {
+		if (strcmp(m, "POST"))
+			method_not_allowed(rs, "POST");
+		else
+			handle_prompt_cancel(store, rq, seg[0], seg[2], rs);
+		return;
+	}
+	if (nseg == 2 && !strcmp(seg[1], "pr")) {
 		struct wl_worklet w;
 
 		if (strcmp(m, "POST")) {
@@ -684,11 +984,8 @@ void wl_api_handle(const struct wl_config *cfg, const struct wl_store *store,
 		/* The worklet must exist and be yours before anything else. */
 		if (load_or_answer(store, seg[0], rq->user, &w, rs) == 0)
 			wl_api_error(rs, 501, "not_implemented",
-				     "%s is not available in this version of "
-				     "worklet yet",
-				     !strcmp(seg[1], "prompt")
-					     ? "sending prompts"
-					     : "creating pull requests");
+				     "creating pull requests is not available "
+				     "in this version of worklet yet");
 		wl_worklet_release(&w);
 		return;
 	}

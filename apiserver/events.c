@@ -69,6 +69,29 @@ struct seen_condition {
 	char *message;
 };
 
+/* One log file of a worklet the watcher follows. */
+struct followed {
+	const char *file;   /* "build.log" */
+	const char *stream; /* "build" */
+	int log_known;
+	int log_skip_existing; /* first seen at startup: start at the end */
+	dev_t log_dev;
+	ino_t log_ino;
+	off_t log_off;
+	char tail[LOG_TAIL]; /* the last bytes read, ending at log_off */
+	size_t tail_len;
+	struct wl_buf partial; /* the incomplete last line */
+	int discarding;	       /* inside a line already cut */
+	int64_t window_ms;
+	unsigned window_lines;
+	uint64_t skipped;
+};
+
+static const char *const log_files[2][2] = {
+	{ "build.log", "build" },
+	{ "agent.log", "agent" },
+};
+
 /* What the watcher last saw of one worklet. */
 struct tracked {
 	struct tracked *next;
@@ -82,19 +105,8 @@ struct tracked {
 	size_t condition_count;
 	int marked; /* rescan bookkeeping */
 
-	/* build.log */
-	int log_known;
-	int log_skip_existing; /* first seen at startup: start at the end */
-	dev_t log_dev;
-	ino_t log_ino;
-	off_t log_off;
-	char tail[LOG_TAIL]; /* the last bytes read, ending at log_off */
-	size_t tail_len;
-	struct wl_buf partial; /* the incomplete last line */
-	int discarding;	       /* inside a line already cut */
-	int64_t window_ms;
-	unsigned window_lines;
-	uint64_t skipped;
+	/* build.log and agent.log: followed alike */
+	struct followed logs[2];
 };
 
 struct wl_events {
@@ -361,7 +373,8 @@ static void tracked_free(struct tracked *t)
 	if (!t)
 		return;
 	conditions_release(t);
-	wl_buf_release(&t->partial);
+	for (size_t i = 0; i < 2; i++)
+		wl_buf_release(&t->logs[i].partial);
 	free(t);
 }
 
@@ -527,8 +540,12 @@ static struct tracked *tracked_add(struct wl_events *e, const char *id,
 	if (!t)
 		return NULL;
 	snprintf(t->id, sizeof(t->id), "%s", id);
-	wl_buf_init(&t->partial, LOG_LINE_MAX);
-	t->log_skip_existing = initial;
+	for (size_t i = 0; i < 2; i++) {
+		t->logs[i].file = log_files[i][0];
+		t->logs[i].stream = log_files[i][1];
+		wl_buf_init(&t->logs[i].partial, LOG_LINE_MAX);
+		t->logs[i].log_skip_existing = initial;
+	}
 	t->next = e->tracked;
 	e->tracked = t;
 	return t;
@@ -679,21 +696,21 @@ static void add_watches(struct wl_events *e)
 /* ---- the watcher: build logs --------------------------------------------- */
 
 static void publish_log_line(struct wl_events *e, struct tracked *t,
-			     const char *line, size_t len, int cut,
-			     uint64_t skipped)
+			     struct followed *fl, const char *line, size_t len,
+			     int cut, uint64_t skipped)
 {
 	struct wl_buf f;
 
-	if (!skipped && t->window_lines >= LOG_LINES_PER_SEC) {
-		t->skipped++;
+	if (!skipped && fl->window_lines >= LOG_LINES_PER_SEC) {
+		fl->skipped++;
 		return;
 	}
 	if (!skipped)
-		t->window_lines++;
+		fl->window_lines++;
 	while (len && line[len - 1] == '\r')
 		len--;
 	wl_buf_init(&f, EVENT_JSON_MAX);
-	if (wl_buf_puts(&f, "\"stream\":\"build\",\"line\":") == 0 &&
+	if (wl_buf_printf(&f, "\"stream\":\"%s\",\"line\":", fl->stream) == 0 &&
 	    json_str_n(&f, line, len) == 0 &&
 	    (!cut || wl_buf_puts(&f, ",\"truncated\":true") == 0) &&
 	    (!skipped ||
@@ -702,34 +719,35 @@ static void publish_log_line(struct wl_events *e, struct tracked *t,
 	wl_buf_release(&f);
 }
 
-static void flush_partial(struct wl_events *e, struct tracked *t, int cut)
+static void flush_partial(struct wl_events *e, struct tracked *t,
+			  struct followed *f, int cut)
 {
-	if (t->partial.len)
-		publish_log_line(e, t, wl_buf_cstr(&t->partial), t->partial.len,
-				 cut, 0);
-	wl_buf_reset(&t->partial);
+	if (f->partial.len)
+		publish_log_line(e, t, f, wl_buf_cstr(&f->partial),
+				 f->partial.len, cut, 0);
+	wl_buf_reset(&f->partial);
 }
 
 /* Split new bytes of build.log into lines of at most LOG_LINE_MAX. */
-static void log_bytes(struct wl_events *e, struct tracked *t, const char *p,
-		      size_t n)
+static void log_bytes(struct wl_events *e, struct tracked *t,
+		      struct followed *f, const char *p, size_t n)
 {
 	while (n > 0) {
 		const char *nl = memchr(p, '\n', n);
 		size_t seg = nl ? (size_t)(nl - p) : n;
 
-		if (t->discarding) {
+		if (f->discarding) {
 			if (nl)
-				t->discarding = 0;
-		} else if (seg > LOG_LINE_MAX - t->partial.len) {
-			wl_buf_add(&t->partial, p,
-				   LOG_LINE_MAX - t->partial.len);
-			flush_partial(e, t, 1);
-			t->discarding = !nl;
+				f->discarding = 0;
+		} else if (seg > LOG_LINE_MAX - f->partial.len) {
+			wl_buf_add(&f->partial, p,
+				   LOG_LINE_MAX - f->partial.len);
+			flush_partial(e, t, f, 1);
+			f->discarding = !nl;
 		} else {
-			wl_buf_add(&t->partial, p, seg);
+			wl_buf_add(&f->partial, p, seg);
 			if (nl)
-				flush_partial(e, t, 0);
+				flush_partial(e, t, f, 0);
 		}
 		if (!nl)
 			break;
@@ -738,22 +756,23 @@ static void log_bytes(struct wl_events *e, struct tracked *t, const char *p,
 	}
 }
 
-static void log_window(struct wl_events *e, struct tracked *t, int64_t now)
+static void log_window(struct wl_events *e, struct tracked *t,
+		       struct followed *f, int64_t now)
 {
 	char note[80];
 	int len;
 
-	if (now - t->window_ms < 1000)
+	if (now - f->window_ms < 1000)
 		return;
-	if (t->skipped) {
+	if (f->skipped) {
 		len = snprintf(note, sizeof(note),
 			       "[%" PRIu64 " lines not shown: too fast]",
-			       t->skipped);
-		publish_log_line(e, t, note, (size_t)len, 0, t->skipped);
-		t->skipped = 0;
+			       f->skipped);
+		publish_log_line(e, t, f, note, (size_t)len, 0, f->skipped);
+		f->skipped = 0;
 	}
-	t->window_ms = now;
-	t->window_lines = 0;
+	f->window_ms = now;
+	f->window_lines = 0;
 }
 
 /*
@@ -762,66 +781,68 @@ static void log_window(struct wl_events *e, struct tracked *t, int64_t now)
  * our offset, a new inode, or bytes before the offset that are not what
  * we read there mean a new build, so start again from 0.
  */
-static void follow_log(struct wl_events *e, struct tracked *t, int64_t now)
+static void follow_log(struct wl_events *e, struct tracked *t,
+		       struct followed *f, int64_t now)
 {
 	char path[4096], tail[LOG_TAIL];
 	char *chunk = NULL;
 	struct stat st;
 	size_t want;
 	ssize_t n;
-	int fd = -1, skip = t->log_skip_existing;
+	int fd = -1, skip = f->log_skip_existing;
 
 	/* Only what was there at startup is old news. */
-	t->log_skip_existing = 0;
-	log_window(e, t, now);
-	snprintf(path, sizeof(path), "%s/%s/build.log", e->store.logs_dir,
-		 t->id);
+	f->log_skip_existing = 0;
+	log_window(e, t, f, now);
+	snprintf(path, sizeof(path), "%s/%s/%s", e->store.logs_dir, t->id,
+		 f->file);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
 		return;
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
 		goto done;
-	if (t->log_known && st.st_ino == t->log_ino &&
-	    st.st_dev == t->log_dev && st.st_size >= t->log_off &&
-	    t->tail_len &&
-	    (pread(fd, tail, t->tail_len, t->log_off - (off_t)t->tail_len) !=
-		     (ssize_t)t->tail_len ||
-	     memcmp(tail, t->tail, t->tail_len)))
-		t->log_off = st.st_size + 1; /* rewritten: start over below */
-	if (!t->log_known || st.st_ino != t->log_ino ||
-	    st.st_dev != t->log_dev || st.st_size < t->log_off) {
-		if (t->log_known)
-			flush_partial(e, t, 0); /* the old build's last line */
-		t->discarding = 0;
-		t->log_known = 1;
-		t->log_dev = st.st_dev;
-		t->log_ino = st.st_ino;
-		t->log_off = skip ? st.st_size : 0;
-		t->tail_len = 0;
+	if (f->log_known && st.st_ino == f->log_ino &&
+	    st.st_dev == f->log_dev && st.st_size >= f->log_off &&
+	    f->tail_len &&
+	    (pread(fd, tail, f->tail_len, f->log_off - (off_t)f->tail_len) !=
+		     (ssize_t)f->tail_len ||
+	     memcmp(tail, f->tail, f->tail_len)))
+		f->log_off = st.st_size + 1; /* rewritten: start over below */
+	if (!f->log_known || st.st_ino != f->log_ino ||
+	    st.st_dev != f->log_dev || st.st_size < f->log_off) {
+		if (f->log_known)
+			flush_partial(e, t, f,
+				      0); /* the old build's last line */
+		f->discarding = 0;
+		f->log_known = 1;
+		f->log_dev = st.st_dev;
+		f->log_ino = st.st_ino;
+		f->log_off = skip ? st.st_size : 0;
+		f->tail_len = 0;
 	}
-	if (st.st_size == t->log_off)
+	if (st.st_size == f->log_off)
 		goto done;
-	want = (size_t)(st.st_size - t->log_off);
+	want = (size_t)(st.st_size - f->log_off);
 	if (want > LOG_READ_MAX)
 		want = LOG_READ_MAX;
 	if (!(chunk = malloc(want)))
 		goto done;
-	if ((n = pread(fd, chunk, want, t->log_off)) <= 0)
+	if ((n = pread(fd, chunk, want, f->log_off)) <= 0)
 		goto done;
-	log_bytes(e, t, chunk, (size_t)n);
-	t->log_off += n;
-	t->tail_len = (size_t)n < LOG_TAIL ? (size_t)n : LOG_TAIL;
-	if (t->tail_len < LOG_TAIL && t->log_off > n) {
+	log_bytes(e, t, f, chunk, (size_t)n);
+	f->log_off += n;
+	f->tail_len = (size_t)n < LOG_TAIL ? (size_t)n : LOG_TAIL;
+	if (f->tail_len < LOG_TAIL && f->log_off > n) {
 		/* Too little new data: keep the tail from the file itself. */
 		size_t keep =
-			t->log_off < LOG_TAIL ? (size_t)t->log_off : LOG_TAIL;
+			f->log_off < LOG_TAIL ? (size_t)f->log_off : LOG_TAIL;
 
-		if (pread(fd, t->tail, keep, t->log_off - (off_t)keep) ==
+		if (pread(fd, f->tail, keep, f->log_off - (off_t)keep) ==
 		    (ssize_t)keep)
-			t->tail_len = keep;
+			f->tail_len = keep;
 		else
-			t->tail_len = 0;
+			f->tail_len = 0;
 	} else {
-		memcpy(t->tail, chunk + n - (ssize_t)t->tail_len, t->tail_len);
+		memcpy(f->tail, chunk + n - (ssize_t)f->tail_len, f->tail_len);
 	}
 done:
 	free(chunk);
@@ -858,7 +879,8 @@ static void *watch_main(void *arg)
 		}
 		for (struct tracked *t = e->tracked; t; t = t->next)
 			if (t->owner_known)
-				follow_log(e, t, now);
+				for (size_t i = 0; i < 2; i++)
+					follow_log(e, t, &t->logs[i], now);
 	}
 	return NULL;
 }
@@ -892,7 +914,8 @@ int wl_events_watch_start(struct wl_events *e, const char *state_dir)
 
 		for (struct tracked *t = e->tracked; t; t = t->next)
 			if (t->owner_known)
-				follow_log(e, t, now);
+				for (size_t i = 0; i < 2; i++)
+					follow_log(e, t, &t->logs[i], now);
 	}
 	if ((error = pthread_create(&e->thread, NULL, watch_main, e)) != 0) {
 		wl_error_set("cannot start event watcher: %s", strerror(error));

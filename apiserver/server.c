@@ -454,6 +454,7 @@ struct route_entry {
 	struct file_id spec, status;
 	char owner[WL_USER_MAX + 1];
 	enum wl_phase phase;
+	int serving; /* a version answers on port (see route_proxy) */
 	int port;
 	char last_error[512];
 	uint64_t used;
@@ -524,6 +525,20 @@ static const struct route_entry *route_lookup(struct wl_apiserver *srv,
 		snprintf(e->owner, sizeof(e->owner), "%s", w.meta.user_id);
 		e->phase = w.status.phase;
 		e->port = w.status.port;
+		{
+			const struct wl_condition *ready =
+				wl_status_condition(&w.status, "Ready");
+
+			/*
+			 * Running, or an older version still Ready while a
+			 * new one builds and starts (a rollout).
+			 */
+			e->serving = w.status.port &&
+				     (w.status.phase == WL_PHASE_RUNNING ||
+				      (ready && ready->status &&
+				       !strcmp(ready->status, "True") &&
+				       w.status.container_id));
+		}
 		snprintf(e->last_error, sizeof(e->last_error), "%s",
 			 w.status.last_error ? w.status.last_error : "");
 		e->spec = spec;
@@ -571,7 +586,7 @@ static int route_proxy(struct lws *wsi, struct wl_session *s, const char *id,
 		return is_ws ? -1
 			     : respond_now(wsi, s, 404, "not_found",
 					   "worklet not found");
-	if (e->phase != WL_PHASE_RUNNING || !e->port)
+	if (!e->serving)
 		return is_ws ? -1 : not_serving(wsi, s, e);
 	memset(&t, 0, sizeof(t));
 	snprintf(t.worklet_id, sizeof(t.worklet_id), "%s", id);

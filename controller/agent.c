@@ -33,6 +33,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -595,11 +596,11 @@ static void close_others(int keep, long max_fd)
 
 static void child_exec(const char *exe, char **argv, char **envp,
 		       const char *cwd, int in, int out, int err, int fail,
-		       long max_fd) __attribute__((noreturn));
+		       long max_fd, pid_t parent) __attribute__((noreturn));
 
 static void child_exec(const char *exe, char **argv, char **envp,
 		       const char *cwd, int in, int out, int err, int fail,
-		       long max_fd)
+		       long max_fd, pid_t parent)
 {
 	struct sigaction sa;
 	sigset_t none;
@@ -618,6 +619,13 @@ static void child_exec(const char *exe, char **argv, char **envp,
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	if (setpgid(0, 0) < 0)
 		child_fail(fail, STAGE_PGID);
+	/*
+	 * If workletd dies (kill -9), the agent dies with it rather than
+	 * editing a tree the next workletd restores. The signal is tied to
+	 * the forking thread: workers live as long as the process.
+	 */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+		_exit(127);
 	if (chdir(cwd) < 0)
 		child_fail(fail, STAGE_CHDIR);
 	if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
@@ -692,8 +700,8 @@ static int spawn(struct child *c, const char *exe, const char *claude,
 	int devnull = -1, error = WL_ERROR;
 	struct child_failure f;
 	long max_fd = sysconf(_SC_OPEN_MAX);
+	pid_t pid, parent = getpid();
 	ssize_t n;
-	pid_t pid;
 
 	c->pid = -1;
 	c->out = -1;
@@ -714,7 +722,7 @@ static int spawn(struct child *c, const char *exe, const char *claude,
 	}
 	if (pid == 0)
 		child_exec(exe, argv, envp, cwd, devnull, outp[1], errp[1],
-			   failp[1], max_fd);
+			   failp[1], max_fd, parent);
 	/* both sides set the group, so it exists whichever runs first */
 	setpgid(pid, pid);
 	close_fd(&outp[1]);

@@ -73,6 +73,31 @@ static const struct option options[] = {
 	{ "trustUserHeader", "WORKLET_TRUST_USER_HEADER", K_BOOL,
 	  OFF(trust_user_header), 0, 0 },
 	{ "maxBody", "WORKLET_MAX_BODY", K_SIZE, OFF(max_body), 0, 0 },
+	{ "agent.claude", "WORKLET_CLAUDE_BIN", K_STR, OFF(claude_bin), 0, 0 },
+	{ "agent.model", "WORKLET_CLAUDE_MODEL", K_STR, OFF(agent_model), 0,
+	  0 },
+	{ "agent.maxTurns", "WORKLET_AGENT_MAX_TURNS", K_INT,
+	  OFF(agent_max_turns), 1, 1000 },
+	{ "agent.timeoutSeconds", "WORKLET_AGENT_TIMEOUT_SECONDS", K_SECONDS,
+	  OFF(agent_timeout_ms), 1, 86400 },
+	{ "agent.allowedTools", "WORKLET_AGENT_TOOLS", K_STR, OFF(agent_tools),
+	  0, 0 },
+	{ "agent.systemPrompt", "WORKLET_AGENT_SYSTEM_PROMPT", K_STR,
+	  OFF(agent_system_prompt), 0, 0 },
+	{ "agent.concurrency", "WORKLET_AGENT_CONCURRENCY", K_INT,
+	  OFF(agent_concurrency), 1, 64 },
+	{ "agent.retries", "WORKLET_AGENT_RETRIES", K_INT, OFF(agent_retries),
+	  0, 10 },
+	{ "agent.retryBackoffSeconds", "WORKLET_AGENT_RETRY_BACKOFF_SECONDS",
+	  K_SECONDS, OFF(agent_retry_backoff_ms), 1, 3600 },
+	{ "agent.fixAttempts", "WORKLET_AGENT_FIX_ATTEMPTS", K_INT,
+	  OFF(agent_fix_attempts), 0, 10 },
+	{ "agent.cliRetries", "WORKLET_AGENT_CLI_RETRIES", K_INT,
+	  OFF(agent_cli_retries), 0, 20 },
+	{ "git.authorName", "WORKLET_GIT_AUTHOR_NAME", K_STR,
+	  OFF(git_author_name), 0, 0 },
+	{ "git.authorEmail", "WORKLET_GIT_AUTHOR_EMAIL", K_STR,
+	  OFF(git_author_email), 0, 0 },
 };
 
 static int set_str(char **dst, const char *v)
@@ -100,7 +125,12 @@ int wl_config_init(struct wl_config *c)
 	    set_str(&c->image_go_runtime, "alpine:3.19") ||
 	    set_str(&c->image_static, "nginx:alpine") ||
 	    set_str(&c->listen, "127.0.0.1:8080") ||
-	    set_str(&c->base_domain, "localhost")) {
+	    set_str(&c->base_domain, "localhost") ||
+	    set_str(&c->claude_bin, "claude") ||
+	    set_str(&c->agent_tools,
+		    "Read,Write,Edit,MultiEdit,Glob,Grep,LS") ||
+	    set_str(&c->git_author_name, "worklet") ||
+	    set_str(&c->git_author_email, "worklet@localhost")) {
 		wl_config_release(c);
 		return WL_ERROR;
 	}
@@ -120,6 +150,13 @@ int wl_config_init(struct wl_config *c)
 	c->log_level = WL_LOG_INFO;
 	c->trust_user_header = -1;
 	c->max_body = 1 << 20;
+	c->agent_max_turns = 30;
+	c->agent_timeout_ms = 10 * 60 * 1000;
+	c->agent_concurrency = 2;
+	c->agent_retries = 2;
+	c->agent_retry_backoff_ms = 5 * 1000;
+	c->agent_fix_attempts = 2;
+	c->agent_cli_retries = 2;
 	return 0;
 }
 
@@ -138,6 +175,15 @@ void wl_config_release(struct wl_config *c)
 	free(c->listen);
 	free(c->public_url);
 	free(c->base_domain);
+	free(c->claude_bin);
+	free(c->agent_model);
+	free(c->agent_tools);
+	free(c->agent_system_prompt);
+	free(c->git_author_name);
+	free(c->git_author_email);
+	free(c->anthropic_api_key);
+	free(c->anthropic_auth_token);
+	free(c->anthropic_base_url);
 	free(c->tokens_file);
 	memset(c, 0, sizeof(*c));
 }
@@ -312,6 +358,16 @@ int wl_config_load_env(struct wl_config *c)
 	}
 	if ((v = getenv("GITHUB_TOKEN")) && *v &&
 	    set_str(&c->github_token, v) < 0)
+		return WL_ERROR;
+	/* Passed to the agent only; never logged. */
+	if ((v = getenv("ANTHROPIC_API_KEY")) && *v &&
+	    set_str(&c->anthropic_api_key, v) < 0)
+		return WL_ERROR;
+	if ((v = getenv("ANTHROPIC_AUTH_TOKEN")) && *v &&
+	    set_str(&c->anthropic_auth_token, v) < 0)
+		return WL_ERROR;
+	if ((v = getenv("ANTHROPIC_BASE_URL")) && *v &&
+	    set_str(&c->anthropic_base_url, v) < 0)
 		return WL_ERROR;
 	if ((v = getenv("WORKLET_INSTANCE")) && *v) {
 		for (const char *q = v; *q; q++)

@@ -29,6 +29,24 @@
  *                              it is also trusted when listening on loopback
  *                              unless this is 0
  *   WORKLET_MAX_BODY           request body limit (default 1Mi)
+ * The agent (Claude Code CLI):
+ *   WORKLET_CLAUDE_BIN         the CLI (default "claude", found in PATH)
+ *   WORKLET_CLAUDE_MODEL       --model (default: the CLI's)
+ *   WORKLET_AGENT_MAX_TURNS    --max-turns (default 30)
+ *   WORKLET_AGENT_TIMEOUT_SECONDS  wall clock per run (default 600)
+ *   WORKLET_AGENT_TOOLS        allowed tools, comma-separated (default
+ *                              Read,Write,Edit,MultiEdit,Glob,Grep,LS; no
+ *                              Bash unless listed)
+ *   WORKLET_AGENT_SYSTEM_PROMPT  appended to the CLI's system prompt
+ *   WORKLET_AGENT_CONCURRENCY  agent runs at once, all worklets (default 2)
+ *   WORKLET_AGENT_RETRIES      re-runs after a transient API error (2)
+ *   WORKLET_AGENT_RETRY_BACKOFF_SECONDS  first retry delay, doubling (5)
+ *   WORKLET_AGENT_FIX_ATTEMPTS fix-up prompts after a failed build or
+ *                              start (default 2; 0 turns them off)
+ *   WORKLET_AGENT_CLI_RETRIES  the CLI's own API retries (default 2)
+ *   WORKLET_GIT_AUTHOR_NAME, WORKLET_GIT_AUTHOR_EMAIL  commit author
+ *   ANTHROPIC_API_KEY, ANTHROPIC_AUTH_TOKEN, ANTHROPIC_BASE_URL  passed to
+ *                              the CLI (and nothing else of the environment)
  */
 
 #include <stddef.h>
@@ -70,6 +88,23 @@ struct wl_config {
 	char *tokens_file;
 	int trust_user_header; /* -1: only on loopback (default), 0, 1 */
 	int64_t max_body;
+	/* The agent */
+	char *claude_bin;
+	char *agent_model;
+	int agent_max_turns;
+	int64_t agent_timeout_ms;
+	char *agent_tools;
+	char *agent_system_prompt;
+	int agent_concurrency;
+	int agent_retries;
+	int64_t agent_retry_backoff_ms;
+	int agent_fix_attempts;
+	int agent_cli_retries;
+	char *git_author_name;
+	char *git_author_email;
+	char *anthropic_api_key; /* secrets: never logged */
+	char *anthropic_auth_token;
+	char *anthropic_base_url;
 	/*
 	 * This service's name on the Docker daemon: everything it creates is
 	 * labelled worklet.instance=<instance>, and it only ever lists, adopts

@@ -23,10 +23,12 @@
 #include <sys/inotify.h>
 #include <unistd.h>
 
+#include "controller/agent.h"
 #include "controller/ctl_metrics.h"
 #include "controller/docker_client.h"
 #include "controller/reconcile.h"
 #include "controller/workqueue.h"
+#include "specs/prompt.h"
 #include "specs/core/error.h"
 #include "specs/core/log.h"
 #include "specs/core/timeutil.h"
@@ -105,11 +107,27 @@ static int id_from_file(char *out, size_t n, const char *name)
 	return wl_validate_id(out) == 0;
 }
 
+/*
+ * A prompts/ file that asks for work: a new request or a cancel (status
+ * files are ours; watching them would loop).
+ */
+static int id_from_prompt_file(char *out, size_t n, const char *name)
+{
+	size_t len = strlen(name);
+
+	if (wl_prompt_file_worklet(name, out, n) < 0)
+		return 0;
+	if (len > 7 && !strcmp(name + len - 7, ".cancel"))
+		return 1;
+	return len > 12 && !strcmp(name + len - 5, ".json") &&
+	       strcmp(name + len - 12, ".status.json");
+}
+
 static void *watcher_main(void *arg)
 {
 	struct wl_controller *c = arg;
 	char buf[16384] __attribute__((aligned(8)));
-	int fd;
+	int fd, prompts_wd;
 
 	fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (fd < 0 ||
@@ -122,6 +140,12 @@ static void *watcher_main(void *arg)
 			close(fd);
 		return NULL;
 	}
+	prompts_wd = inotify_add_watch(fd, c->rec.store.prompts_dir,
+				       IN_CLOSE_WRITE | IN_MOVED_TO);
+	if (prompts_wd < 0)
+		wl_warn("cannot watch '%s': %s; prompts start at the next "
+			"resync",
+			c->rec.store.prompts_dir, strerror(errno));
 	while (!c->stop) {
 		struct pollfd pfd = { .fd = fd, .events = POLLIN };
 		ssize_t len;
@@ -133,7 +157,10 @@ static void *watcher_main(void *arg)
 			struct inotify_event *ev = (struct inotify_event *)p;
 			char id[WL_ID_MAX + 1];
 
-			if (ev->len && id_from_file(id, sizeof(id), ev->name))
+			if (ev->len && ev->wd == prompts_wd
+				    ? id_from_prompt_file(id, sizeof(id),
+							  ev->name)
+				    : id_from_file(id, sizeof(id), ev->name))
 				wl_workqueue_add(c->queue, id);
 			p += sizeof(*ev) + ev->len;
 		}
@@ -254,6 +281,20 @@ static void queue_clones(struct wl_controller *c)
 	closedir(dir);
 }
 
+/* Say at startup whether prompts can work (a detached thread). */
+static void *check_agent(void *arg)
+{
+	char *claude = arg, version[128];
+
+	if (wl_agent_check(claude, version, sizeof(version)) < 0)
+		wl_err("agent: %s; prompts will fail until it is installed",
+		       wl_error_last());
+	else
+		wl_info("agent: Claude Code CLI %s", version);
+	free(claude);
+	return NULL;
+}
+
 static void *resync_main(void *arg)
 {
 	struct wl_controller *c = arg;
@@ -330,6 +371,20 @@ int wl_controller_start(struct wl_controller *c)
 	if (!c->started_watcher || !c->started_events || !c->started_resync) {
 		wl_error_set("cannot start controller threads");
 		return WL_ERROR;
+	}
+	{
+		/* Its own copy of the path: it may outlive the config. */
+		char *claude = strdup(c->cfg->claude_bin);
+		pthread_attr_t attr;
+		pthread_t t;
+
+		pthread_attr_init(&attr);
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		if (!claude || pthread_create(&t, &attr, check_agent, claude)) {
+			wl_warn("cannot check the agent CLI");
+			free(claude);
+		}
+		pthread_attr_destroy(&attr);
 	}
 	atomic_store(&wl_ctl_metrics.running, 1);
 	wl_info("controller: %d workers, state in '%s', clones in '%s'",

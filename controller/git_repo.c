@@ -401,3 +401,158 @@ int wl_git_head(const char *dir, char sha[41])
 	git_repository_free(repo);
 	return error;
 }
+
+/* ---- the agent's changes ------------------------------------------------ */
+
+static int open_repo(git_repository **repo, const char *dir)
+{
+	if (git_repository_open_ext(repo, dir, GIT_REPOSITORY_OPEN_NO_SEARCH,
+				    NULL) < 0) {
+		wl_error_set("'%s' is not a git repository: %s", dir,
+			     git_message());
+		git_error_clear();
+		return WL_ENOTFOUND;
+	}
+	return 0;
+}
+
+static int status_list(git_status_list **out, git_repository *repo,
+		       const char *dir)
+{
+	git_status_options so;
+
+	git_status_options_init(&so, GIT_STATUS_OPTIONS_VERSION);
+	so.show = GIT_STATUS_SHOW_INDEX_AND_WORKDIR;
+	so.flags = GIT_STATUS_OPT_INCLUDE_UNTRACKED |
+		   GIT_STATUS_OPT_RECURSE_UNTRACKED_DIRS |
+		   GIT_STATUS_OPT_EXCLUDE_SUBMODULES;
+	if (git_status_list_new(out, repo, &so) < 0) {
+		wl_error_set("cannot read the status of '%s': %s", dir,
+			     git_message());
+		git_error_clear();
+		return WL_ERROR;
+	}
+	return 0;
+}
+
+int wl_git_changed(const char *dir, int *changed)
+{
+	git_repository *repo = NULL;
+	git_status_list *st = NULL;
+	int error;
+
+	*changed = 0;
+	if ((error = open_repo(&repo, dir)) < 0)
+		return error;
+	if ((error = status_list(&st, repo, dir)) == 0)
+		*changed = git_status_list_entrycount(st) > 0;
+	git_status_list_free(st);
+	git_repository_free(repo);
+	return error;
+}
+
+int wl_git_commit_all(const char *dir, const char *message,
+		      const char *author_name, const char *author_email,
+		      char sha[41])
+{
+	git_repository *repo = NULL;
+	git_index *index = NULL;
+	git_tree *tree = NULL;
+	git_commit *parent = NULL;
+	git_signature *sig = NULL;
+	git_oid tree_id, commit_id;
+	const char *what = "open the index";
+	int error;
+
+	sha[0] = '\0';
+	if ((error = open_repo(&repo, dir)) < 0)
+		return error;
+	error = WL_ERROR;
+	if (git_repository_index(&index, repo) < 0)
+		goto fail;
+	what = "stage the changes";
+	/* git add -A: new and changed files, then the deleted ones. */
+	if (git_index_add_all(index, NULL, GIT_INDEX_ADD_DEFAULT, NULL, NULL) <
+		    0 ||
+	    git_index_update_all(index, NULL, NULL, NULL) < 0 ||
+	    git_index_write(index) < 0)
+		goto fail;
+	what = "write the tree";
+	if (git_index_write_tree(&tree_id, index) < 0 ||
+	    git_tree_lookup(&tree, repo, &tree_id) < 0)
+		goto fail;
+	what = "read HEAD";
+	if (git_revparse_single((git_object **)&parent, repo, "HEAD^{commit}") <
+	    0)
+		goto fail;
+	what = "make the author signature";
+	if (git_signature_now(&sig, author_name, author_email) < 0)
+		goto fail;
+	what = "commit";
+	if (git_commit_create_v(&commit_id, repo, "HEAD", sig, sig, NULL,
+				message, tree, 1, parent) < 0)
+		goto fail;
+	git_oid_tostr(sha, 41, &commit_id);
+	error = 0;
+	goto done;
+fail:
+	wl_error_set("cannot %s in '%s': %s", what, dir, git_message());
+done:
+	git_signature_free(sig);
+	git_commit_free(parent);
+	git_tree_free(tree);
+	git_index_free(index);
+	git_repository_free(repo);
+	git_error_clear();
+	return error;
+}
+
+int wl_git_restore(const char *dir)
+{
+	git_repository *repo = NULL;
+	git_object *head = NULL;
+	git_status_list *st = NULL;
+	git_checkout_options co;
+	int error;
+
+	if ((error = open_repo(&repo, dir)) < 0)
+		return error;
+	git_checkout_options_init(&co, GIT_CHECKOUT_OPTIONS_VERSION);
+	co.checkout_strategy = GIT_CHECKOUT_FORCE;
+	if (git_revparse_single(&head, repo, "HEAD^{commit}") < 0 ||
+	    git_reset(repo, head, GIT_RESET_HARD, &co) < 0) {
+		wl_error_set("cannot reset '%s' to HEAD: %s", dir,
+			     git_message());
+		error = WL_ERROR;
+		goto done;
+	}
+	/* git clean -fd: what the agent created and nobody committed. */
+	if ((error = status_list(&st, repo, dir)) < 0)
+		goto done;
+	for (size_t i = 0; i < git_status_list_entrycount(st); i++) {
+		const git_status_entry *e = git_status_byindex(st, i);
+		const char *path;
+		char *full;
+		size_t n;
+
+		if (!(e->status & GIT_STATUS_WT_NEW) || !e->index_to_workdir)
+			continue;
+		path = e->index_to_workdir->new_file.path;
+		n = strlen(dir) + strlen(path) + 2;
+		if (!(full = malloc(n))) {
+			wl_error_set("out of memory");
+			error = WL_ERROR;
+			goto done;
+		}
+		snprintf(full, n, "%s/%s", dir, path);
+		if (wl_fs_remove_tree(full) < 0 && !error)
+			error = WL_ERROR;
+		free(full);
+	}
+done:
+	git_status_list_free(st);
+	git_object_free(head);
+	git_repository_free(repo);
+	git_error_clear();
+	return error;
+}

@@ -37,4 +37,24 @@ int wl_git_sync(const struct wl_git_sync_opts *o, char sha[41]);
 /* The commit HEAD points to in dir. */
 int wl_git_head(const char *dir, char sha[41]);
 
+/*
+ * *changed = 1 when the working tree differs from HEAD: modified, deleted
+ * or new files (ignored ones do not count).
+ */
+int wl_git_changed(const char *dir, int *changed);
+
+/*
+ * `git add -A && git commit -m message` with author and committer
+ * name <email>, on the current branch. sha: the new commit.
+ */
+int wl_git_commit_all(const char *dir, const char *message,
+		      const char *author_name, const char *author_email,
+		      char sha[41]);
+
+/*
+ * Throw away what is not committed: reset --hard HEAD, then remove
+ * untracked files (ignored files stay). The tree is then the last commit.
+ */
+int wl_git_restore(const char *dir);
+
 #endif

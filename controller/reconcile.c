@@ -20,6 +20,7 @@
 #include "controller/detect.h"
 #include "controller/dockerfile.h"
 #include "controller/git_repo.h"
+#include "controller/prompts.h"
 #include "controller/workqueue.h"
 #include "specs/codec.h"
 #include "specs/core/buf.h"
@@ -34,6 +35,7 @@
 #define BUILD_LOG_MAX (4 << 20)
 #define PROBE_INTERVAL_MS 300
 #define LOG_TAIL_LINES 20
+#define DRAIN_MS 1500 /* an old version's grace after traffic left it */
 
 /* What we remember between passes; a cache only, never the truth. */
 struct wl_cache_entry {
@@ -56,6 +58,9 @@ struct pass {
 	struct wl_worklet wl; /* meta + spec from the file, status from ours */
 	int64_t now;
 	char clone_dir[4096];
+	char sha[41];	    /* the commit this pass builds */
+	int build_failed;   /* the image for sha could not be built */
+	int rollout_failed; /* it was built but did not start */
 };
 
 int wl_reconciler_init(struct wl_reconciler *r, const struct wl_config *cfg,
@@ -74,6 +79,8 @@ int wl_reconciler_init(struct wl_reconciler *r, const struct wl_config *cfg,
 				      cfg->port_max)) < 0)
 		goto fail;
 	pthread_mutex_init(&r->cache_lock, NULL);
+	pthread_mutex_init(&r->agent_lock, NULL);
+	wl_random_hex(r->runner, 8);
 	return 0;
 fail:
 	wl_store_release(&r->store);
@@ -98,6 +105,7 @@ void wl_reconciler_release(struct wl_reconciler *r)
 	wl_port_pool_free(r->ports);
 	wl_store_release(&r->store);
 	pthread_mutex_destroy(&r->cache_lock);
+	pthread_mutex_destroy(&r->agent_lock);
 }
 
 static struct wl_cache_entry *cache_get(struct wl_reconciler *r, const char *id)
@@ -287,6 +295,79 @@ static int fail(struct pass *p, const char *cond, const char *reason,
 	return save_status(p);
 }
 
+/*
+ * Is a version of the app serving traffic? The proxy routes while the
+ * Ready condition is True: an older version keeps serving while a new one
+ * builds and starts (a rollout), and through its failures.
+ */
+static int serving(const struct pass *p)
+{
+	const struct wl_condition *c =
+		wl_status_condition(&p->wl.status, "Ready");
+
+	return p->wl.status.container_id && p->wl.status.port && c &&
+	       c->status && !strcmp(c->status, "True");
+}
+
+/*
+ * A new version failed (build or start) while an older one serves: say
+ * so in lastError and cond, keep Ready and the phase running. Without a
+ * serving version it is a plain failure.
+ */
+static int degrade(struct pass *p, const char *cond, const char *reason,
+		   const char *message)
+{
+	const char *old = p->wl.status.last_error;
+
+	if (!serving(p))
+		return fail(p, cond, reason, message);
+	if (!old || strcmp(old, message))
+		wl_warn("worklet '%s': %s; the previous version keeps serving",
+			p->id, message);
+	set_phase(p, WL_PHASE_RUNNING);
+	wl_str_set(&p->wl.status.last_error, message);
+	set_condition(p, cond, "False", reason, message);
+	return save_status(p);
+}
+
+/*
+ * Host ports: each worklet has two slots, "<id>" and "<id>~b", so that a
+ * new version can start beside the one serving (which holds status.port).
+ */
+static int other_port(struct pass *p, int avoid, int *port)
+{
+	char alt[WL_ID_MAX + 4];
+	int error;
+
+	if ((error = wl_port_pool_claim(p->r->ports, p->id, port)) < 0)
+		return error;
+	if (*port != avoid)
+		return 0;
+	snprintf(alt, sizeof(alt), "%s~b", p->id);
+	return wl_port_pool_claim(p->r->ports, alt, port);
+}
+
+static void release_ports(struct pass *p)
+{
+	char alt[WL_ID_MAX + 4];
+
+	snprintf(alt, sizeof(alt), "%s~b", p->id);
+	wl_port_pool_release(p->r->ports, p->id);
+	wl_port_pool_release(p->r->ports, alt);
+}
+
+static int label_port(const struct wl_docker_container *c)
+{
+	const char *v = wl_kvlist_get(&c->labels, "worklet.port");
+	char *end;
+	long port;
+
+	if (!v)
+		return 0;
+	port = strtol(v, &end, 10);
+	return *end || port <= 0 || port > 65535 ? 0 : (int)port;
+}
+
 /* ---- cleanup ---------------------------------------------------------- */
 
 /* Remove every container labelled with id. */
@@ -344,7 +425,7 @@ static int remove_all(struct pass *p)
 		return error;
 	if ((error = wl_fs_remove_tree(p->clone_dir)) < 0)
 		return error;
-	wl_port_pool_release(p->r->ports, p->id);
+	release_ports(p);
 	return 0;
 }
 
@@ -359,6 +440,7 @@ static int collect_orphan(struct pass *p)
 		return error;
 	}
 	wl_store_remove_status(&p->r->store, p->id);
+	wl_prompts_forget(p->r, p->id, p->clone_dir);
 	cache_drop(p->r, p->id);
 	p->cache = NULL;
 	wl_debug("worklet '%s': no spec; cleaned up", p->id);
@@ -382,6 +464,7 @@ static int finalize(struct pass *p)
 		return error;
 	}
 	wl_store_remove_status(&p->r->store, p->id);
+	wl_prompts_forget(p->r, p->id, p->clone_dir);
 	if ((error = wl_store_remove_spec(&p->r->store, p->id)) < 0)
 		return error;
 	wl_info("worklet '%s': deleted", p->id);
@@ -408,7 +491,7 @@ static int sync_source(struct pass *p, char sha[41])
 	if (!need && wl_git_head(p->clone_dir, sha) == 0)
 		return 0;
 
-	if (!p->wl.status.image_id) {
+	if (!wl_fs_exists(p->clone_dir)) {
 		set_phase(p, WL_PHASE_CREATING);
 		set_condition(p, "Cloned", "Unknown", "Cloning", NULL);
 		save_status(p);
@@ -511,8 +594,9 @@ static int ensure_image(struct pass *p, const char *sha,
 	}
 	if (p->wl.status.failed_build &&
 	    !strcmp(p->wl.status.failed_build, failed)) {
-		/* Failed before, nothing changed since: stay in error. */
-		set_phase(p, WL_PHASE_ERROR);
+		/* Failed before, nothing changed since: stay as we are. */
+		p->build_failed = 1;
+		set_phase(p, serving(p) ? WL_PHASE_RUNNING : WL_PHASE_ERROR);
 		error = save_status(p);
 		goto out;
 	}
@@ -555,7 +639,8 @@ static int ensure_image(struct pass *p, const char *sha,
 	if (error < 0) {
 		atomic_fetch_add(&wl_ctl_metrics.build_failures, 1);
 		wl_str_set(&p->wl.status.failed_build, failed);
-		error = fail(p, "Built", "BuildFailed", wl_error_last());
+		p->build_failed = 1;
+		error = degrade(p, "Built", "BuildFailed", wl_error_last());
 		goto out;
 	}
 	wl_info("worklet '%s': built %.19s", p->id, *image_id);
@@ -576,9 +661,8 @@ static void run_key(char out[65], const struct pass *p, const char *image_id,
 	struct wl_buf b;
 
 	wl_buf_init(&b, 1 << 20);
-	wl_buf_printf(&b, "v1\n%s\n%d %d\n%lld %lld %lld\n%lld\n", image_id,
-		      p->wl.status.port, container_port,
-		      (long long)s->resources.memory_bytes,
+	wl_buf_printf(&b, "v2\n%s\n%d\n%lld %lld %lld\n%lld\n", image_id,
+		      container_port, (long long)s->resources.memory_bytes,
 		      (long long)s->resources.nano_cpus,
 		      (long long)s->resources.pids, (long long)s->restarted_ms);
 	for (size_t i = 0; i < s->env.count; i++)
@@ -592,7 +676,7 @@ static void run_key(char out[65], const struct pass *p, const char *image_id,
 
 static int create_container(struct pass *p, const char *image_id,
 			    const char *rkey, const struct wl_build_plan *plan,
-			    int container_port, char **id)
+			    int container_port, int host_port, char **id)
 {
 	const struct wl_spec *s = &p->wl.spec;
 	struct wl_container_config cc;
@@ -601,7 +685,7 @@ static int create_container(struct pass *p, const char *image_id,
 	int error;
 
 	snprintf(name, sizeof(name), "worklet-%s-%.12s", p->id, rkey);
-	snprintf(portstr, sizeof(portstr), "%d", p->wl.status.port);
+	snprintf(portstr, sizeof(portstr), "%d", host_port);
 	snprintf(cport, sizeof(cport), "%d", container_port);
 	wl_kvlist_copy(&env, &s->env);
 	wl_kvlist_set(&env, "PORT", cport);
@@ -620,7 +704,7 @@ static int create_container(struct pass *p, const char *image_id,
 	cc.labels = &labels;
 	cc.container_port = container_port;
 	cc.host_ip = "127.0.0.1";
-	cc.host_port = p->wl.status.port;
+	cc.host_port = host_port;
 	cc.memory_bytes = s->resources.memory_bytes ? s->resources.memory_bytes
 						    : p->cfg->default_memory;
 	cc.nano_cpus = s->resources.nano_cpus ? s->resources.nano_cpus
@@ -775,14 +859,14 @@ static size_t discard(char *ptr, size_t size, size_t nmemb, void *ud)
 	return size * nmemb;
 }
 
-/* One HTTP probe of the published port; returns the status or 0. */
-static long probe(struct pass *p)
+/* One HTTP probe of a published port; returns the status or 0. */
+static long probe(struct pass *p, int port)
 {
 	CURL *curl = p->w->probe;
 	char url[64];
 	long code = 0;
 
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", p->wl.status.port);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", port);
 	curl_easy_reset(curl);
 	curl_easy_setopt(curl, CURLOPT_URL, url);
 	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
@@ -859,20 +943,13 @@ out:
 	return error;
 }
 
-static int ensure_running(struct pass *p, const char *image_id,
-			  const struct wl_build_plan *plan, int64_t *requeue_ms)
+/* The port the app listens on inside its container. */
+static int app_port(struct pass *p, const char *image_id,
+		    const struct wl_build_plan *plan)
 {
-	struct wl_status *st = &p->wl.status;
-	struct wl_docker_container c;
-	struct wl_docker_container *cs = NULL;
-	char rkey[65], filter[128], *cid = NULL;
-	int container_port, error;
-	size_t n = 0;
-	long code;
+	int port = p->wl.spec.container_port ? p->wl.spec.container_port
+					     : plan->port;
 
-	memset(&c, 0, sizeof(c));
-	container_port = p->wl.spec.container_port ? p->wl.spec.container_port
-						   : plan->port;
 	if (plan->type == WL_PROJECT_DOCKERFILE && !p->wl.spec.container_port) {
 		struct wl_docker_image img;
 
@@ -880,16 +957,77 @@ static int ensure_running(struct pass *p, const char *image_id,
 		if (wl_docker_image_inspect(p->w->docker, image_id, &img) ==
 			    0 &&
 		    img.exposed_port)
-			container_port = img.exposed_port;
+			port = img.exposed_port;
 		wl_docker_image_release(&img);
 	}
+	return port;
+}
+
+static void remove_container(struct pass *p,
+			     const struct wl_docker_container *c)
+{
+	wl_info("worklet '%s': removing container %s", p->id,
+		c->name ? c->name : c->id);
+	if (c->running)
+		wl_docker_container_stop(p->w->docker, c->id, 5);
+	wl_docker_container_remove(p->w->docker, c->id);
+}
+
+/*
+ * Traffic moved to a new version less than DRAIN_MS ago (the Rollout
+ * condition turned True then): the old container keeps running until
+ * requests in flight on it are done.
+ */
+static int draining(const struct pass *p)
+{
+	const struct wl_condition *c =
+		wl_status_condition(&p->wl.status, "Rollout");
+
+	return c && c->status && !strcmp(c->status, "True") &&
+	       p->now - c->last_transition_ms < DRAIN_MS;
+}
+
+/* The new version did not start: drop it, keep the old one serving. */
+static int rollout_failed(struct pass *p, const char *rkey, const char *cid,
+			  const char *message)
+{
+	struct wl_docker_container c;
+
+	memset(&c, 0, sizeof(c));
+	p->rollout_failed = 1;
+	wl_str_set(&p->wl.status.failed_run, rkey);
+	if (wl_docker_container_inspect(p->w->docker, cid, &c) == 0)
+		remove_container(p, &c);
+	wl_docker_container_release(&c);
+	return degrade(p, "Rollout", "NewVersionFailed", message);
+}
+
+/*
+ * Run image_id: its container (one per run key) is the target. While it
+ * starts, the container that serves now (status.containerId, an older
+ * version) keeps serving on status.port; the target gets the worklet's
+ * other port. When the target answers HTTP the status switches port and
+ * container id (the proxy follows the status file), and the old container
+ * is removed on the next pass, a second later, once requests in flight
+ * had time to finish. Anything else of this worklet's goes at once.
+ */
+static int ensure_running(struct pass *p, const char *image_id,
+			  const struct wl_build_plan *plan, int64_t *requeue_ms)
+{
+	struct wl_status *st = &p->wl.status;
+	struct wl_docker_container c;
+	struct wl_docker_container *cs = NULL;
+	char rkey[65], filter[128], *cid = NULL;
+	int container_port, target_port = 0, error, old = 0, is_serving;
+	size_t n = 0;
+	long code;
+
+	memset(&c, 0, sizeof(c));
+	container_port = app_port(p, image_id, plan);
 	st->detection.port = container_port;
 	run_key(rkey, p, image_id, container_port);
+	is_serving = serving(p);
 
-	/*
-	 * One listing: the container of this run key stays, any other (an
-	 * older configuration, or a duplicate) goes.
-	 */
 	label_filter(p->cfg, filter, sizeof(filter), p->id);
 	if ((error = wl_docker_containers_list(p->w->docker, filter, &cs, &n)) <
 	    0)
@@ -902,31 +1040,56 @@ static int ensure_running(struct pass *p, const char *image_id,
 				error = WL_ERROR;
 				goto out;
 			}
+			target_port = label_port(&cs[i]);
 			continue;
 		}
-		wl_info("worklet '%s': removing container %s", p->id,
-			cs[i].name ? cs[i].name : cs[i].id);
-		if (cs[i].running)
-			wl_docker_container_stop(p->w->docker, cs[i].id, 5);
-		if ((error = wl_docker_container_remove(p->w->docker,
-							cs[i].id)) < 0)
-			goto out;
+		if (is_serving && !strcmp(cs[i].id, st->container_id) &&
+		    cs[i].running) {
+			old = 1;
+			continue;
+		}
+		if (draining(p)) {
+			/* Just switched away from it: requests may be on it. */
+			*requeue_ms = DRAIN_MS;
+			continue;
+		}
+		remove_container(p, &cs[i]);
+	}
+	if (!old && cid && st->container_id && strcmp(cid, st->container_id)) {
+		/* What served is gone; only the new version is left. */
+		wl_str_set(&st->container_id, NULL);
+		set_condition(p, "Ready", "False", "Starting", NULL);
 	}
 	if (!cid) {
+		if (old) {
+			if ((error = other_port(p, st->port, &target_port)) < 0)
+				goto out;
+		} else {
+			target_port = st->port;
+		}
 		set_phase(p, WL_PHASE_DEPLOYING);
-		set_condition(p, "Ready", "False", "Starting", NULL);
+		if (old)
+			set_condition(p, "Rollout", "Unknown", "Starting",
+				      NULL);
+		else
+			set_condition(p, "Ready", "False", "Starting", NULL);
 		st->deploy_started_ms = p->now;
 		st->restart_count = 0;
 		st->next_restart_ms = 0;
-		wl_str_set(&st->container_id, NULL);
+		if (!old)
+			wl_str_set(&st->container_id, NULL);
 		if ((error = create_container(p, image_id, rkey, plan,
-					      container_port, &cid)) < 0)
+					      container_port, target_port,
+					      &cid)) < 0)
 			goto out;
-		wl_info("worklet '%s': created container %.12s", p->id, cid);
+		wl_info("worklet '%s': created container %.12s on port %d%s",
+			p->id, cid, target_port,
+			old ? " beside the serving one" : "");
 	}
+	if (!target_port)
+		target_port = st->port;
 	if ((error = wl_docker_container_inspect(p->w->docker, cid, &c)) < 0)
 		goto out;
-	wl_str_set(&st->image_id, image_id);
 
 	if (!c.running && !c.finished_ms) {
 		/* Created, never started. */
@@ -951,26 +1114,52 @@ static int ensure_running(struct pass *p, const char *image_id,
 		goto out;
 	}
 	if (!c.running) {
+		if (old) {
+			struct wl_buf msg;
+
+			wl_buf_init(&msg, 8192);
+			wl_buf_printf(&msg,
+				      "the new version exited at start with "
+				      "code %d%s",
+				      c.exit_code,
+				      c.oom_killed ? " (out of memory)" : "");
+			log_tail(p, c.id, &msg);
+			error = rollout_failed(p, rkey, cid, wl_buf_cstr(&msg));
+			wl_buf_release(&msg);
+			goto out;
+		}
 		error = handle_exit(p, &c, requeue_ms);
 		goto out;
 	}
 
-	code = probe(p);
+	code = probe(p, target_port);
 	if (code > 0) {
 		char msg[128];
 
 		snprintf(msg, sizeof(msg), "answered HTTP %ld on port %d", code,
-			 st->port);
+			 target_port);
 		if (!st->container_id || strcmp(st->container_id, cid)) {
 			wl_str_set(&st->container_id, cid);
-			wl_info("worklet '%s': ready at http://127.0.0.1:%d/",
-				p->id, st->port);
+			wl_info("worklet '%s': ready at http://127.0.0.1:%d/%s",
+				p->id, target_port,
+				old ? "; traffic switched to it" : "");
 		}
-		if (st->phase != WL_PHASE_RUNNING)
+		if (st->phase != WL_PHASE_RUNNING || old)
 			wl_str_set(&st->last_error, NULL);
+		st->port = target_port;
+		wl_str_set(&st->image_id, image_id);
+		wl_str_set(&st->serving_commit, p->sha[0] ? p->sha : NULL);
+		wl_str_set(&st->failed_run, NULL);
 		set_phase(p, WL_PHASE_RUNNING);
 		set_condition(p, "Ready", "True", "HealthCheckPassed", msg);
+		if (wl_status_condition(st, "Rollout"))
+			set_condition(p, "Rollout", "True", "Serving", msg);
 		error = save_status(p);
+		if (old) {
+			/* Drain: the old one goes on a later pass. */
+			*requeue_ms = DRAIN_MS;
+			goto out;
+		}
 		/* The new version serves: old images can go. */
 		remove_images(p, image_id);
 		/* Look again when the repository is due for a fetch. */
@@ -990,18 +1179,81 @@ static int ensure_running(struct pass *p, const char *image_id,
 
 		wl_buf_init(&msg, 8192);
 		diagnose(p, &c, container_port, &msg);
-		error = fail(p, "Ready", "HealthCheckTimeout",
-			     wl_buf_cstr(&msg));
+		if (old)
+			error = rollout_failed(p, rkey, cid, wl_buf_cstr(&msg));
+		else
+			error = fail(p, "Ready", "HealthCheckTimeout",
+				     wl_buf_cstr(&msg));
 		wl_buf_release(&msg);
 		goto out;
 	}
 	set_phase(p, WL_PHASE_DEPLOYING);
-	set_condition(p, "Ready", "False", "WaitingForHTTP", NULL);
+	if (!old)
+		set_condition(p, "Ready", "False", "WaitingForHTTP", NULL);
+	else
+		set_condition(p, "Rollout", "Unknown", "WaitingForHTTP", NULL);
 	save_status(p);
 	*requeue_ms = PROBE_INTERVAL_MS;
 out:
 	free(cid);
 	wl_docker_container_release(&c);
+	wl_docker_containers_free(cs, n);
+	return error;
+}
+
+/*
+ * The new version cannot be used (its build or start failed): look after
+ * the one that serves. Other containers go; a crash is restarted with the
+ * usual backoff.
+ */
+static int keep_serving(struct pass *p, int64_t *requeue_ms)
+{
+	struct wl_status *st = &p->wl.status;
+	struct wl_docker_container *cs = NULL, *c = NULL;
+	char filter[128];
+	size_t n = 0;
+	int error;
+
+	label_filter(p->cfg, filter, sizeof(filter), p->id);
+	if ((error = wl_docker_containers_list(p->w->docker, filter, &cs, &n)) <
+	    0)
+		return error;
+	for (size_t i = 0; i < n; i++) {
+		if (!c && st->container_id &&
+		    !strcmp(cs[i].id, st->container_id))
+			c = &cs[i];
+		else
+			remove_container(p, &cs[i]);
+	}
+	if (!c) {
+		wl_str_set(&st->container_id, NULL);
+		error = fail(p, "Ready", "ContainerGone",
+			     st->last_error ? st->last_error
+					    : "the serving container is gone");
+		goto out;
+	}
+	if (!c->running) {
+		struct wl_docker_container full;
+
+		memset(&full, 0, sizeof(full));
+		if ((error = wl_docker_container_inspect(p->w->docker, c->id,
+							 &full)) == 0)
+			error = handle_exit(p, &full, requeue_ms);
+		wl_docker_container_release(&full);
+		goto out;
+	}
+	if (probe(p, st->port) > 0) {
+		set_phase(p, WL_PHASE_RUNNING);
+		set_condition(p, "Ready", "True", "HealthCheckPassed",
+			      "the previous version serves");
+		*requeue_ms = p->cfg->git_poll_ms;
+	} else {
+		set_condition(p, "Ready", "False", "HealthCheckFailed",
+			      "the app stopped answering HTTP");
+		*requeue_ms = 2000;
+	}
+	error = save_status(p);
+out:
 	wl_docker_containers_free(cs, n);
 	return error;
 }
@@ -1107,12 +1359,39 @@ static int source_failed(struct pass *p, int error)
 	return fail(p, "Cloned", "CloneFailed", msg);
 }
 
+static int save_status_cb(void *ctx)
+{
+	return save_status(ctx);
+}
+
+/* status.port: keep the recorded one when it is still ours. */
+static int settle_port(struct pass *p)
+{
+	struct wl_status *st = &p->wl.status;
+	char alt[WL_ID_MAX + 4];
+	int port;
+
+	snprintf(alt, sizeof(alt), "%s~b", p->id);
+	if (st->port && wl_port_pool_lookup(p->r->ports, p->id) != st->port &&
+	    wl_port_pool_lookup(p->r->ports, alt) != st->port &&
+	    wl_port_pool_reserve(p->r->ports, p->id, st->port) < 0)
+		st->port = 0;
+	if (st->port)
+		return 0;
+	if (wl_port_pool_claim(p->r->ports, p->id, &port) < 0)
+		return fail(p, "Ready", "NoPort", wl_error_last());
+	st->port = port;
+	return 0;
+}
+
 static int reconcile_spec(struct pass *p, int64_t *requeue_ms)
 {
 	struct wl_status *st = &p->wl.status;
+	struct wl_prompt_pass pp;
 	struct wl_build_plan plan;
-	char sha[41], url[1024], *image_id = NULL;
-	int error, port;
+	char url[1024], *image_id = NULL, *message = NULL;
+	int64_t prompt_requeue = -1;
+	int error, committed = 0;
 
 	memset(&plan, 0, sizeof(plan));
 	if (p->wl.meta.deletion_ms)
@@ -1121,24 +1400,43 @@ static int reconcile_spec(struct pass *p, int64_t *requeue_ms)
 	/* A hand-written manifest may leave generation out: it is 1. */
 	st->observed_generation =
 		p->wl.meta.generation > 0 ? p->wl.meta.generation : 1;
-	if (st->port)
-		wl_port_pool_reserve(p->r->ports, p->id, st->port);
-	if ((error = wl_port_pool_claim(p->r->ports, p->id, &port)) < 0)
-		return fail(p, "Ready", "NoPort", wl_error_last());
-	st->port = port;
+	if ((error = settle_port(p)) < 0 || !st->port)
+		return error;
 	if (wl_config_web_url(p->cfg, p->id, url, sizeof(url)) == 0)
 		wl_str_set(&st->web_url, url);
 
 	if (p->wl.spec.run_state == WL_RUN_STOPPED)
 		return ensure_stopped(p);
 
-	if ((error = sync_source(p, sha)) < 0)
+	if ((error = sync_source(p, p->sha)) < 0)
 		return source_failed(p, error);
-	set_condition(p, "Cloned", "True", "Synced", sha);
-	wl_str_set(&st->commit, sha);
+
+	/* Prompts change the tree before it is built (the base prompt too). */
+	memset(&pp, 0, sizeof(pp));
+	pp.r = p->r;
+	pp.id = p->id;
+	pp.clone_dir = p->clone_dir;
+	pp.wl = &p->wl;
+	pp.now = p->now;
+	pp.save = save_status_cb;
+	pp.ctx = p;
+	if ((error = wl_prompts_step(&pp, &committed, &prompt_requeue)) < 0)
+		wl_warn("worklet '%s': prompts: %s", p->id, wl_error_last());
+	if (p->wl.meta.deletion_ms || *p->r->stop)
+		goto out;
+	if (committed && wl_git_head(p->clone_dir, p->sha) < 0) {
+		error = source_failed(p, WL_ERROR);
+		goto out;
+	}
+	set_condition(p, "Cloned", "True", "Synced", p->sha);
+	wl_str_set(&st->commit, p->sha);
 
 	if ((error = wl_detect(&plan, p->clone_dir, &p->wl.spec)) < 0) {
-		error = fail(p, "Detected", "NoProjectFound", wl_error_last());
+		p->build_failed = 1;
+		error = degrade(p, "Detected", "NoProjectFound",
+				wl_error_last());
+		if (!error && serving(p))
+			error = keep_serving(p, requeue_ms);
 		goto out;
 	}
 	wl_detection_release(&st->detection);
@@ -1146,12 +1444,39 @@ static int reconcile_spec(struct pass *p, int64_t *requeue_ms)
 	set_condition(p, "Detected", "True", wl_project_type_name(plan.type),
 		      NULL);
 
-	if ((error = ensure_image(p, sha, &plan, &image_id)) < 0 || !image_id)
+	if ((error = ensure_image(p, p->sha, &plan, &image_id)) < 0)
 		goto out;
+	if (!image_id) {
+		/* The build failed; an older version may still serve. */
+		if (serving(p))
+			error = keep_serving(p, requeue_ms);
+		goto out;
+	}
 	wl_str_set(&st->failed_build, NULL);
 	set_condition(p, "Built", "True", "Built", image_id);
+	if (st->failed_run && serving(p)) {
+		char rkey[65];
+
+		run_key(rkey, p, image_id, app_port(p, image_id, &plan));
+		if (!strcmp(rkey, st->failed_run)) {
+			/* It did not start before; nothing changed since. */
+			p->rollout_failed = 1;
+			error = keep_serving(p, requeue_ms);
+			goto out;
+		}
+	}
 	error = ensure_running(p, image_id, &plan, requeue_ms);
 out:
+	if (!*p->r->stop && !p->wl.meta.deletion_ms) {
+		message = st->last_error ? strdup(st->last_error) : NULL;
+		wl_prompts_finish(&pp, p->sha, p->build_failed,
+				  p->rollout_failed, message, &prompt_requeue);
+		free(message);
+		save_status(p);
+	}
+	if (prompt_requeue >= 0 &&
+	    (*requeue_ms < 0 || prompt_requeue < *requeue_ms))
+		*requeue_ms = prompt_requeue;
 	free(image_id);
 	wl_build_plan_release(&plan);
 	return error;

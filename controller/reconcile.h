@@ -43,6 +43,12 @@ struct wl_reconciler {
 	const volatile int *stop; /* cancels long work (builds, clones) */
 	pthread_mutex_t cache_lock;
 	struct wl_cache_entry *cache; /* linked list, one per worklet */
+	/* Agent runs at once (cfg->agent_concurrency), all worklets. */
+	pthread_mutex_t agent_lock;
+	int agents_running;
+	/* This process: a prompt "running" under another runner was cut
+	 * short by a restart. */
+	char runner[17];
 };
 
 /* Per worker thread: owns its Docker client and probe handle. */

@@ -488,6 +488,10 @@ static const struct field status_fields[] = {
 	FIELD("nextRestartAt", F_TIME, struct wl_status, next_restart_ms),
 	FIELD("deployStartedAt", F_TIME, struct wl_status, deploy_started_ms),
 	FIELD("failedBuild", F_STR, struct wl_status, failed_build),
+	FIELD("failedRun", F_STR, struct wl_status, failed_run),
+	FIELD("servingCommit", F_STR, struct wl_status, serving_commit),
+	FIELD("activePrompt", F_STR, struct wl_status, active_prompt),
+	FIELD("queuedPrompts", F_INT, struct wl_status, queued_prompts),
 	FIELD("updatedAt", F_TIME, struct wl_status, updated_ms),
 	{ 0 },
 };

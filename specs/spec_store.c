@@ -49,6 +49,7 @@ void wl_store_release(struct wl_store *s)
 	free(s->specs_dir);
 	free(s->status_dir);
 	free(s->logs_dir);
+	free(s->prompts_dir);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -64,14 +65,16 @@ int wl_store_init(struct wl_store *s, const char *state_dir)
 	if (!(s->root = strdup(state_dir)) ||
 	    !(s->specs_dir = join(state_dir, "specs")) ||
 	    !(s->status_dir = join(state_dir, "status")) ||
-	    !(s->logs_dir = join(state_dir, "logs"))) {
+	    !(s->logs_dir = join(state_dir, "logs")) ||
+	    !(s->prompts_dir = join(state_dir, "prompts"))) {
 		error = oom();
 		goto fail;
 	}
 	if ((error = wl_fs_mkdir_p(s->root, DIR_MODE)) < 0 ||
 	    (error = wl_fs_mkdir_p(s->specs_dir, DIR_MODE)) < 0 ||
 	    (error = wl_fs_mkdir_p(s->status_dir, DIR_MODE)) < 0 ||
-	    (error = wl_fs_mkdir_p(s->logs_dir, DIR_MODE)) < 0)
+	    (error = wl_fs_mkdir_p(s->logs_dir, DIR_MODE)) < 0 ||
+	    (error = wl_fs_mkdir_p(s->prompts_dir, DIR_MODE)) < 0)
 		goto fail;
 	return 0;
 fail:

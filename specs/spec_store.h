@@ -8,6 +8,8 @@
  *                      API server. The file name is the worklet id.
  *   status/<id>.yaml   observed state; written by the controller only.
  *   logs/<id>/build.log  the last build's output.
+ *   logs/<id>/agent.log  the agent's progress, one line per event.
+ *   prompts/           the prompts and what became of them (prompt.h).
  *
  * Every write is atomic (wl_fs_write_atomic). Files whose names are not
  * "<valid id>.yaml" (temp files, editor backups, dotfiles) are ignored by
@@ -26,6 +28,7 @@ struct wl_store {
 	char *specs_dir;
 	char *status_dir;
 	char *logs_dir;
+	char *prompts_dir; /* see prompt.h */
 };
 
 /* Fill s for state_dir and create the directories (mode 0700). */

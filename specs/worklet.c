@@ -95,6 +95,9 @@ void wl_status_release(struct wl_status *s)
 	free(s->commit);
 	wl_detection_release(&s->detection);
 	free(s->failed_build);
+	free(s->failed_run);
+	free(s->serving_commit);
+	free(s->active_prompt);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -318,6 +321,7 @@ int wl_status_copy(struct wl_status *dst, const struct wl_status *src)
 	tmp.last_finished_ms = src->last_finished_ms;
 	tmp.next_restart_ms = src->next_restart_ms;
 	tmp.deploy_started_ms = src->deploy_started_ms;
+	tmp.queued_prompts = src->queued_prompts;
 	tmp.updated_ms = src->updated_ms;
 	if (src->condition_count) {
 		tmp.conditions =
@@ -347,6 +351,9 @@ int wl_status_copy(struct wl_status *dst, const struct wl_status *src)
 	COPY_STR(&tmp, src, build_logs);
 	COPY_STR(&tmp, src, commit);
 	COPY_STR(&tmp, src, failed_build);
+	COPY_STR(&tmp, src, failed_run);
+	COPY_STR(&tmp, src, serving_commit);
+	COPY_STR(&tmp, src, active_prompt);
 	if (detection_copy(&tmp.detection, &src->detection) < 0)
 		goto fail;
 	wl_status_release(dst);

@@ -153,6 +153,11 @@ struct wl_status {
 	int64_t next_restart_ms;   /* crash backoff: restart not before */
 	int64_t deploy_started_ms; /* health-check deadline base */
 	char *failed_build;	   /* build key that failed; not retried */
+	char *failed_run;	   /* run key whose start failed while an
+				      older version kept serving */
+	char *serving_commit;	   /* commit of the version being served */
+	char *active_prompt;	   /* id of the prompt being worked on */
+	int queued_prompts;	   /* prompts waiting behind it */
 	int64_t updated_ms;
 };
 

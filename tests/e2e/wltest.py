@@ -344,7 +344,8 @@ def run(tests, name, **settings):
     for fn in tests:
         if only and fn.__name__ not in only:
             continue
-        env = Env(name, **settings)
+        # A test may add settings of its own: fn.settings = {...}
+        env = Env(name, **dict(settings, **getattr(fn, "settings", {})))
         env.start()
         env.wait_api()
         t0 = time.time()

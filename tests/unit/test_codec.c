@@ -88,6 +88,10 @@ static void fill(struct wl_worklet *w)
 	w->status.next_restart_ms = INT64_C(1795549213000);
 	w->status.deploy_started_ms = INT64_C(1795549202000);
 	wl_str_set(&w->status.failed_build, "gen7-0a1b2c3d");
+	wl_str_set(&w->status.failed_run, "0a1b2c3d4e5f");
+	wl_str_set(&w->status.serving_commit, "c0ffee");
+	wl_str_set(&w->status.active_prompt, "p1764000000000abcdef");
+	w->status.queued_prompts = 3;
 	w->status.updated_ms = INT64_C(1795549203001);
 }
 
@@ -174,6 +178,10 @@ static int same_status(const struct wl_status *a, const struct wl_status *b)
 	       a->next_restart_ms == b->next_restart_ms &&
 	       a->deploy_started_ms == b->deploy_started_ms &&
 	       same(a->failed_build, b->failed_build) &&
+	       same(a->failed_run, b->failed_run) &&
+	       same(a->serving_commit, b->serving_commit) &&
+	       same(a->active_prompt, b->active_prompt) &&
+	       a->queued_prompts == b->queued_prompts &&
 	       a->updated_ms == b->updated_ms;
 }
 
