@@ -19,16 +19,20 @@ def running_node(env, fixture="node"):
 
 def test_new_commit_is_served(env):
     wid, repo, st = running_node(env)
-    port, first_commit = st["port"], st["commit"]
+    port, first_commit, url = st["port"], st["commit"], st["webUrl"]
     with open(os.path.join(repo, "server.js")) as f:
         src = f.read()
     check("hello from node" in src, "fixture changed shape")
     env.commit_file(repo, "server.js", src.replace("hello from node", "hello again from node"))
-    env.wait_body(port, "hello again from node", timeout=120)
-    st = env.wait(wid, lambda s: s.get("phase") == "running" and s["commit"] != first_commit,
-                  60, "new commit running")
-    check(st["port"] == port, "port changed on redeploy")
-    check(len(containers(wid)) == 1, "old container left behind")
+    st = env.wait(wid, lambda s: s.get("phase") == "running" and s["commit"] != first_commit
+                  and s.get("servingCommit") == s["commit"], 120, "new commit serving")
+    env.wait_body(st["port"], "hello again from node", timeout=30)
+    # A zero-downtime rollout: the new version started on the worklet's
+    # other port beside the old one, which is then removed.
+    check(st["port"] != port, "the new version did not start beside the old one")
+    check(st["webUrl"] == url, "web_url changed on redeploy")
+    env.wait(wid, lambda s: len(containers(wid)) == 1, 15, "old container removed")
+    check(http_get(port, timeout=2)[0] == 0, "the old version still answers")
     env.wait(wid, lambda s: len(images(wid)) == 1, 30, "old image collected")
 
 
@@ -73,6 +77,7 @@ def test_restart_marker_recreates_container(env):
     env.update_spec(wid, restartedAt="2030-01-01T00:00:00Z")
     env.wait(wid, lambda s: s.get("phase") == "running" and s.get("containerId")
              and s["containerId"] != old, 120, "new container")
+    env.wait(wid, lambda s: len(containers(wid)) == 1, 15, "old container removed")
     cs = containers(wid)
     check(len(cs) == 1 and cs[0]["Id"] != old, cs)
 

@@ -5,10 +5,14 @@ committed, built and rolled out without downtime; a broken build keeps the
 last good version serving and gets a fix-up prompt; API errors are retried
 then reported; timeouts, cancels and a killed workletd leave a clean tree."""
 
+import asyncio
+import json
 import os
 import subprocess
 import threading
 import time
+
+import websockets
 
 from scripted_claude import ScriptedClaude
 from wltest import check, containers, run
@@ -353,12 +357,58 @@ def test_prompt_errors(env):
     check(got == 404, (got, err))
 
 
+def test_progress_reaches_watchers(env):
+    """The agent's progress is pushed to a WebSocket watcher as it comes."""
+    SRV.rules = [{"match": "Add a footer", "turns": [
+        {"write": {"path": "footer.html", "content": "<footer>f</footer>"}},
+        {"text": "Added the footer."}]}]
+    wid, _ = create(env)
+    env.wait_phase(wid, "running", 240)
+
+    async def main():
+        url = "ws://127.0.0.1:%d/api/worklet/worklets/%s/watch?logs=1" % (env.api_port, wid)
+        headers = {"Authorization": "Bearer " + env.tokens["alice"]}
+        async with websockets.connect(url, extra_headers=headers) as ws:
+            check(json.loads(await ws.recv())["type"] == "hello", "no hello")
+            pid = send(env, wid, "Add a footer")
+            lines, deadline = [], time.time() + 60
+            while time.time() < deadline:
+                ev = json.loads(await asyncio.wait_for(ws.recv(), deadline - time.time()))
+                if ev.get("type") == "log" and ev.get("stream") == "agent":
+                    lines.append(ev["line"])
+                if any(line.startswith("result:") for line in lines):
+                    break
+            return pid, lines
+    pid, lines = asyncio.run(main())
+    check(any("Write" in line and "footer.html" in line for line in lines), lines)
+    check(any("Added the footer." in line for line in lines), lines)
+    check(wait_prompt(env, wid, pid)["status"] == "completed", "prompt failed")
+
+
+def test_cli_missing(env):
+    """No CLI: a clear error on the prompt, the app keeps running."""
+    wid, _ = create(env)
+    env.wait_phase(wid, "running", 240)
+    pid = send(env, wid, "Anything")
+    p = wait_prompt(env, wid, pid, 30)
+    check(p["status"] == "error" and "was not found" in p["error"] and
+          "/nonexistent/claude" in p["error"], p)
+    check(env.proc.poll() is None, "workletd died")
+    check("/nonexistent/claude" in env.logs(), "no startup error in the log")
+    check(env.status(wid)["phase"] == "running", env.status(wid))
+    check(tree_clean(env, wid), "tree not clean")
+
+
+test_cli_missing.settings = {"WORKLET_CLAUDE_BIN": "/nonexistent/claude"}
+
+
 if __name__ == "__main__":
     try:
         run([test_prompt_errors, test_base_prompt_then_resumed_prompt,
              test_prompt_without_changes, test_broken_build_gets_a_fixup,
              test_api_errors_are_retried_then_reported, test_timeout_kills_the_agent,
-             test_queue_order_and_cancel, test_killed_workletd_mid_prompt],
+             test_queue_order_and_cancel, test_killed_workletd_mid_prompt,
+             test_progress_reaches_watchers, test_cli_missing],
             "prompts",
             ANTHROPIC_BASE_URL=SRV.url, ANTHROPIC_API_KEY="test-key",
             WORKLET_AGENT_TIMEOUT_SECONDS=60,
