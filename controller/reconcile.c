@@ -370,17 +370,24 @@ static int label_port(const struct wl_docker_container *c)
 
 /* ---- cleanup ---------------------------------------------------------- */
 
+/* This worklet's containers (ours: instance label too). */
+static int list_containers(struct pass *p, struct wl_docker_container **cs,
+			   size_t *n)
+{
+	char filter[128];
+
+	label_filter(p->cfg, filter, sizeof(filter), p->id);
+	return wl_docker_containers_list(p->w->docker, filter, cs, n);
+}
+
 /* Remove every container labelled with id. */
 static int remove_containers(struct pass *p)
 {
 	struct wl_docker_container *cs = NULL;
-	char filter[128];
 	size_t n = 0;
 	int error;
 
-	label_filter(p->cfg, filter, sizeof(filter), p->id);
-	if ((error = wl_docker_containers_list(p->w->docker, filter, &cs, &n)) <
-	    0)
+	if ((error = list_containers(p, &cs, &n)) < 0)
 		return error;
 	for (size_t i = 0; i < n && !error; i++) {
 		wl_info("worklet '%s': removing container %s", p->id,
@@ -1017,7 +1024,7 @@ static int ensure_running(struct pass *p, const char *image_id,
 	struct wl_status *st = &p->wl.status;
 	struct wl_docker_container c;
 	struct wl_docker_container *cs = NULL;
-	char rkey[65], filter[128], *cid = NULL;
+	char rkey[65], *cid = NULL;
 	int container_port, target_port = 0, error, old = 0, is_serving;
 	size_t n = 0;
 	long code;
@@ -1028,9 +1035,7 @@ static int ensure_running(struct pass *p, const char *image_id,
 	run_key(rkey, p, image_id, container_port);
 	is_serving = serving(p);
 
-	label_filter(p->cfg, filter, sizeof(filter), p->id);
-	if ((error = wl_docker_containers_list(p->w->docker, filter, &cs, &n)) <
-	    0)
+	if ((error = list_containers(p, &cs, &n)) < 0)
 		goto out;
 	for (size_t i = 0; i < n; i++) {
 		const char *run = wl_kvlist_get(&cs[i].labels, "worklet.run");
@@ -1210,13 +1215,10 @@ static int keep_serving(struct pass *p, int64_t *requeue_ms)
 {
 	struct wl_status *st = &p->wl.status;
 	struct wl_docker_container *cs = NULL, *c = NULL;
-	char filter[128];
 	size_t n = 0;
 	int error;
 
-	label_filter(p->cfg, filter, sizeof(filter), p->id);
-	if ((error = wl_docker_containers_list(p->w->docker, filter, &cs, &n)) <
-	    0)
+	if ((error = list_containers(p, &cs, &n)) < 0)
 		return error;
 	for (size_t i = 0; i < n; i++) {
 		if (!c && st->container_id &&
@@ -1261,13 +1263,10 @@ out:
 static int ensure_stopped(struct pass *p)
 {
 	struct wl_docker_container *cs = NULL;
-	char filter[128];
 	size_t n = 0;
 	int error;
 
-	label_filter(p->cfg, filter, sizeof(filter), p->id);
-	if ((error = wl_docker_containers_list(p->w->docker, filter, &cs, &n)) <
-	    0)
+	if ((error = list_containers(p, &cs, &n)) < 0)
 		return error;
 	for (size_t i = 0; i < n && !error; i++) {
 		if (!cs[i].running)

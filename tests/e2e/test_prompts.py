@@ -18,6 +18,7 @@ from scripted_claude import ScriptedClaude
 from wltest import check, containers, run
 
 SRV = ScriptedClaude()
+API_KEY = "sk-e2e-secret-" + str(os.getpid())
 SRV.start()
 
 PAGE = """<!doctype html>
@@ -175,6 +176,13 @@ def test_base_prompt_then_resumed_prompt(env):
           "Wrote the welcome page." in str(second[0]["messages"]),
           "the session was not resumed: %r" % second[0]["messages"][:2])
     env.wait(wid, lambda s: len(containers(wid)) == 1, 15, "old container removed")
+    # The key reached the CLI (the server saw it) but nothing of ours.
+    check(any(r["headers"].get("x-api-key") == API_KEY for r in SRV.requests), "key not sent")
+    check(API_KEY not in env.logs(), "the API key is in the log")
+    for root, _, files in os.walk(env.state):
+        for name in files:
+            with open(os.path.join(root, name), "rb") as f:
+                check(API_KEY.encode() not in f.read(), "the API key is in %s" % name)
 
 
 def test_prompt_without_changes(env):
@@ -229,6 +237,32 @@ def test_broken_build_gets_a_fixup(env):
                                     "Rename the server file"], commits(env, wid))
     st = env.wait_phase(wid, "running", 60)
     check(st["servingCommit"] == st["commit"], st)
+
+
+def test_failed_start_keeps_the_old_version(env):
+    """A new version that builds but exits at start is never switched to."""
+    SRV.rules = [{"match": "Exit early", "turns": [
+        {"read": {"path": "server.py"}},
+        {"edit": {"path": "server.py", "old": "import signal\n",
+                  "new": "import signal\nraise SystemExit('boom-new-version')\n"}},
+        {"text": "Done."}]}]
+    wid, _ = create(env, "dockerfile")
+    st = env.wait_phase(wid, "running", 240)
+    old_commit = st["commit"]
+    pid = send(env, wid, "Exit early")
+    p = wait_prompt(env, wid, pid, 120)
+    check(p["status"] == "error" and "did not start" in p["error"] and
+          "boom-new-version" in p["error"], p)
+    code, body, _ = proxy_get(env, wid)
+    check(code == 200 and "hello from dockerfile" in str(body), (code, body))
+    st = env.status(wid)
+    check(st["phase"] == "running" and st["servingCommit"] == old_commit, st)
+    rollout = [c for c in st["conditions"] if c["type"] == "Rollout"][0]
+    check(rollout["status"] == "False", rollout)
+    env.wait(wid, lambda s: len(containers(wid)) == 1, 15, "failed container removed")
+
+
+test_failed_start_keeps_the_old_version.settings = {"WORKLET_AGENT_FIX_ATTEMPTS": 0}
 
 
 def test_api_errors_are_retried_then_reported(env):
@@ -330,6 +364,15 @@ def test_killed_workletd_mid_prompt(env):
     check(p["status"] == "error" and "interrupted" in p["error"], p)
     check(tree_clean(env, wid), "tree not clean after restart")
     env.wait_phase(wid, "running", 60)
+    # The session survives the restart: the next prompt resumes it.
+    SRV.rules = [{"match": "After the restart", "turns": [
+        {"write": {"path": "after.txt", "content": "after"}}, {"text": "ok"}]}]
+    SRV.clear()
+    p = wait_prompt(env, wid, send(env, wid, "After the restart"), 60)
+    check(p["status"] == "completed" and p["commit_sha"], p)
+    check(env.status(wid)["sessionId"] == session, "a new session was started")
+    check(any("Interrupt me" in str(b["messages"]) for b in SRV.message_requests()),
+          "the earlier conversation was not resumed")
 
 
 def test_prompt_errors(env):
@@ -408,9 +451,10 @@ if __name__ == "__main__":
              test_prompt_without_changes, test_broken_build_gets_a_fixup,
              test_api_errors_are_retried_then_reported, test_timeout_kills_the_agent,
              test_queue_order_and_cancel, test_killed_workletd_mid_prompt,
-             test_progress_reaches_watchers, test_cli_missing],
+             test_progress_reaches_watchers, test_cli_missing,
+             test_failed_start_keeps_the_old_version],
             "prompts",
-            ANTHROPIC_BASE_URL=SRV.url, ANTHROPIC_API_KEY="test-key",
+            ANTHROPIC_BASE_URL=SRV.url, ANTHROPIC_API_KEY=API_KEY,
             WORKLET_AGENT_TIMEOUT_SECONDS=60,
             WORKLET_AGENT_RETRIES=1, WORKLET_AGENT_RETRY_BACKOFF_SECONDS=1,
             WORKLET_AGENT_CLI_RETRIES=0)
