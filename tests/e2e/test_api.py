@@ -68,12 +68,16 @@ def test_requirements_usage_example(env):
     # 3. Access the prototype at web_url.
     code, body = curl("-H", "X-User-ID: user123", w["web_url"])
     check(code == 200 and "hello from node" in body, (code, body))
-    # 2. Prompts are the next issue's; the route answers honestly.
+    # 2. A prompt is accepted and queued (test_prompts.py follows one to
+    # the end with the real CLI).
     code, body = curl("-X", "POST", env.base_url + "/api/worklet/worklets/%s/prompt" % w["id"],
                       "-H", "X-User-ID: user123",
                       "-H", "Content-Type: application/json",
                       "-d", '{"prompt": "Add a dark mode toggle to the header"}')
-    check(code == 501 and "not available" in json.loads(body)["error"]["message"], body)
+    p = json.loads(body)
+    check(code == 202 and p["status"] == "processing" and p["worklet_id"] == w["id"]
+          and p["prompt"] == "Add a dark mode toggle to the header"
+          and p["user_id"] == "user123", body)
 
 
 def test_error_statuses(env):
