@@ -147,7 +147,8 @@ def by_hand(srv):
             subprocess.run(git + ["commit", "-qam", "round %d" % i], check=True)
             t2 = time.time()
             tag = "wl-bench/hand:%d" % i
-            subprocess.run(["docker", "build", "-q", "-f", "Dockerfile.bench", "-t", tag, work],
+            subprocess.run(["docker", "build", "-q", "-f", os.path.join(work, "Dockerfile.bench"),
+                            "-t", tag, work],
                            check=True, capture_output=True)
             t3 = time.time()
             if cid:
