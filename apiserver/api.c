@@ -538,6 +538,8 @@ out:
 	wl_worklet_release(&w);
 }
 
+static void cancel_prompts(const struct wl_store *store, const char *id);
+
 static void handle_delete(const struct wl_config *cfg,
 			  const struct wl_store *store,
 			  const struct wl_api_request *rq, const char *id,
@@ -551,6 +553,8 @@ static void handle_delete(const struct wl_config *cfg,
 		w.meta.deletion_ms = wl_time_now_ms();
 		if (update_spec(store, &w, rs) < 0)
 			goto out;
+		/* An agent at work on it stops now, not at its time limit. */
+		cancel_prompts(store, id);
 		wl_info("user '%s' deleted worklet '%s'", rq->user, id);
 	}
 	respond_json(rs, 202, worklet_view(cfg, store, &w, 0));
@@ -679,6 +683,27 @@ static int prompts_collect(const struct wl_store *store, const char *id,
 	}
 	wl_store_free_ids(ids, n);
 	return 0;
+}
+
+/* Ask for every unfinished prompt of id to be cancelled. */
+static void cancel_prompts(const struct wl_store *store, const char *id)
+{
+	char **ids = NULL;
+	size_t n = 0;
+
+	if (wl_prompt_list(store, id, &ids, &n) < 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		struct wl_prompt pr;
+
+		if (wl_prompt_read(store, id, ids[i], &pr) == 0 &&
+		    pr.state == WL_PROMPT_PROCESSING && !pr.cancel_requested &&
+		    wl_prompt_request_cancel(store, id, ids[i]) < 0)
+			wl_warn("delete '%s': cannot cancel prompt %s: %s", id,
+				ids[i], wl_error_last());
+		wl_prompt_release(&pr);
+	}
+	wl_store_free_ids(ids, n);
 }
 
 /* Prompt ids sort by time: never hand out one older than the last. */

@@ -375,6 +375,23 @@ def test_killed_workletd_mid_prompt(env):
           "the earlier conversation was not resumed")
 
 
+def test_delete_stops_a_running_agent(env):
+    SRV.rules = [{"match": "Take forever", "turns": [{"stall": 120}]}]
+    wid, _ = create(env)
+    env.wait_phase(wid, "running", 240)
+    pid = send(env, wid, "Take forever")
+    wait_stage(env, wid, pid, "running")
+    session = env.status(wid)["sessionId"]
+    t0 = time.time()
+    code, _, _ = env.api("DELETE", "/api/worklet/worklets/%s" % wid)
+    check(code == 202, code)
+    env.wait(wid, lambda s: not os.path.exists(env.spec_path(wid)), 30, "deleted")
+    check(time.time() - t0 < 15, "delete waited for the agent: %.0fs" % (time.time() - t0))
+    check(not agents_running(session), "agent left running")
+    check(not [f for f in os.listdir(os.path.join(env.state, "prompts")) if f.startswith(wid)],
+          "prompt files left")
+
+
 def test_prompt_errors(env):
     wid, _ = create(env)
     base = "/api/worklet/worklets/%s" % wid
@@ -452,7 +469,7 @@ if __name__ == "__main__":
              test_api_errors_are_retried_then_reported, test_timeout_kills_the_agent,
              test_queue_order_and_cancel, test_killed_workletd_mid_prompt,
              test_progress_reaches_watchers, test_cli_missing,
-             test_failed_start_keeps_the_old_version],
+             test_failed_start_keeps_the_old_version, test_delete_stops_a_running_agent],
             "prompts",
             ANTHROPIC_BASE_URL=SRV.url, ANTHROPIC_API_KEY=API_KEY,
             WORKLET_AGENT_TIMEOUT_SECONDS=60,
