@@ -31,8 +31,8 @@ def proxy_get(env, wid, path="/"):
     return env.api("GET", "/api/worklet/worklets/%s/proxy%s" % (wid, path))
 
 
-def create(env, fixture="static", base_prompt=None):
-    repo = env.make_repo(fixture)
+def create(env, fixture="static", base_prompt=None, name=None):
+    repo = env.make_repo(fixture, name)
     body = {"name": "prompt test", "git_repo": repo, "branch": "main"}
     if base_prompt:
         body["base_prompt"] = base_prompt
@@ -392,6 +392,34 @@ def test_delete_stops_a_running_agent(env):
           "prompt files left")
 
 
+def test_agent_concurrency_limit(env):
+    """Different worklets share WORKLET_AGENT_CONCURRENCY agent slots (1 here)."""
+    SRV.rules = [
+        {"match": "Slow one", "turns": [
+            {"delay": 3, "write": {"path": "s.txt", "content": "s"}}, {"text": "s"}]},
+        {"match": "Quick one", "turns": [
+            {"write": {"path": "q.txt", "content": "q"}}, {"text": "q"}]}]
+    w1, _ = create(env)
+    w2, _ = create(env, name="second")
+    env.wait_phase(w1, "running", 240)
+    env.wait_phase(w2, "running", 240)
+    a = send(env, w1, "Slow one")
+    wait_stage(env, w1, a, "running")
+    b = send(env, w2, "Quick one")
+    time.sleep(1)
+    check(prompt(env, w2, b)["stage"] == "queued", "ran beside the other agent")
+    pa, pb = wait_prompt(env, w1, a), wait_prompt(env, w2, b)
+    check(pa["status"] == pb["status"] == "completed", (pa, pb))
+    # B's agent started after A's agent ended (times are whole seconds).
+    def ts(t):
+        return time.mktime(time.strptime(t, "%Y-%m-%dT%H:%M:%SZ"))
+    check(ts(pb["started_at"]) + 1 >= ts(pa["started_at"]) + pa["duration_ms"] / 1000.0,
+          (pa, pb))
+
+
+test_agent_concurrency_limit.settings = {"WORKLET_AGENT_CONCURRENCY": 1}
+
+
 def test_prompt_errors(env):
     wid, _ = create(env)
     base = "/api/worklet/worklets/%s" % wid
@@ -469,7 +497,8 @@ if __name__ == "__main__":
              test_api_errors_are_retried_then_reported, test_timeout_kills_the_agent,
              test_queue_order_and_cancel, test_killed_workletd_mid_prompt,
              test_progress_reaches_watchers, test_cli_missing,
-             test_failed_start_keeps_the_old_version, test_delete_stops_a_running_agent],
+             test_failed_start_keeps_the_old_version, test_delete_stops_a_running_agent,
+             test_agent_concurrency_limit],
             "prompts",
             ANTHROPIC_BASE_URL=SRV.url, ANTHROPIC_API_KEY=API_KEY,
             WORKLET_AGENT_TIMEOUT_SECONDS=60,
