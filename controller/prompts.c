@@ -451,12 +451,14 @@ static int run_prompt(struct wl_prompt_pass *pp, struct wl_prompt *pr,
 	if (!fixing)
 		pr->stage = WL_STAGE_RUNNING;
 	wl_str_set(&pr->runner, pp->r->runner);
-	save_prompt(pp, pr);
+	/* The worklet first (session, active prompt), then the prompt: who
+	 * sees the prompt running finds the session in the status. */
 	wl_str_set(&st->active_prompt, pr->id);
 	if (!fixing)
 		wl_str_set(&st->last_prompt, pr->prompt);
 	set_cond(pp, "Unknown", fixing ? "FixingBuild" : "Running", pr->id);
 	pp->save(pp->ctx);
+	save_prompt(pp, pr);
 
 	error = run_agent(pp, pr, text ? text : pr->prompt, &res);
 	pr->cost_usd += res.cost_usd;

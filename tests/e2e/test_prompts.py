@@ -135,7 +135,8 @@ def test_base_prompt_then_resumed_prompt(env):
     check(st["servingCommit"] == st["commit"], st)
     code, ps, _ = env.api("GET", "/api/worklet/worklets/%s/prompts" % wid)
     check(code == 200 and ps["count"] == 1, ps)
-    base = ps["prompts"][0]
+    # The prompt record completes in the same pass, just after the status.
+    base = wait_prompt(env, wid, ps["prompts"][0]["id"], 10)
     check(base["base"] and base["status"] == "completed", base)
     check(base["commit_sha"] == st["commit"] and base["response"] == "Wrote the welcome page.", base)
     check(commits(env, wid) == ["Make a welcome page", "initial"], commits(env, wid))
