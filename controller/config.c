@@ -94,6 +94,8 @@ static const struct option options[] = {
 	  OFF(agent_fix_attempts), 0, 10 },
 	{ "agent.cliRetries", "WORKLET_AGENT_CLI_RETRIES", K_INT,
 	  OFF(agent_cli_retries), 0, 20 },
+	{ "git.tokenHosts", "WORKLET_GIT_TOKEN_HOSTS", K_STR,
+	  OFF(git_token_hosts), 0, 0 },
 	{ "git.authorName", "WORKLET_GIT_AUTHOR_NAME", K_STR,
 	  OFF(git_author_name), 0, 0 },
 	{ "git.authorEmail", "WORKLET_GIT_AUTHOR_EMAIL", K_STR,
@@ -130,6 +132,7 @@ int wl_config_init(struct wl_config *c)
 	    set_str(&c->agent_tools,
 		    "Read,Write,Edit,MultiEdit,Glob,Grep,LS") ||
 	    set_str(&c->git_author_name, "worklet") ||
+	    set_str(&c->git_token_hosts, "github.com") ||
 	    set_str(&c->git_author_email, "worklet@localhost")) {
 		wl_config_release(c);
 		return WL_ERROR;
@@ -180,6 +183,7 @@ void wl_config_release(struct wl_config *c)
 	free(c->agent_tools);
 	free(c->agent_system_prompt);
 	free(c->git_author_name);
+	free(c->git_token_hosts);
 	free(c->git_author_email);
 	free(c->anthropic_api_key);
 	free(c->anthropic_auth_token);

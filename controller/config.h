@@ -45,6 +45,9 @@
  *                              start (default 2; 0 turns them off)
  *   WORKLET_AGENT_CLI_RETRIES  the CLI's own API retries (default 2)
  *   WORKLET_GIT_AUTHOR_NAME, WORKLET_GIT_AUTHOR_EMAIL  commit author
+ *   WORKLET_GIT_TOKEN_HOSTS    hosts GITHUB_TOKEN is offered to when they
+ *                              ask for credentials (default github.com;
+ *                              "host" or "host:port", comma-separated)
  *   ANTHROPIC_API_KEY, ANTHROPIC_AUTH_TOKEN, ANTHROPIC_BASE_URL  passed to
  *                              the CLI (and nothing else of the environment)
  */
@@ -100,6 +103,7 @@ struct wl_config {
 	int64_t agent_retry_backoff_ms;
 	int agent_fix_attempts;
 	int agent_cli_retries;
+	char *git_token_hosts; /* hosts GITHUB_TOKEN is offered to */
 	char *git_author_name;
 	char *git_author_email;
 	char *anthropic_api_key; /* secrets: never logged */

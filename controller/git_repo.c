@@ -30,6 +30,12 @@
 
 struct progress {
 	const volatile int *cancel;
+	/* credentials */
+	const char *token;
+	const char *token_hosts;
+	int offered;	  /* times the token was handed out */
+	int refused_host; /* asked for by a host the token is not for */
+	char asked_host[256];
 };
 
 static int canceled(const struct progress *pr)
@@ -50,8 +56,86 @@ static int on_sideband(const char *str, int len, void *payload)
 	return canceled(payload) ? -1 : 0;
 }
 
+/*
+ * "host" or "host:port" of an http(s) URL into out; "" when there is none.
+ * Userinfo is skipped (it never holds ours: URLs with it are refused).
+ */
+static void url_host(const char *url, char *out, size_t n)
+{
+	const char *p = strstr(url, "://"), *at, *end;
+	size_t len;
+
+	out[0] = '\0';
+	if (!p)
+		return;
+	p += 3;
+	end = p + strcspn(p, "/?#");
+	at = memchr(p, '@', (size_t)(end - p));
+	if (at)
+		p = at + 1;
+	len = (size_t)(end - p);
+	if (len >= n)
+		return;
+	memcpy(out, p, len);
+	out[len] = '\0';
+	for (char *c = out; *c; c++)
+		if (*c >= 'A' && *c <= 'Z')
+			*c = (char)(*c - 'A' + 'a');
+}
+
+/* Is host (with or without its port) in the comma-separated list? */
+static int host_allowed(const char *host, const char *list)
+{
+	size_t hlen = strcspn(host, ":");
+
+	while (list && *list) {
+		size_t len = strcspn(list, ",");
+
+		while (len && *list == ' ') {
+			list++;
+			len--;
+		}
+		if (len &&
+		    ((len == strlen(host) && !strncasecmp(list, host, len)) ||
+		     (len == hlen && !strncasecmp(list, host, len))))
+			return 1;
+		list += len;
+		if (*list == ',')
+			list++;
+	}
+	return 0;
+}
+
+/*
+ * libgit2 asks after a 401. The token goes only to the hosts it is for,
+ * checked on the URL libgit2 is talking to now (after a redirect, the new
+ * one), and only once: libgit2 asks again after every refusal.
+ */
+static int on_credentials(git_credential **out, const char *url,
+			  const char *username, unsigned int allowed,
+			  void *payload)
+{
+	struct progress *pr = payload;
+	char host[256];
+
+	(void)username;
+	url_host(url, host, sizeof(host));
+	snprintf(pr->asked_host, sizeof(pr->asked_host), "%s", host);
+	if (!pr->token || !(allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT))
+		return GIT_PASSTHROUGH;
+	if (!host_allowed(host, pr->token_hosts)) {
+		pr->refused_host = 1;
+		return GIT_PASSTHROUGH;
+	}
+	if (pr->offered++)
+		return GIT_EAUTH; /* it was refused once: do not loop */
+	return git_credential_userpass_plaintext_new(out, "x-access-token",
+						     pr->token);
+}
+
 static void fetch_options(git_fetch_options *fo, struct progress *pr)
 {
+	fo->callbacks.credentials = on_credentials;
 	fo->callbacks.transfer_progress = on_transfer;
 	fo->callbacks.sideband_progress = on_sideband;
 	fo->callbacks.payload = pr;
@@ -104,10 +188,27 @@ static int network_error(int rc, const char *verb, const char *url,
 		return WL_ENOTFOUND;
 	}
 	if (rc == GIT_EAUTH || (klass == GIT_ERROR_HTTP &&
-				(strstr(msg, " 401") || strstr(msg, " 403")))) {
-		wl_error_set("repository '%s' not found, or it needs "
-			     "credentials",
-			     url);
+				(strstr(msg, " 401") || strstr(msg, " 403") ||
+				 strstr(msg, "authentication")))) {
+		if (pr->offered)
+			wl_error_set("cannot %s '%s': the token was rejected "
+				     "by '%s' (wrong token, or no access to "
+				     "this repository)",
+				     verb, url, pr->asked_host);
+		else if (pr->refused_host)
+			wl_error_set("cannot %s '%s': '%s' asks for "
+				     "credentials and the token is only for "
+				     "%s (WORKLET_GIT_TOKEN_HOSTS)",
+				     verb, url, pr->asked_host,
+				     pr->token_hosts ? pr->token_hosts : "");
+		else if (!pr->token)
+			wl_error_set("repository '%s' not found, or it needs "
+				     "credentials: set GITHUB_TOKEN",
+				     url);
+		else
+			wl_error_set("repository '%s' not found, or it needs "
+				     "credentials",
+				     url);
 		return WL_ENOTFOUND;
 	}
 	if ((klass == GIT_ERROR_HTTP && strstr(msg, " 404")) ||
@@ -341,7 +442,9 @@ static int head_sha(git_repository *repo, const char *dir, char sha[41])
 
 int wl_git_sync(const struct wl_git_sync_opts *o, char sha[41])
 {
-	struct progress pr = { .cancel = o->cancel };
+	struct progress pr = { .cancel = o->cancel,
+			       .token = o->token && *o->token ? o->token : NULL,
+			       .token_hosts = o->token_hosts };
 	git_repository *repo = NULL;
 	char *parent = NULL, *slash;
 	int error;

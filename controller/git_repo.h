@@ -16,6 +16,14 @@ struct wl_git_sync_opts {
 	const char *dir;	    /* the clone: <base dir>/<worklet id> */
 	int allow_local;	    /* passed to wl_validate_git_url again */
 	const volatile int *cancel; /* honoured by transfer progress */
+	/*
+	 * HTTPS credentials: token is offered (as x-access-token:<token>)
+	 * when a server asks, once, and only if the host it is talking to
+	 * (after any redirect) is in token_hosts, "host[:port],...". Never
+	 * written to the clone's config or to messages.
+	 */
+	const char *token;
+	const char *token_hosts;
 };
 
 /*

@@ -509,6 +509,8 @@ static int sync_source(struct pass *p, char sha[41])
 	o.dir = p->clone_dir;
 	o.allow_local = p->cfg->allow_local_repos;
 	o.cancel = p->r->stop;
+	o.token = p->cfg->github_token;
+	o.token_hosts = p->cfg->git_token_hosts;
 	if ((error = wl_git_sync(&o, sha)) < 0)
 		return error;
 	snprintf(p->cache->fetched, sizeof(p->cache->fetched), "%s", fetched);

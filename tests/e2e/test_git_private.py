@@ -1,0 +1,135 @@
+"""Private repositories over HTTP(S) with GITHUB_TOKEN, against a real git
+smart-HTTP server (tests/e2e/git_http.py: git http-backend behind basic
+auth): the token opens the repository, its absence or a wrong one ends in an
+error that says which, a fixed token recovers, a missing branch is named, a
+redirect to another host never receives the token, and the token is found
+nowhere: state files, logs, the clone's config, API answers, docker inspect
+and docker history."""
+
+import os
+import subprocess
+import time
+
+from git_http import GitHTTPServer
+from wltest import FIXTURES, check, containers, images, run
+
+TOKEN = "ghp_e2e_private_" + str(os.getpid()) + "_0123456789"
+SRV = GitHTTPServer(token=TOKEN).start()
+OTHER = GitHTTPServer(token=TOKEN, url_host="localhost").start()
+SRV.create_repo("acme/app", from_dir=os.path.join(FIXTURES, "static"),
+                branches={"feature": {"about/index.html": "<p>feature branch</p>"}})
+HOST = SRV.url.split("://", 1)[1].rstrip("/")
+
+
+def create(env, url, branch="main"):
+    code, w, _ = env.api("POST", "/api/worklet/worklets",
+                         {"name": "private", "git_repo": url, "branch": branch})
+    check(code == 201, (code, w))
+    env.ids.append(w["id"])
+    return w["id"]
+
+
+def test_private_clone_with_token_and_branch(env):
+    wid = create(env, SRV.url_for("acme/app"), "feature")
+    st = env.wait_phase(wid, "running", 240)
+    code, body, _ = env.api("GET", "/api/worklet/worklets/%s/proxy/about/" % wid)
+    check(code == 200 and "feature branch" in str(body), (code, body))
+    check(SRV.saw_token(TOKEN), "the server never saw the token")
+    # The token is nowhere it should not be.
+    leaks = []
+    for root, _, files in os.walk(env.tmp):
+        if os.path.join(env.tmp, "repos") in root:
+            continue
+        for name in files:
+            path = os.path.join(root, name)
+            try:
+                with open(path, "rb") as f:
+                    if TOKEN.encode() in f.read():
+                        leaks.append(path)
+            except OSError:
+                pass
+    check(not leaks, "the token is in %s" % leaks)
+    for path in ("/api/worklet/worklets/" + wid, "/api/worklet/worklets/%s/status" % wid,
+                 "/api/worklet/worklets/%s/logs" % wid, "/api/worklet/worklets"):
+        code, body, _ = env.api("GET", path)
+        check(TOKEN not in str(body), "the token is in %s" % path)
+    for c in containers(wid):
+        out = subprocess.run(["docker", "inspect", c["Id"]], capture_output=True, text=True)
+        check(TOKEN not in out.stdout, "the token is in docker inspect")
+    for img in images(wid):
+        for cmd in (["docker", "history", "--no-trunc", img["Id"]],
+                    ["docker", "inspect", img["Id"]]):
+            out = subprocess.run(cmd, capture_output=True, text=True)
+            check(TOKEN not in out.stdout, "the token is in %s" % cmd[1])
+    check(st["commit"] == SRV.branches("acme/app")["feature"], st)
+
+
+test_private_clone_with_token_and_branch.settings = {
+    "GITHUB_TOKEN": TOKEN, "WORKLET_GIT_TOKEN_HOSTS": HOST}
+
+
+def test_without_a_token_then_fixed(env):
+    wid = create(env, SRV.url_for("acme/app"))
+    st = env.wait_phase(wid, "error", 120)
+    check("needs credentials" in st["lastError"] and "GITHUB_TOKEN" in st["lastError"],
+          st["lastError"])
+    # The cause is fixed (the token added): a restart with it succeeds.
+    env.stop()
+    env.settings["GITHUB_TOKEN"] = TOKEN
+    env.settings["WORKLET_GIT_TOKEN_HOSTS"] = HOST
+    env.start()
+    env.wait_api()
+    env.wait_phase(wid, "running", 240)
+
+
+def test_wrong_token_and_missing_branch(env):
+    wid = create(env, SRV.url_for("acme/app"))
+    st = env.wait_phase(wid, "error", 120)
+    check("token was rejected" in st["lastError"], st["lastError"])
+    check("wrong-token" not in st["lastError"], "the token is in the message")
+    SRV.clear()
+
+
+test_wrong_token_and_missing_branch.settings = {
+    "GITHUB_TOKEN": "ghp_wrong-token-0000000000", "WORKLET_GIT_TOKEN_HOSTS": HOST}
+
+
+def test_missing_branch_is_named(env):
+    wid = create(env, SRV.url_for("acme/app"), "no-such-branch")
+    st = env.wait_phase(wid, "error", 120)
+    check("branch 'no-such-branch' not found" in st["lastError"], st["lastError"])
+
+
+test_missing_branch_is_named.settings = {
+    "GITHUB_TOKEN": TOKEN, "WORKLET_GIT_TOKEN_HOSTS": HOST}
+
+
+def test_redirect_to_another_host_gets_no_token(env):
+    OTHER.create_repo("acme/app", from_dir=os.path.join(FIXTURES, "static"))
+    OTHER.clear()
+    SRV.clear()
+    SRV.redirect_to(OTHER.url)
+    try:
+        wid = create(env, SRV.url_for("acme/app"))
+        st = env.wait_phase(wid, "error", 120)
+        check("only for" in st["lastError"], st["lastError"])
+        check(OTHER.requests, "the redirect was not followed at all")
+        check(not OTHER.saw_token(TOKEN) and
+              not any(r["authorization"] for r in OTHER.requests),
+              "the other host received credentials")
+    finally:
+        SRV.redirect_to(None)
+
+
+test_redirect_to_another_host_gets_no_token.settings = {
+    "GITHUB_TOKEN": TOKEN, "WORKLET_GIT_TOKEN_HOSTS": HOST}
+
+
+if __name__ == "__main__":
+    try:
+        run([test_private_clone_with_token_and_branch, test_without_a_token_then_fixed,
+             test_wrong_token_and_missing_branch, test_missing_branch_is_named,
+             test_redirect_to_another_host_gets_no_token], "gitpriv")
+    finally:
+        SRV.stop()
+        OTHER.stop()
