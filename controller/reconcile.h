@@ -18,6 +18,16 @@
  *   worklet.run=<key>     (containers: hash of image + runtime settings)
  *   worklet.port=<port>   (containers: the host port, for adoption)
  *
+ * Rollouts have no downtime: a worklet holds two host ports ("<id>" and
+ * "<id>~b" in the pool); a new version starts on the one the serving
+ * version does not use, status.port switches when it answers HTTP, and the
+ * old container is removed after a short drain. A version that fails to
+ * build or start never takes traffic: the old one keeps serving (Ready
+ * stays True; Built or Rollout say what failed).
+ *
+ * Prompts (controller/prompts.h) run inside the pass, after the clone is
+ * synced and before detection, so their commits are what gets built.
+ *
  * Threads: wl_reconcile() runs on worker threads, one key at a time per
  * key (the work queue guarantees it), so a worklet's files, clone and
  * cache entry are only ever touched by one thread. The shared context is
