@@ -30,6 +30,8 @@ void wl_api_response_init(struct wl_api_response *rs)
 	rs->status = 200;
 	rs->content_type = "application/json";
 	rs->allow[0] = '\0';
+	rs->wait_ms = 0;
+	rs->wait_id[0] = '\0';
 	wl_buf_init(&rs->body, RESPONSE_MAX);
 }
 
@@ -65,6 +67,31 @@ void wl_api_error(struct wl_api_response *rs, int status, const char *code,
 }
 
 /* ---- views ------------------------------------------------------------ */
+
+static void add_str(cJSON *o, const char *key, const char *v);
+
+/* status.pullRequest as "pull_request" (null until one was asked for). */
+static void pr_view(cJSON *o, const struct wl_status *st)
+{
+	const struct wl_pr_status *ps = &st->pull_request;
+	cJSON *pr;
+
+	if (!ps->handled_ms) {
+		cJSON_AddNullToObject(o, "pull_request");
+		return;
+	}
+	pr = cJSON_AddObjectToObject(o, "pull_request");
+	if (ps->number)
+		cJSON_AddNumberToObject(pr, "number", ps->number);
+	else
+		cJSON_AddNullToObject(pr, "number");
+	add_str(pr, "url", ps->url);
+	add_str(pr, "branch", ps->branch);
+	add_str(pr, "base", ps->base);
+	add_str(pr, "commit", ps->commit);
+	add_str(pr, "error", ps->error);
+	add_str(pr, "error_code", ps->error_code);
+}
 
 static void add_str(cJSON *o, const char *key, const char *v)
 {
@@ -146,6 +173,7 @@ static cJSON *worklet_view(const struct wl_config *cfg,
 	add_str(o, "active_prompt", st->active_prompt);
 	cJSON_AddNumberToObject(o, "queued_prompts", st->queued_prompts);
 	add_str(o, "serving_commit", st->serving_commit);
+	pr_view(o, st);
 	if (detail) {
 		struct wl_buf logs;
 
@@ -588,6 +616,7 @@ static void handle_status(const struct wl_config *cfg,
 		"active_prompt",
 		"queued_prompts",
 		"serving_commit",
+		"pull_request",
 		"updated_at",
 		NULL,
 	};
@@ -905,6 +934,143 @@ out:
 	wl_prompt_release(&pr);
 }
 
+/* ---- pull requests ------------------------------------------------------ */
+
+static const char *const pr_fields[] = { "title", "description", "branch",
+					 "base", NULL };
+
+static void handle_pr(const struct wl_config *cfg, const struct wl_store *store,
+		      const struct wl_api_request *rq, const char *id,
+		      struct wl_api_response *rs)
+{
+	struct wl_pr_request *pr;
+	struct wl_worklet w;
+	const cJSON *it;
+	cJSON *root = NULL, *o;
+	const char *s;
+	char msg[1024];
+	int bad = 0;
+	int64_t now = wl_time_now_ms();
+
+	if (load_or_answer(store, id, rq->user, &w, rs) < 0)
+		goto out;
+	root = rq->body_len ? cJSON_ParseWithLength(rq->body, rq->body_len)
+			    : NULL;
+	if (!root || !cJSON_IsObject(root)) {
+		wl_api_error(rs, 400, "malformed_json",
+			     "the body must be a JSON object like "
+			     "{\"title\": \"...\", \"description\": "
+			     "\"...\"}");
+		goto out;
+	}
+	cJSON_ArrayForEach (it, root) {
+		size_t i = 0;
+
+		while (pr_fields[i] && strcmp(pr_fields[i], it->string))
+			i++;
+		if (!pr_fields[i]) {
+			wl_api_error(rs, 400, "invalid", "%s: unknown field",
+				     it->string);
+			goto out;
+		}
+	}
+	if (w.meta.deletion_ms) {
+		wl_api_error(rs, 409, "deleting",
+			     "worklet '%s' is being deleted", id);
+		goto out;
+	}
+	pr = &w.spec.pull_request;
+	s = opt_string(root, "title", rs, &bad);
+	if (!bad && (!s || !s[strspn(s, " ")])) {
+		wl_api_error(rs, 400, "invalid", "title: is required");
+		goto out;
+	}
+	wl_str_set(&pr->title, s);
+	wl_str_set(&pr->description, opt_string(root, "description", rs, &bad));
+	wl_str_set(&pr->branch, opt_string(root, "branch", rs, &bad));
+	wl_str_set(&pr->base, opt_string(root, "base", rs, &bad));
+	if (bad)
+		goto out;
+	/* Each request is new, even within one millisecond. */
+	pr->requested_ms = now > pr->requested_ms ? now : pr->requested_ms + 1;
+	if (wl_validate_worklet(&w, cfg->allow_local_repos) < 0) {
+		snprintf(msg, sizeof(msg), "%s", wl_error_last());
+		wl_api_error(rs, 400, "invalid", "%s",
+			     !strncmp(msg, "spec.pullRequest.", 17) ? msg + 17
+								    : msg);
+		goto out;
+	}
+	if (update_spec(store, &w, rs) < 0)
+		goto out;
+	wl_info("user '%s' asked for a pull request of worklet '%s'", rq->user,
+		id);
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "worklet_id", id);
+	cJSON_AddStringToObject(o, "status", "pending");
+	add_time(o, "requested_at", pr->requested_ms);
+	respond_json(rs, 202, o);
+	rs->wait_ms = pr->requested_ms;
+	snprintf(rs->wait_id, sizeof(rs->wait_id), "%s", id);
+out:
+	cJSON_Delete(root);
+	wl_worklet_release(&w);
+}
+
+int wl_api_pr_result(const struct wl_store *store, const char *id,
+		     const char *user, int64_t requested_ms,
+		     struct wl_api_response *rs)
+{
+	static const struct {
+		const char *code;
+		int status;
+	} statuses[] = {
+		{ "invalid", 400 },
+		{ "branch_conflict", 409 },
+		{ "github_validation", 422 },
+		{ "github_rate_limited", 429 },
+		{ "github_unavailable", 503 },
+	};
+	const struct wl_pr_status *ps;
+	struct wl_worklet w;
+	int status = 502, done = 0;
+	cJSON *o;
+
+	wl_worklet_init(&w);
+	if (wl_api_load_owned(store, id, user, &w) < 0) {
+		wl_api_error(rs, 404, "not_found", "worklet '%s' not found",
+			     id);
+		done = 1;
+		goto out;
+	}
+	ps = &w.status.pull_request;
+	if (ps->handled_ms < requested_ms)
+		goto out;
+	done = 1;
+	if (ps->error) {
+		for (size_t i = 0; i < sizeof(statuses) / sizeof(*statuses);
+		     i++)
+			if (ps->error_code &&
+			    !strcmp(ps->error_code, statuses[i].code))
+				status = statuses[i].status;
+		wl_api_error(rs, status,
+			     ps->error_code ? ps->error_code : "pr_failed",
+			     "%s", ps->error);
+		goto out;
+	}
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "worklet_id", id);
+	cJSON_AddNumberToObject(o, "number", ps->number);
+	add_str(o, "url", ps->url);
+	add_str(o, "branch", ps->branch);
+	add_str(o, "base", ps->base);
+	add_str(o, "commit", ps->commit);
+	cJSON_AddBoolToObject(o, "created", ps->created);
+	respond_json(rs, ps->created ? 201 : 200, o);
+out:
+	wl_worklet_release(&w);
+	return done;
+}
+
 static void method_not_allowed(struct wl_api_response *rs, const char *allow)
 {
 	wl_api_error(rs, 405, "method_not_allowed",
@@ -1000,18 +1166,10 @@ void wl_api_handle(const struct wl_config *cfg, const struct wl_store *store,
 		return;
 	}
 	if (nseg == 2 && !strcmp(seg[1], "pr")) {
-		struct wl_worklet w;
-
-		if (strcmp(m, "POST")) {
+		if (strcmp(m, "POST"))
 			method_not_allowed(rs, "POST");
-			return;
-		}
-		/* The worklet must exist and be yours before anything else. */
-		if (load_or_answer(store, seg[0], rq->user, &w, rs) == 0)
-			wl_api_error(rs, 501, "not_implemented",
-				     "creating pull requests is not available "
-				     "in this version of worklet yet");
-		wl_worklet_release(&w);
+		else
+			handle_pr(cfg, store, rq, seg[0], rs);
 		return;
 	}
 	wl_api_error(rs, 404, "not_found", "no such endpoint");

@@ -32,9 +32,25 @@ struct wl_api_response {
 	const char *content_type; /* static string */
 	char allow[64];		  /* for 405: the allowed methods */
 	struct wl_buf body;
+	/*
+	 * POST /pr: the controller does the work; the server answers when
+	 * status.pullRequest says this request (wait_ms) was handled, with
+	 * wl_api_pr_result(); until then body holds a 202 "pending".
+	 */
+	int64_t wait_ms;
+	char wait_id[64];
 };
 
 void wl_api_response_init(struct wl_api_response *rs);
+
+/*
+ * The outcome of pull request requested_ms of worklet id: 1 and rs set
+ * (201 opened, 200 updated, or the error) when the controller handled it,
+ * 0 while it has not.
+ */
+int wl_api_pr_result(const struct wl_store *store, const char *id,
+		     const char *user, int64_t requested_ms,
+		     struct wl_api_response *rs);
 void wl_api_response_release(struct wl_api_response *rs);
 
 /* Set an error response: status, machine code, human message. */

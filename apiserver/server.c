@@ -46,6 +46,7 @@
 #include "specs/core/error.h"
 #include "specs/core/fs.h"
 #include "specs/core/log.h"
+#include "specs/core/timeutil.h"
 #include "specs/core/parse.h"
 #include "specs/validate.h"
 #include "specs/core/banned.h"
@@ -92,6 +93,13 @@ struct api_state {
 	size_t sent;
 	int close_after;
 	struct job *job;
+	/* POST /pr: waiting for the controller (see pr_tick) */
+	lws_sorted_usec_list_t pr_sul;
+	struct lws_context *cx;
+	struct lws *wsi;
+	int pr_waiting;
+	int64_t pr_deadline; /* monotonic ms */
+	char user[WL_USER_MAX + 1];
 };
 
 /*
@@ -100,6 +108,8 @@ struct api_state {
  * Shared by the two (refs under lock): whoever drops the last reference
  * frees it.
  */
+#define PR_POLL_MS 100
+#define PR_WAIT_MS (120 * 1000)
 #define FOLLOW_MAX 64
 #define FOLLOW_BUFFER (1 << 20)
 
@@ -158,6 +168,9 @@ static void api_state_free(struct api_state *a)
 		return;
 	if (a->job)
 		a->job->owner = NULL; /* the job thread frees it later */
+	if (a->pr_waiting)
+		lws_sul_schedule(a->cx, 0, &a->pr_sul, NULL,
+				 LWS_SET_TIMER_USEC_CANCEL);
 	wl_buf_release(&a->body);
 	wl_api_response_release(&a->rs);
 	free(a);
@@ -1073,6 +1086,27 @@ static int needs_body(const char *method)
 	       !strcmp(method, "PATCH");
 }
 
+/*
+ * POST /pr, on the service thread: look at the status file every
+ * PR_POLL_MS until the controller handled the request (or PR_WAIT_MS
+ * passed: the 202 "pending" already in rs goes out).
+ */
+static void pr_tick(lws_sorted_usec_list_t *sul)
+{
+	struct api_state *a = lws_container_of(sul, struct api_state, pr_sul);
+	struct wl_apiserver *srv = lws_context_user(a->cx);
+
+	if (!wl_api_pr_result(&srv->store, a->rs.wait_id, a->user,
+			      a->rs.wait_ms, &a->rs) &&
+	    wl_time_mono_ms() < a->pr_deadline) {
+		lws_sul_schedule(a->cx, 0, &a->pr_sul, pr_tick,
+				 PR_POLL_MS * LWS_US_PER_MS);
+		return;
+	}
+	a->pr_waiting = 0;
+	respond(a->wsi, a);
+}
+
 static int dispatch_api(struct lws *wsi, struct wl_session *s)
 {
 	struct wl_apiserver *srv = server_of(wsi);
@@ -1087,6 +1121,17 @@ static int dispatch_api(struct lws *wsi, struct wl_session *s)
 	rq.body = a->body.ptr;
 	rq.body_len = a->body.len;
 	wl_api_handle(srv->cfg, &srv->store, &rq, &a->rs);
+	if (a->rs.wait_ms) {
+		/* The controller pushes and opens it: answer when it did. */
+		a->cx = lws_get_context(wsi);
+		a->wsi = wsi;
+		a->pr_waiting = 1;
+		a->pr_deadline = wl_time_mono_ms() + PR_WAIT_MS;
+		snprintf(a->user, sizeof(a->user), "%s", s->user);
+		lws_sul_schedule(a->cx, 0, &a->pr_sul, pr_tick,
+				 PR_POLL_MS * LWS_US_PER_MS);
+		return 0;
+	}
 	respond(wsi, a);
 	return 0;
 }

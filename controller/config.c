@@ -94,6 +94,8 @@ static const struct option options[] = {
 	  OFF(agent_fix_attempts), 0, 10 },
 	{ "agent.cliRetries", "WORKLET_AGENT_CLI_RETRIES", K_INT,
 	  OFF(agent_cli_retries), 0, 20 },
+	{ "github.apiUrl", "WORKLET_GITHUB_API_URL", K_STR, OFF(github_api_url),
+	  0, 0 },
 	{ "git.tokenHosts", "WORKLET_GIT_TOKEN_HOSTS", K_STR,
 	  OFF(git_token_hosts), 0, 0 },
 	{ "git.authorName", "WORKLET_GIT_AUTHOR_NAME", K_STR,
@@ -133,6 +135,7 @@ int wl_config_init(struct wl_config *c)
 		    "Read,Write,Edit,MultiEdit,Glob,Grep,LS") ||
 	    set_str(&c->git_author_name, "worklet") ||
 	    set_str(&c->git_token_hosts, "github.com") ||
+	    set_str(&c->github_api_url, "https://api.github.com") ||
 	    set_str(&c->git_author_email, "worklet@localhost")) {
 		wl_config_release(c);
 		return WL_ERROR;
@@ -184,6 +187,7 @@ void wl_config_release(struct wl_config *c)
 	free(c->agent_system_prompt);
 	free(c->git_author_name);
 	free(c->git_token_hosts);
+	free(c->github_api_url);
 	free(c->git_author_email);
 	free(c->anthropic_api_key);
 	free(c->anthropic_auth_token);

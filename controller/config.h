@@ -45,6 +45,9 @@
  *                              start (default 2; 0 turns them off)
  *   WORKLET_AGENT_CLI_RETRIES  the CLI's own API retries (default 2)
  *   WORKLET_GIT_AUTHOR_NAME, WORKLET_GIT_AUTHOR_EMAIL  commit author
+ *   WORKLET_GITHUB_API_URL     GitHub's REST API (default
+ *                              https://api.github.com; Enterprise:
+ *                              https://host/api/v3)
  *   WORKLET_GIT_TOKEN_HOSTS    hosts GITHUB_TOKEN is offered to when they
  *                              ask for credentials (default github.com;
  *                              "host" or "host:port", comma-separated)
@@ -104,6 +107,7 @@ struct wl_config {
 	int agent_fix_attempts;
 	int agent_cli_retries;
 	char *git_token_hosts; /* hosts GITHUB_TOKEN is offered to */
+	char *github_api_url;  /* REST API for pull requests */
 	char *git_author_name;
 	char *git_author_email;
 	char *anthropic_api_key; /* secrets: never logged */

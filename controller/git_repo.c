@@ -659,3 +659,112 @@ done:
 	git_error_clear();
 	return error;
 }
+
+/* ---- push --------------------------------------------------------------- */
+
+struct push_state {
+	struct progress pr;
+	char rejected[512]; /* the server's reason for a refused ref */
+};
+
+static int on_push_ref(const char *refname, const char *status, void *payload)
+{
+	struct push_state *ps = payload;
+
+	if (status)
+		snprintf(ps->rejected, sizeof(ps->rejected), "%s: %s", refname,
+			 status);
+	return 0;
+}
+
+static int on_push_credentials(git_credential **out, const char *url,
+			       const char *username, unsigned int allowed,
+			       void *payload)
+{
+	struct push_state *ps = payload;
+
+	return on_credentials(out, url, username, allowed, &ps->pr);
+}
+
+int wl_git_push(const struct wl_git_push_opts *o, char sha[41])
+{
+	struct push_state ps;
+	git_repository *repo = NULL;
+	git_remote *origin = NULL;
+	git_reference *head = NULL;
+	git_push_options po;
+	git_strarray specs = { 0 };
+	char *refspec = NULL;
+	int rc, error;
+
+	sha[0] = '\0';
+	memset(&ps, 0, sizeof(ps));
+	ps.pr.cancel = o->cancel;
+	ps.pr.token = o->token && *o->token ? o->token : NULL;
+	ps.pr.token_hosts = o->token_hosts;
+	if ((error = open_repo(&repo, o->dir)) < 0)
+		return error;
+	if (git_repository_head(&head, repo) < 0 ||
+	    !git_reference_is_branch(head)) {
+		wl_error_set("cannot push '%s': HEAD is not a branch: %s",
+			     o->dir, git_message());
+		error = WL_ERROR;
+		goto done;
+	}
+	git_oid_tostr(sha, 41, git_reference_target(head));
+	/* Never forced: someone else's commits on the branch stay. */
+	if (asprintf(&refspec, "%s:refs/heads/%s", git_reference_name(head),
+		     o->branch) < 0) {
+		wl_error_set("out of memory");
+		error = WL_ERROR;
+		goto done;
+	}
+	specs.strings = &refspec;
+	specs.count = 1;
+	git_push_options_init(&po, GIT_PUSH_OPTIONS_VERSION);
+	po.callbacks.credentials = on_push_credentials;
+	po.callbacks.push_update_reference = on_push_ref;
+	po.callbacks.payload = &ps;
+	po.proxy_opts.type = GIT_PROXY_AUTO;
+	if ((rc = git_remote_lookup(&origin, repo, "origin")) < 0 ||
+	    (rc = git_remote_push(origin, &specs, &po)) < 0) {
+		const char *msg = git_message();
+
+		if (strstr(msg, "non-fast-forward") ||
+		    strstr(msg, "not present locally") ||
+		    strstr(msg, "cannot push because a reference")) {
+			wl_error_set("cannot push to branch '%s' of '%s': it "
+				     "has commits this worklet does not have; "
+				     "choose another branch",
+				     o->branch, o->url);
+			error = WL_ECONFLICT;
+		} else {
+			error = network_error(rc, "push to", o->url, o->branch,
+					      &ps.pr);
+		}
+		goto done;
+	}
+	if (ps.rejected[0]) {
+		if (strstr(ps.rejected, "fast-forward") ||
+		    strstr(ps.rejected, "fetch first")) {
+			wl_error_set("cannot push to branch '%s' of '%s': it "
+				     "has commits this worklet does not have; "
+				     "choose another branch",
+				     o->branch, o->url);
+			error = WL_ECONFLICT;
+		} else {
+			wl_error_set("'%s' refused the push: %s", o->url,
+				     ps.rejected);
+			error = WL_ERROR;
+		}
+		goto done;
+	}
+	error = 0;
+done:
+	free(refspec);
+	git_remote_free(origin);
+	git_reference_free(head);
+	git_repository_free(repo);
+	git_error_clear();
+	return error;
+}

@@ -59,6 +59,23 @@ int wl_git_commit_all(const char *dir, const char *message,
 		      const char *author_name, const char *author_email,
 		      char sha[41]);
 
+struct wl_git_push_opts {
+	const char *dir;    /* the clone */
+	const char *url;    /* origin's URL, for messages */
+	const char *branch; /* the branch on origin to push HEAD to */
+	const char *token;  /* as in wl_git_sync_opts */
+	const char *token_hosts;
+	const volatile int *cancel;
+};
+
+/*
+ * Push HEAD's branch to refs/heads/<branch> on origin, never forced.
+ * sha: the commit pushed. WL_ECONFLICT when the branch on origin has
+ * commits we do not have (someone else's: not overwritten); auth and
+ * network errors as wl_git_sync's.
+ */
+int wl_git_push(const struct wl_git_push_opts *o, char sha[41]);
+
 /*
  * Throw away what is not committed: reset --hard HEAD, then remove
  * untracked files (ignored files stay). The tree is then the last commit.

@@ -21,6 +21,7 @@
 #include "controller/dockerfile.h"
 #include "controller/git_repo.h"
 #include "controller/prompts.h"
+#include "controller/pulls.h"
 #include "controller/workqueue.h"
 #include "specs/codec.h"
 #include "specs/core/buf.h"
@@ -1365,6 +1366,17 @@ static int save_status_cb(void *ctx)
 	return save_status(ctx);
 }
 
+/* A pull request asked for and not handled yet: push and open it. */
+static void pull_step(struct pass *p)
+{
+	struct wl_pull_pass pl = { p->r, p->id, p->clone_dir, &p->wl };
+
+	if (!wl_pull_due(&p->wl))
+		return;
+	wl_pull_step(&pl);
+	save_status(p);
+}
+
 /* status.port: keep the recorded one when it is still ours. */
 static int settle_port(struct pass *p)
 {
@@ -1406,8 +1418,10 @@ static int reconcile_spec(struct pass *p, int64_t *requeue_ms)
 	if (wl_config_web_url(p->cfg, p->id, url, sizeof(url)) == 0)
 		wl_str_set(&st->web_url, url);
 
-	if (p->wl.spec.run_state == WL_RUN_STOPPED)
+	if (p->wl.spec.run_state == WL_RUN_STOPPED) {
+		pull_step(p);
 		return ensure_stopped(p);
+	}
 
 	if ((error = sync_source(p, p->sha)) < 0)
 		return source_failed(p, error);
@@ -1425,6 +1439,7 @@ static int reconcile_spec(struct pass *p, int64_t *requeue_ms)
 		wl_warn("worklet '%s': prompts: %s", p->id, wl_error_last());
 	if (p->wl.meta.deletion_ms || *p->r->stop)
 		goto out;
+	pull_step(p);
 	if (committed && wl_git_head(p->clone_dir, p->sha) < 0) {
 		error = source_failed(p, WL_ERROR);
 		goto out;

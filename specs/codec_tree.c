@@ -430,6 +430,28 @@ static const struct field resources_fields[] = {
 	{ 0 },
 };
 
+static const struct field pr_request_fields[] = {
+	FIELD("title", F_STR, struct wl_pr_request, title),
+	FIELD("description", F_STR, struct wl_pr_request, description),
+	FIELD("branch", F_STR, struct wl_pr_request, branch),
+	FIELD("base", F_STR, struct wl_pr_request, base),
+	FIELD("requestedAt", F_TIME, struct wl_pr_request, requested_ms),
+	{ 0 },
+};
+
+static const struct field pr_status_fields[] = {
+	FIELD("handledAt", F_TIME, struct wl_pr_status, handled_ms),
+	FIELD("number", F_INT, struct wl_pr_status, number),
+	FIELD("url", F_STR, struct wl_pr_status, url),
+	FIELD("branch", F_STR, struct wl_pr_status, branch),
+	FIELD("base", F_STR, struct wl_pr_status, base),
+	FIELD("commit", F_STR, struct wl_pr_status, commit),
+	FIELD("created", F_INT, struct wl_pr_status, created),
+	FIELD("error", F_STR, struct wl_pr_status, error),
+	FIELD("errorCode", F_STR, struct wl_pr_status, error_code),
+	{ 0 },
+};
+
 static const struct field spec_fields[] = {
 	FIELD("description", F_STR, struct wl_spec, description),
 	FIELD("gitRepo", F_STR, struct wl_spec, git_repo),
@@ -443,6 +465,7 @@ static const struct field spec_fields[] = {
 	FIELD("containerPort", F_INT, struct wl_spec, container_port),
 	OBJ("resources", struct wl_spec, resources, resources_fields),
 	FIELD("restartedAt", F_TIME, struct wl_spec, restarted_ms),
+	OBJ("pullRequest", struct wl_spec, pull_request, pr_request_fields),
 	{ 0 },
 };
 
@@ -492,6 +515,7 @@ static const struct field status_fields[] = {
 	FIELD("servingCommit", F_STR, struct wl_status, serving_commit),
 	FIELD("activePrompt", F_STR, struct wl_status, active_prompt),
 	FIELD("queuedPrompts", F_INT, struct wl_status, queued_prompts),
+	OBJ("pullRequest", struct wl_status, pull_request, pr_status_fields),
 	FIELD("updatedAt", F_TIME, struct wl_status, updated_ms),
 	{ 0 },
 };

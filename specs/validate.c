@@ -203,17 +203,17 @@ int wl_validate_git_url(const char *url, int allow_local)
 	return check_authority(rest, (size_t)(auth_end - rest));
 }
 
-int wl_validate_branch(const char *branch)
+static int check_branch(const char *field, const char *branch)
 {
 	char show[80];
 	size_t len;
 	const char *why = NULL;
 
 	if (!branch || !branch[0])
-		return invalid("spec.branch: must not be empty");
+		return invalid("%s: must not be empty", field);
 	len = strlen(branch);
 	if (len > WL_BRANCH_MAX)
-		return invalid("spec.branch: longer than %d characters",
+		return invalid("%s: longer than %d characters", field,
 			       WL_BRANCH_MAX);
 	if (branch[0] == '-')
 		why = "must not start with '-'";
@@ -247,10 +247,14 @@ int wl_validate_branch(const char *branch)
 		}
 	}
 	if (why)
-		return invalid(
-			"spec.branch: '%s' is not a valid branch name: %s",
-			shown(show, sizeof(show), branch), why);
+		return invalid("%s: '%s' is not a valid branch name: %s", field,
+			       shown(show, sizeof(show), branch), why);
 	return 0;
+}
+
+int wl_validate_branch(const char *branch)
+{
+	return check_branch("spec.branch", branch);
 }
 
 static int check_text(const char *field, const char *s, size_t max,
@@ -263,6 +267,31 @@ static int check_text(const char *field, const char *s, size_t max,
 	if (multiline ? has_bad_control(s) : has_control(s))
 		return invalid("%s: must not contain control characters",
 			       field);
+	return 0;
+}
+
+static int check_pull_request(const struct wl_pr_request *pr)
+{
+	int error;
+
+	if (!pr->requested_ms && !pr->title && !pr->description &&
+	    !pr->branch && !pr->base)
+		return 0;
+	if (pr->requested_ms <= 0)
+		return invalid("spec.pullRequest.requestedAt: is required");
+	if (!pr->title || !pr->title[strspn(pr->title, " ")])
+		return invalid("spec.pullRequest.title: is required");
+	if ((error = check_text("spec.pullRequest.title", pr->title,
+				WL_PR_TITLE_MAX, 0)) < 0 ||
+	    (error = check_text("spec.pullRequest.description", pr->description,
+				WL_PROMPT_MAX, 1)) < 0)
+		return error;
+	if (pr->branch &&
+	    (error = check_branch("spec.pullRequest.branch", pr->branch)) < 0)
+		return error;
+	if (pr->base &&
+	    (error = check_branch("spec.pullRequest.base", pr->base)) < 0)
+		return error;
 	return 0;
 }
 
@@ -403,5 +432,5 @@ int wl_validate_worklet(const struct wl_worklet *w, int allow_local)
 		return invalid("spec.resources.pids: must not be negative");
 	if (s->restarted_ms < 0)
 		return invalid("spec.restartedAt: must not be before 1970");
-	return 0;
+	return check_pull_request(&s->pull_request);
 }

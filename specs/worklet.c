@@ -58,6 +58,10 @@ void wl_spec_release(struct wl_spec *s)
 	wl_kvlist_release(&s->env);
 	free(s->dockerfile);
 	free(s->start_command);
+	free(s->pull_request.title);
+	free(s->pull_request.description);
+	free(s->pull_request.branch);
+	free(s->pull_request.base);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -98,6 +102,12 @@ void wl_status_release(struct wl_status *s)
 	free(s->failed_run);
 	free(s->serving_commit);
 	free(s->active_prompt);
+	free(s->pull_request.url);
+	free(s->pull_request.branch);
+	free(s->pull_request.base);
+	free(s->pull_request.commit);
+	free(s->pull_request.error);
+	free(s->pull_request.error_code);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -277,6 +287,11 @@ int wl_spec_copy(struct wl_spec *dst, const struct wl_spec *src)
 	COPY_STR(&tmp, src, base_prompt);
 	COPY_STR(&tmp, src, dockerfile);
 	COPY_STR(&tmp, src, start_command);
+	tmp.pull_request.requested_ms = src->pull_request.requested_ms;
+	COPY_STR(&tmp.pull_request, &src->pull_request, title);
+	COPY_STR(&tmp.pull_request, &src->pull_request, description);
+	COPY_STR(&tmp.pull_request, &src->pull_request, branch);
+	COPY_STR(&tmp.pull_request, &src->pull_request, base);
 	if (wl_kvlist_copy(&tmp.env, &src->env) < 0)
 		goto fail;
 	wl_spec_release(dst);
@@ -354,6 +369,15 @@ int wl_status_copy(struct wl_status *dst, const struct wl_status *src)
 	COPY_STR(&tmp, src, failed_run);
 	COPY_STR(&tmp, src, serving_commit);
 	COPY_STR(&tmp, src, active_prompt);
+	tmp.pull_request.handled_ms = src->pull_request.handled_ms;
+	tmp.pull_request.number = src->pull_request.number;
+	tmp.pull_request.created = src->pull_request.created;
+	COPY_STR(&tmp.pull_request, &src->pull_request, url);
+	COPY_STR(&tmp.pull_request, &src->pull_request, branch);
+	COPY_STR(&tmp.pull_request, &src->pull_request, base);
+	COPY_STR(&tmp.pull_request, &src->pull_request, commit);
+	COPY_STR(&tmp.pull_request, &src->pull_request, error);
+	COPY_STR(&tmp.pull_request, &src->pull_request, error_code);
 	if (detection_copy(&tmp.detection, &src->detection) < 0)
 		goto fail;
 	wl_status_release(dst);

@@ -45,6 +45,7 @@
 #define WL_LABELS_MAX 64
 #define WL_CONDITIONS_MAX 16
 #define WL_EVIDENCE_MAX 32
+#define WL_PR_TITLE_MAX 256
 
 enum wl_phase {
 	WL_PHASE_NONE = 0, /* not yet observed */
@@ -107,6 +108,33 @@ struct wl_metadata {
 	int64_t deletion_ms; /* non-zero: delete requested (finalizer) */
 };
 
+/*
+ * A pull request asked for (spec.pullRequest): each request has its own
+ * time, so asking again (after more prompts) is a new request.
+ */
+struct wl_pr_request {
+	char *title;
+	char *description;
+	char *branch; /* NULL: worklet/<id> */
+	char *base;   /* NULL: the worklet's branch */
+	int64_t requested_ms;
+};
+
+/* What the controller did about it (status.pullRequest). */
+struct wl_pr_status {
+	int64_t handled_ms; /* requested_ms of the request handled */
+	int number;	    /* 0: none */
+	char *url;
+	char *branch;
+	char *base;
+	char *commit;	  /* pushed */
+	int created;	  /* 1: this request opened it; 0: updated it */
+	char *error;	  /* the last request failed: why */
+	char *error_code; /* push_failed, github_auth, github_not_found,
+			     github_validation, github_rate_limited,
+			     github_unavailable, branch_conflict, invalid */
+};
+
 struct wl_spec {
 	char *description;
 	char *git_repo;
@@ -121,6 +149,7 @@ struct wl_spec {
 	int container_port;  /* 0 = from detection (3000) */
 	struct wl_resources resources;
 	int64_t restarted_ms; /* restart marker: changing it recreates */
+	struct wl_pr_request pull_request;
 };
 
 struct wl_detection {
@@ -158,6 +187,7 @@ struct wl_status {
 	char *serving_commit;	   /* commit of the version being served */
 	char *active_prompt;	   /* id of the prompt being worked on */
 	int queued_prompts;	   /* prompts waiting behind it */
+	struct wl_pr_status pull_request;
 	int64_t updated_ms;
 };
 
