@@ -54,6 +54,11 @@ static void fill(struct wl_worklet *w)
 	w->spec.resources.nano_cpus = INT64_C(1500000000);
 	w->spec.resources.pids = 256;
 	w->spec.restarted_ms = INT64_C(1795549300000);
+	wl_str_set(&w->spec.pull_request.title, "Dark mode");
+	wl_str_set(&w->spec.pull_request.description, "line one\nline two");
+	wl_str_set(&w->spec.pull_request.branch, "worklet/x");
+	wl_str_set(&w->spec.pull_request.base, "main");
+	w->spec.pull_request.requested_ms = INT64_C(1795549400000);
 	w->status.phase = WL_PHASE_RUNNING;
 	w->status.observed_generation = 7;
 	wl_status_set_condition(&w->status, "Built", "True", "BuildSucceeded",
@@ -89,6 +94,15 @@ static void fill(struct wl_worklet *w)
 	w->status.deploy_started_ms = INT64_C(1795549202000);
 	wl_str_set(&w->status.failed_build, "gen7-0a1b2c3d");
 	wl_str_set(&w->status.failed_run, "0a1b2c3d4e5f");
+	w->status.pull_request.handled_ms = INT64_C(1795549400000);
+	w->status.pull_request.number = 7;
+	wl_str_set(&w->status.pull_request.url,
+		   "https://github.com/u/r/pull/7");
+	wl_str_set(&w->status.pull_request.branch, "worklet/x");
+	wl_str_set(&w->status.pull_request.base, "main");
+	wl_str_set(&w->status.pull_request.commit, "abc123");
+	w->status.pull_request.created = 1;
+	wl_str_set(&w->status.pull_request.error_code, "none");
 	wl_str_set(&w->status.serving_commit, "c0ffee");
 	wl_str_set(&w->status.active_prompt, "p1764000000000abcdef");
 	w->status.queued_prompts = 3;
@@ -137,7 +151,12 @@ static int same_spec(const struct wl_spec *a, const struct wl_spec *b)
 	       a->resources.memory_bytes == b->resources.memory_bytes &&
 	       a->resources.nano_cpus == b->resources.nano_cpus &&
 	       a->resources.pids == b->resources.pids &&
-	       a->restarted_ms == b->restarted_ms;
+	       a->restarted_ms == b->restarted_ms &&
+	       same(a->pull_request.title, b->pull_request.title) &&
+	       same(a->pull_request.description, b->pull_request.description) &&
+	       same(a->pull_request.branch, b->pull_request.branch) &&
+	       same(a->pull_request.base, b->pull_request.base) &&
+	       a->pull_request.requested_ms == b->pull_request.requested_ms;
 }
 
 static int same_status(const struct wl_status *a, const struct wl_status *b)
@@ -182,6 +201,14 @@ static int same_status(const struct wl_status *a, const struct wl_status *b)
 	       same(a->serving_commit, b->serving_commit) &&
 	       same(a->active_prompt, b->active_prompt) &&
 	       a->queued_prompts == b->queued_prompts &&
+	       a->pull_request.handled_ms == b->pull_request.handled_ms &&
+	       a->pull_request.number == b->pull_request.number &&
+	       same(a->pull_request.url, b->pull_request.url) &&
+	       same(a->pull_request.branch, b->pull_request.branch) &&
+	       same(a->pull_request.base, b->pull_request.base) &&
+	       same(a->pull_request.commit, b->pull_request.commit) &&
+	       a->pull_request.created == b->pull_request.created &&
+	       same(a->pull_request.error_code, b->pull_request.error_code) &&
 	       a->updated_ms == b->updated_ms;
 }
 

@@ -257,6 +257,25 @@ static void test_worklets(void)
 		  "metadata.generation: must not be negative" },
 		{ "  gitRepo: https://github.com/u/r\n  branch: a..b\n", NULL,
 		  0, "spec.branch: 'a..b' is not a valid branch name" },
+		{ "  gitRepo: https://github.com/u/r\n  pullRequest:\n    "
+		  "title: "
+		  "t\n    branch: wl/x\n    base: main\n    requestedAt: "
+		  "2026-01-01T00:00:00Z\n",
+		  NULL, 0, NULL },
+		{ "  gitRepo: https://github.com/u/r\n  pullRequest:\n    "
+		  "title: "
+		  "t\n    branch: a..b\n    requestedAt: "
+		  "2026-01-01T00:00:00Z\n",
+		  NULL, 0,
+		  "spec.pullRequest.branch: 'a..b' is not a valid branch "
+		  "name" },
+		{ "  gitRepo: https://github.com/u/r\n  pullRequest:\n    "
+		  "requestedAt: 2026-01-01T00:00:00Z\n",
+		  NULL, 0, "spec.pullRequest.title: is required" },
+		{ "  gitRepo: https://github.com/u/r\n  pullRequest:\n    "
+		  "title: "
+		  "t\n",
+		  NULL, 0, "spec.pullRequest.requestedAt: is required" },
 		{ "  gitRepo: https://github.com/u/r\n  env:\n    1X: y\n",
 		  NULL, 0, "spec.env: '1X' is not a valid variable name" },
 		{ "  gitRepo: https://github.com/u/r\n  env:\n    A-B: y\n",
