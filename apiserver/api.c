@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "controller/git_repo.h"
 #include "specs/codec.h"
 #include "specs/core/error.h"
 #include "specs/core/fs.h"
@@ -476,6 +477,13 @@ static void handle_create(const struct wl_config *cfg,
 	if (wl_validate_worklet(&w, cfg->allow_local_repos) < 0) {
 		api_field_message(msg, sizeof(msg), wl_error_last());
 		wl_api_error(rs, 400, "invalid", "%s", msg);
+		goto out;
+	}
+	if (!wl_git_host_allowed(w.spec.git_repo, cfg->git_allowed_hosts)) {
+		wl_api_error(rs, 400, "invalid",
+			     "git_repo: the host is not allowed; repositories "
+			     "may only come from %s",
+			     cfg->git_allowed_hosts);
 		goto out;
 	}
 	if (wl_store_write_spec(store, &w) < 0) {

@@ -96,6 +96,8 @@ static const struct option options[] = {
 	  OFF(agent_cli_retries), 0, 20 },
 	{ "github.apiUrl", "WORKLET_GITHUB_API_URL", K_STR, OFF(github_api_url),
 	  0, 0 },
+	{ "git.allowedHosts", "WORKLET_GIT_ALLOWED_HOSTS", K_STR,
+	  OFF(git_allowed_hosts), 0, 0 },
 	{ "git.tokenHosts", "WORKLET_GIT_TOKEN_HOSTS", K_STR,
 	  OFF(git_token_hosts), 0, 0 },
 	{ "git.authorName", "WORKLET_GIT_AUTHOR_NAME", K_STR,
@@ -187,6 +189,7 @@ void wl_config_release(struct wl_config *c)
 	free(c->agent_system_prompt);
 	free(c->git_author_name);
 	free(c->git_token_hosts);
+	free(c->git_allowed_hosts);
 	free(c->github_api_url);
 	free(c->git_author_email);
 	free(c->anthropic_api_key);

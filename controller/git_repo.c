@@ -440,6 +440,18 @@ static int head_sha(git_repository *repo, const char *dir, char sha[41])
 	return 0;
 }
 
+int wl_git_host_allowed(const char *url, const char *hosts)
+{
+	char host[256];
+
+	if (!hosts || !*hosts)
+		return 1;
+	url_host(url, host, sizeof(host));
+	/* Paths and file:// have no host: local repositories have their own
+	 * switch (WORKLET_ALLOW_LOCAL_REPOS). */
+	return !host[0] || host_allowed(host, hosts);
+}
+
 int wl_git_sync(const struct wl_git_sync_opts *o, char sha[41])
 {
 	struct progress pr = { .cancel = o->cancel,

@@ -42,6 +42,12 @@ struct wl_git_sync_opts {
  */
 int wl_git_sync(const struct wl_git_sync_opts *o, char sha[41]);
 
+/*
+ * 1 when url's host (or host:port) is in the comma-separated hosts list,
+ * or the list is empty, or url has no host (a local path).
+ */
+int wl_git_host_allowed(const char *url, const char *hosts);
+
 /* The commit HEAD points to in dir. */
 int wl_git_head(const char *dir, char sha[41]);
 

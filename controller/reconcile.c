@@ -1423,6 +1423,14 @@ static int reconcile_spec(struct pass *p, int64_t *requeue_ms)
 		return ensure_stopped(p);
 	}
 
+	if (!wl_git_host_allowed(p->wl.spec.git_repo,
+				 p->cfg->git_allowed_hosts)) {
+		wl_error_set(
+			"the host of '%s' is not allowed: repositories "
+			"may only come from %s (WORKLET_GIT_ALLOWED_HOSTS)",
+			p->wl.spec.git_repo, p->cfg->git_allowed_hosts);
+		return source_failed(p, WL_EINVALID);
+	}
 	if ((error = sync_source(p, p->sha)) < 0)
 		return source_failed(p, error);
 

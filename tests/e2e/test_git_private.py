@@ -125,11 +125,28 @@ test_redirect_to_another_host_gets_no_token.settings = {
     "GITHUB_TOKEN": TOKEN, "WORKLET_GIT_TOKEN_HOSTS": HOST}
 
 
+def test_host_allow_list(env):
+    url = SRV.url_for("acme/app")
+    SRV.clear()
+    code, err, _ = env.api("POST", "/api/worklet/worklets", {"git_repo": url})
+    check(code == 400 and "not allowed" in err["error"]["message"], (code, err))
+    # A manifest dropped in the directory is refused by the controller too.
+    wid = env.new_id("hosts")
+    env.apply(wid, url)
+    st = env.wait_phase(wid, "error", 60)
+    check("not allowed" in st["lastError"] and "github.com" in st["lastError"],
+          st["lastError"])
+    check(not SRV.requests, "the repository was contacted")
+
+
+test_host_allow_list.settings = {"WORKLET_GIT_ALLOWED_HOSTS": "github.com,gitlab.com"}
+
+
 if __name__ == "__main__":
     try:
         run([test_private_clone_with_token_and_branch, test_without_a_token_then_fixed,
              test_wrong_token_and_missing_branch, test_missing_branch_is_named,
-             test_redirect_to_another_host_gets_no_token], "gitpriv")
+             test_redirect_to_another_host_gets_no_token, test_host_allow_list], "gitpriv")
     finally:
         SRV.stop()
         OTHER.stop()
