@@ -96,6 +96,8 @@ static const struct option options[] = {
 	  OFF(agent_cli_retries), 0, 20 },
 	{ "github.apiUrl", "WORKLET_GITHUB_API_URL", K_STR, OFF(github_api_url),
 	  0, 0 },
+	{ "git.cacheTtlSeconds", "WORKLET_GIT_CACHE_TTL_SECONDS", K_SECONDS,
+	  OFF(git_cache_ttl_ms), 1, 365 * 86400 },
 	{ "git.allowedHosts", "WORKLET_GIT_ALLOWED_HOSTS", K_STR,
 	  OFF(git_allowed_hosts), 0, 0 },
 	{ "git.tokenHosts", "WORKLET_GIT_TOKEN_HOSTS", K_STR,
@@ -158,6 +160,7 @@ int wl_config_init(struct wl_config *c)
 	c->log_level = WL_LOG_INFO;
 	c->trust_user_header = -1;
 	c->max_body = 1 << 20;
+	c->git_cache_ttl_ms = 24 * 3600 * 1000LL;
 	c->agent_max_turns = 30;
 	c->agent_timeout_ms = 10 * 60 * 1000;
 	c->agent_concurrency = 2;

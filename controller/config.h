@@ -48,6 +48,9 @@
  *   WORKLET_GITHUB_API_URL     GitHub's REST API (default
  *                              https://api.github.com; Enterprise:
  *                              https://host/api/v3)
+ *   WORKLET_GIT_CACHE_TTL_SECONDS  a repository mirror (<base dir>/.mirrors,
+ *                              shared by the worklets of one repository)
+ *                              unused this long is removed (default 86400)
  *   WORKLET_GIT_ALLOWED_HOSTS  if set, the only hosts repositories may
  *                              come from ("host" or "host:port", comma-
  *                              separated)
@@ -109,9 +112,10 @@ struct wl_config {
 	int64_t agent_retry_backoff_ms;
 	int agent_fix_attempts;
 	int agent_cli_retries;
-	char *git_token_hosts;	 /* hosts GITHUB_TOKEN is offered to */
-	char *git_allowed_hosts; /* NULL: any host; else the only ones */
-	char *github_api_url;	 /* REST API for pull requests */
+	char *git_token_hosts;	  /* hosts GITHUB_TOKEN is offered to */
+	char *git_allowed_hosts;  /* NULL: any host; else the only ones */
+	int64_t git_cache_ttl_ms; /* unused mirrors are removed after it */
+	char *github_api_url;	  /* REST API for pull requests */
 	char *git_author_name;
 	char *git_author_email;
 	char *anthropic_api_key; /* secrets: never logged */

@@ -26,6 +26,7 @@
 #include "controller/agent.h"
 #include "controller/ctl_metrics.h"
 #include "controller/docker_client.h"
+#include "controller/git_repo.h"
 #include "controller/reconcile.h"
 #include "controller/workqueue.h"
 #include "specs/prompt.h"
@@ -309,6 +310,10 @@ static void *resync_main(void *arg)
 		queue_ids(c, 1);
 		queue_labelled(c, d);
 		queue_clones(c);
+		if (wl_git_cache_collect(c->rec.mirrors_dir,
+					 c->cfg->git_cache_ttl_ms) > 0)
+			wl_info("removed repository mirrors unused for %llds",
+				(long long)(c->cfg->git_cache_ttl_ms / 1000));
 	} while (!sleep_or_stop(c, c->cfg->resync_ms));
 	wl_docker_free(d);
 	return NULL;

@@ -15,16 +15,23 @@
  */
 #include "controller/git_repo.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <utime.h>
 
 #include <git2.h>
 
 #include "specs/core/error.h"
 #include "specs/core/fs.h"
+#include "specs/core/hash.h"
 #include "specs/validate.h"
 #include "specs/core/banned.h"
 
@@ -260,7 +267,7 @@ done:
 }
 
 static int clone_fresh(git_repository **repo, const struct wl_git_sync_opts *o,
-		       struct progress *pr)
+		       struct progress *pr, const char *mirror)
 {
 	git_clone_options co;
 	char *tmp = NULL;
@@ -277,7 +284,19 @@ static int clone_fresh(git_repository **repo, const struct wl_git_sync_opts *o,
 	co.checkout_branch = o->branch;
 	co.checkout_opts.checkout_strategy = GIT_CHECKOUT_SAFE;
 	fetch_options(&co.fetch_opts, pr);
-	rc = git_clone(repo, o->url, tmp, &co);
+	/* From the mirror: a local clone, objects hard-linked, not copied. */
+	co.local = GIT_CLONE_LOCAL;
+	rc = git_clone(repo, mirror ? mirror : o->url, tmp, &co);
+	if (rc == 0 && mirror &&
+	    (rc = git_remote_set_url(*repo, "origin", o->url)) < 0) {
+		wl_error_set("cannot set origin of '%s': %s", tmp,
+			     git_message());
+		git_repository_free(*repo);
+		*repo = NULL;
+		wl_fs_remove_tree(tmp);
+		error = WL_ERROR;
+		goto done;
+	}
 	if (rc < 0) {
 		error = network_error(rc, "clone", o->url, o->branch, pr);
 		*repo = NULL;
@@ -358,10 +377,14 @@ static int head_is(git_repository *repo, const char *branch)
 	return same;
 }
 
-/* Fetch origin, then fast-forward the branch or keep local commits. */
+/*
+ * Fetch origin (or, with a mirror, the branch from the local mirror into
+ * refs/remotes/origin/), then fast-forward the branch or keep local
+ * commits.
+ */
 static int fetch_and_update(git_repository *repo,
 			    const struct wl_git_sync_opts *o,
-			    struct progress *pr)
+			    struct progress *pr, const char *mirror)
 {
 	git_fetch_options fo;
 	git_remote *origin = NULL;
@@ -378,8 +401,30 @@ static int fetch_and_update(git_repository *repo,
 		goto done;
 	}
 	fetch_options(&fo, pr);
-	if ((rc = git_remote_lookup(&origin, repo, "origin")) < 0 ||
-	    (rc = git_remote_fetch(origin, NULL, &fo, "worklet: fetch")) < 0) {
+	if (mirror) {
+		char *spec = NULL;
+		git_strarray specs = { &spec, 1 };
+
+		if (asprintf(&spec, "+refs/heads/%s:%s", o->branch,
+			     remote_ref) < 0) {
+			wl_error_set("out of memory");
+			error = WL_ERROR;
+			goto done;
+		}
+		fo.prune = GIT_FETCH_NO_PRUNE;
+		rc = git_remote_create_anonymous(&origin, repo, mirror);
+		if (rc == 0)
+			rc = git_remote_fetch(origin, &specs, &fo,
+					      "worklet: fetch from the cache");
+		free(spec);
+		if (rc < 0) {
+			error = network_error(rc, "fetch", o->url, o->branch,
+					      pr);
+			goto done;
+		}
+	} else if ((rc = git_remote_lookup(&origin, repo, "origin")) < 0 ||
+		   (rc = git_remote_fetch(origin, NULL, &fo,
+					  "worklet: fetch")) < 0) {
 		error = network_error(rc, "fetch", o->url, o->branch, pr);
 		goto done;
 	}
@@ -440,6 +485,174 @@ static int head_sha(git_repository *repo, const char *dir, char sha[41])
 	return 0;
 }
 
+/* ---- the mirror cache ---------------------------------------------------- */
+
+/* <cache>/<hash of url>.git */
+static void mirror_path(char *out, size_t n, const char *cache_dir,
+			const char *url)
+{
+	char hex[65];
+
+	wl_sha256_hex(hex, url, strlen(url));
+	snprintf(out, n, "%s/%.24s.git", cache_dir, hex);
+}
+
+/* An exclusive lock on the mirror (a file beside it); -1 on failure. */
+static int mirror_lock(const char *mirror)
+{
+	char path[4200];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s.lock", mirror);
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0)
+		return -1;
+	while (flock(fd, LOCK_EX) < 0)
+		if (errno != EINTR) {
+			close(fd);
+			return -1;
+		}
+	return fd;
+}
+
+/* Open the mirror of url, or make it (a bare repository, all branches). */
+static int mirror_open(git_repository **repo, const char *mirror,
+		       const char *url)
+{
+	git_remote *origin = NULL;
+	int ok = 0;
+
+	*repo = NULL;
+	if (git_repository_open_bare(repo, mirror) == 0 &&
+	    git_remote_lookup(&origin, *repo, "origin") == 0 &&
+	    git_remote_url(origin) && !strcmp(git_remote_url(origin), url))
+		ok = 1;
+	git_remote_free(origin);
+	origin = NULL;
+	if (ok)
+		return 0;
+	git_repository_free(*repo);
+	*repo = NULL;
+	git_error_clear();
+	/* Missing or not ours: start it again. */
+	if (wl_fs_remove_tree(mirror) < 0)
+		return WL_ERROR;
+	if (git_repository_init(repo, mirror, 1) < 0 ||
+	    git_remote_create_with_fetchspec(&origin, *repo, "origin", url,
+					     "+refs/heads/*:refs/heads/*") <
+		    0) {
+		wl_error_set("cannot create the cache '%s': %s", mirror,
+			     git_message());
+		git_remote_free(origin);
+		git_repository_free(*repo);
+		*repo = NULL;
+		wl_fs_remove_tree(mirror);
+		return WL_ERROR;
+	}
+	git_remote_free(origin);
+	return 0;
+}
+
+/*
+ * Bring the shared mirror of o->url up to date (one fetch however many
+ * worklets use it; a lock serialises workers) and check the branch is
+ * there. Its mtime says when it was last used.
+ */
+static int mirror_sync(char *mirror, size_t n, const struct wl_git_sync_opts *o,
+		       struct progress *pr)
+{
+	git_repository *repo = NULL;
+	git_remote *origin = NULL;
+	git_fetch_options fo;
+	git_oid oid;
+	char *ref = NULL;
+	int fd, rc, error = 0;
+
+	if ((error = wl_fs_mkdir_p(o->cache_dir, 0700)) < 0)
+		return error;
+	mirror_path(mirror, n, o->cache_dir, o->url);
+	if ((fd = mirror_lock(mirror)) < 0) {
+		wl_error_set("cannot lock the cache '%s': %s", mirror,
+			     strerror(errno));
+		return WL_ERROR;
+	}
+	if ((error = mirror_open(&repo, mirror, o->url)) < 0)
+		goto done;
+	git_fetch_options_init(&fo, GIT_FETCH_OPTIONS_VERSION);
+	fetch_options(&fo, pr);
+	if ((rc = git_remote_lookup(&origin, repo, "origin")) < 0 ||
+	    (rc = git_remote_fetch(origin, NULL, &fo, "worklet: fetch")) < 0) {
+		error = network_error(rc, "fetch", o->url, o->branch, pr);
+		goto done;
+	}
+	if (asprintf(&ref, "refs/heads/%s", o->branch) < 0) {
+		wl_error_set("out of memory");
+		error = WL_ERROR;
+		goto done;
+	}
+	if (git_reference_name_to_id(&oid, repo, ref) < 0) {
+		wl_error_set("branch '%s' not found in '%s'", o->branch,
+			     o->url);
+		error = WL_ENOTFOUND;
+		goto done;
+	}
+	/* A clone of a repository whose HEAD is unborn fails in libgit2. */
+	if (git_repository_head_unborn(repo) == 1 &&
+	    git_repository_set_head(repo, ref) < 0) {
+		wl_error_set("cannot set HEAD of the cache '%s': %s", mirror,
+			     git_message());
+		error = WL_ERROR;
+		goto done;
+	}
+	utime(mirror, NULL);
+done:
+	free(ref);
+	git_remote_free(origin);
+	git_repository_free(repo);
+	git_error_clear();
+	close(fd); /* unlocks */
+	return error;
+}
+
+int wl_git_cache_collect(const char *cache_dir, int64_t max_idle_ms)
+{
+	struct dirent *de;
+	DIR *dir;
+	int removed = 0;
+	time_t now = time(NULL);
+
+	if (!(dir = opendir(cache_dir)))
+		return 0;
+	while ((de = readdir(dir))) {
+		char path[4096];
+		size_t len = strlen(de->d_name);
+		struct stat st;
+		int fd;
+
+		if (len < 5 || strcmp(de->d_name + len - 4, ".git") ||
+		    de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", cache_dir, de->d_name);
+		if (stat(path, &st) < 0 ||
+		    (int64_t)(now - st.st_mtime) * 1000 < max_idle_ms)
+			continue;
+		/* Under the lock, so no worker is fetching into it. */
+		if ((fd = mirror_lock(path)) < 0)
+			continue;
+		if (stat(path, &st) == 0 &&
+		    (int64_t)(now - st.st_mtime) * 1000 >= max_idle_ms &&
+		    wl_fs_remove_tree(path) == 0) {
+			char lock[4200];
+
+			snprintf(lock, sizeof(lock), "%s.lock", path);
+			unlink(lock);
+			removed++;
+		}
+		close(fd);
+	}
+	closedir(dir);
+	return removed;
+}
+
 int wl_git_host_allowed(const char *url, const char *hosts)
 {
 	char host[256];
@@ -458,7 +671,8 @@ int wl_git_sync(const struct wl_git_sync_opts *o, char sha[41])
 			       .token = o->token && *o->token ? o->token : NULL,
 			       .token_hosts = o->token_hosts };
 	git_repository *repo = NULL;
-	char *parent = NULL, *slash;
+	char *parent = NULL, *slash, mirror[4096];
+	const char *use_mirror = NULL;
 	int error;
 
 	sha[0] = '\0';
@@ -484,12 +698,17 @@ int wl_git_sync(const struct wl_git_sync_opts *o, char sha[41])
 			goto done;
 	}
 
+	if (o->cache_dir) {
+		if ((error = mirror_sync(mirror, sizeof(mirror), o, &pr)) < 0)
+			goto done;
+		use_mirror = mirror;
+	}
 	if ((error = open_existing(&repo, o->dir, o->url)) < 0)
 		goto done;
 	if (repo)
-		error = fetch_and_update(repo, o, &pr);
+		error = fetch_and_update(repo, o, &pr, use_mirror);
 	else
-		error = clone_fresh(&repo, o, &pr);
+		error = clone_fresh(&repo, o, &pr, use_mirror);
 	if (!error)
 		error = head_sha(repo, o->dir, sha);
 done:

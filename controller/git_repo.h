@@ -24,7 +24,20 @@ struct wl_git_sync_opts {
 	 */
 	const char *token;
 	const char *token_hosts;
+	/*
+	 * A directory of shared mirrors, or NULL. With it, remote URLs are
+	 * fetched once into <cache_dir>/<hash>.git (a bare mirror shared by
+	 * every worklet of that repository, under a lock), and dir is cloned
+	 * from and fetched from the mirror (objects hard-linked); origin
+	 * stays the real URL, for pushes.
+	 */
+	const char *cache_dir;
 };
+
+/*
+ * Remove mirrors of cache_dir unused for max_idle_ms. Returns how many.
+ */
+int wl_git_cache_collect(const char *cache_dir, int64_t max_idle_ms);
 
 /*
  * Make dir a checkout of branch of url, and put the checked-out commit in

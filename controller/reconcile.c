@@ -76,6 +76,8 @@ int wl_reconciler_init(struct wl_reconciler *r, const struct wl_config *cfg,
 		return error;
 	if ((error = wl_fs_mkdir_p(cfg->base_dir, 0700)) < 0)
 		goto fail;
+	snprintf(r->mirrors_dir, sizeof(r->mirrors_dir), "%s/.mirrors",
+		 cfg->base_dir);
 	if ((error = wl_port_pool_new(&r->ports, cfg->port_min,
 				      cfg->port_max)) < 0)
 		goto fail;
@@ -512,6 +514,7 @@ static int sync_source(struct pass *p, char sha[41])
 	o.cancel = p->r->stop;
 	o.token = p->cfg->github_token;
 	o.token_hosts = p->cfg->git_token_hosts;
+	o.cache_dir = p->r->mirrors_dir;
 	if ((error = wl_git_sync(&o, sha)) < 0)
 		return error;
 	snprintf(p->cache->fetched, sizeof(p->cache->fetched), "%s", fetched);

@@ -59,6 +59,7 @@ struct wl_reconciler {
 	/* This process: a prompt "running" under another runner was cut
 	 * short by a restart. */
 	char runner[17];
+	char mirrors_dir[4096]; /* <base dir>/.mirrors: shared repo mirrors */
 };
 
 /* Per worker thread: owns its Docker client and probe handle. */

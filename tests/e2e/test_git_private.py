@@ -142,11 +142,44 @@ def test_host_allow_list(env):
 test_host_allow_list.settings = {"WORKLET_GIT_ALLOWED_HOSTS": "github.com,gitlab.com"}
 
 
+def test_clone_cache_is_shared_and_collected(env):
+    """Two worklets of one repository share one mirror, fetched not
+    re-cloned; their clones hard-link its objects; it goes once unused."""
+    url = SRV.url_for("acme/app")
+    a, b = create(env, url), create(env, url, "feature")
+    env.wait_phase(a, "running", 240)
+    env.wait_phase(b, "running", 240)
+    mirrors = os.path.join(env.clones, ".mirrors")
+    gits = [d for d in os.listdir(mirrors) if d.endswith(".git")]
+    check(len(gits) == 1, "mirrors: %r" % os.listdir(mirrors))
+    packs = os.path.join(env.clones, a, ".git", "objects", "pack")
+    linked = [f for f in os.listdir(packs) if os.stat(os.path.join(packs, f)).st_nlink > 1]
+    check(linked, "the clone's objects are copies, not links to the mirror")
+    # The clones push to the real origin, not to the mirror.
+    out = subprocess.run(["git", "-C", os.path.join(env.clones, b), "remote", "get-url",
+                          "origin"], capture_output=True, text=True).stdout.strip()
+    check(out == url, out)
+    # A new commit upstream reaches both through the one mirror.
+    SRV.clear()
+    sha = SRV.commit_files("acme/app", "main", {"index.html": "<h1>NEW-UPSTREAM</h1>"}, "up")
+    env.wait(a, lambda s: s.get("servingCommit") == sha, 60, "new commit served")
+    for wid in (a, b):
+        env.api("DELETE", "/api/worklet/worklets/" + wid)
+    env.wait(a, lambda s: not os.path.exists(os.path.join(mirrors, gits[0])), 60,
+             "the unused mirror removed")
+
+
+test_clone_cache_is_shared_and_collected.settings = {
+    "GITHUB_TOKEN": TOKEN, "WORKLET_GIT_TOKEN_HOSTS": HOST,
+    "WORKLET_GIT_CACHE_TTL_SECONDS": 3}
+
+
 if __name__ == "__main__":
     try:
         run([test_private_clone_with_token_and_branch, test_without_a_token_then_fixed,
              test_wrong_token_and_missing_branch, test_missing_branch_is_named,
-             test_redirect_to_another_host_gets_no_token, test_host_allow_list], "gitpriv")
+             test_redirect_to_another_host_gets_no_token, test_host_allow_list,
+             test_clone_cache_is_shared_and_collected], "gitpriv")
     finally:
         SRV.stop()
         OTHER.stop()
