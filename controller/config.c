@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <yaml.h>
 
 #include "specs/core/buf.h"
@@ -98,6 +99,8 @@ static const struct option options[] = {
 	  0, 0 },
 	{ "git.cacheTtlSeconds", "WORKLET_GIT_CACHE_TTL_SECONDS", K_SECONDS,
 	  OFF(git_cache_ttl_ms), 1, 365 * 86400 },
+	{ "git.userTokensFile", "WORKLET_USER_TOKENS_FILE", K_STR,
+	  OFF(user_tokens_file), 0, 0 },
 	{ "git.allowedHosts", "WORKLET_GIT_ALLOWED_HOSTS", K_STR,
 	  OFF(git_allowed_hosts), 0, 0 },
 	{ "git.tokenHosts", "WORKLET_GIT_TOKEN_HOSTS", K_STR,
@@ -193,6 +196,7 @@ void wl_config_release(struct wl_config *c)
 	free(c->git_author_name);
 	free(c->git_token_hosts);
 	free(c->git_allowed_hosts);
+	free(c->user_tokens_file);
 	free(c->github_api_url);
 	free(c->git_author_email);
 	free(c->anthropic_api_key);
@@ -472,4 +476,45 @@ void wl_config_label_filter(const struct wl_config *c, const char *extra,
 {
 	snprintf(out, n, "worklet.instance=%s%s%s", c->instance,
 		 extra ? "," : "", extra ? extra : "");
+}
+
+const char *wl_config_git_token(const struct wl_config *c, const char *user,
+				char *buf, size_t n)
+{
+	char line[8192];
+	struct stat st;
+	FILE *f;
+
+	if (!c->user_tokens_file || !user || !*user)
+		return c->github_token;
+	if (!(f = fopen(c->user_tokens_file, "re")))
+		return c->github_token;
+	/* Secrets: refuse a file others can read, as ssh does. */
+	if (fstat(fileno(f), &st) < 0 || (st.st_mode & 077)) {
+		wl_warn("'%s' is readable by others; per-user tokens ignored",
+			c->user_tokens_file);
+		fclose(f);
+		return c->github_token;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		char *u = line, *t, *end;
+
+		u += strspn(u, " \t");
+		if (*u == '#' || *u == '\n' || !*u)
+			continue;
+		t = u + strcspn(u, " \t");
+		if (!*t)
+			continue;
+		*t++ = '\0';
+		t += strspn(t, " \t");
+		end = t + strcspn(t, " \t\r\n");
+		*end = '\0';
+		if (strcmp(u, user) || !*t || strlen(t) >= n)
+			continue;
+		snprintf(buf, n, "%s", t);
+		fclose(f);
+		return buf;
+	}
+	fclose(f);
+	return c->github_token;
 }

@@ -48,6 +48,9 @@
  *   WORKLET_GITHUB_API_URL     GitHub's REST API (default
  *                              https://api.github.com; Enterprise:
  *                              https://host/api/v3)
+ *   WORKLET_USER_TOKENS_FILE   per-user GitHub tokens, "<user-id> <token>"
+ *                              a line, mode 600; a user's token is used
+ *                              for their worklets instead of GITHUB_TOKEN
  *   WORKLET_GIT_CACHE_TTL_SECONDS  a repository mirror (<base dir>/.mirrors,
  *                              shared by the worklets of one repository)
  *                              unused this long is removed (default 86400)
@@ -115,6 +118,7 @@ struct wl_config {
 	char *git_token_hosts;	  /* hosts GITHUB_TOKEN is offered to */
 	char *git_allowed_hosts;  /* NULL: any host; else the only ones */
 	int64_t git_cache_ttl_ms; /* unused mirrors are removed after it */
+	char *user_tokens_file;	  /* "<user> <github token>" per line */
 	char *github_api_url;	  /* REST API for pull requests */
 	char *git_author_name;
 	char *git_author_email;
@@ -150,6 +154,13 @@ int wl_config_load_env(struct wl_config *c);
  */
 int wl_config_web_url(const struct wl_config *c, const char *id, char *out,
 		      size_t n);
+
+/*
+ * The GitHub token for user's worklets: theirs from WORKLET_USER_TOKENS_FILE
+ * (copied into buf), else GITHUB_TOKEN, else NULL. Re-read at each call.
+ */
+const char *wl_config_git_token(const struct wl_config *c, const char *user,
+				char *buf, size_t n);
 
 /* "worklet.instance=<instance>[,<extra>]" for Docker label filters. */
 void wl_config_label_filter(const struct wl_config *c, const char *extra,

@@ -101,7 +101,10 @@ void wl_pull_step(struct wl_pull_pass *pp)
 	const struct wl_pr_request *rq = &pp->wl->spec.pull_request;
 	struct wl_pr_status *ps = &pp->wl->status.pull_request;
 	struct wl_git_push_opts po;
-	struct wl_github g = { cfg->github_api_url, cfg->github_token, 30000 };
+	char token[1024];
+	const char *tok = wl_config_git_token(cfg, pp->wl->meta.user_id, token,
+					      sizeof(token));
+	struct wl_github g = { cfg->github_api_url, tok, 30000 };
 	struct wl_github_pr pr;
 	struct wl_buf body;
 	char owner[256], name[256], branch[300], sha[41];
@@ -129,7 +132,7 @@ void wl_pull_step(struct wl_pull_pass *pp)
 	po.dir = pp->clone_dir;
 	po.url = pp->wl->spec.git_repo;
 	po.branch = branch;
-	po.token = cfg->github_token;
+	po.token = tok;
 	po.token_hosts = cfg->git_token_hosts;
 	po.cancel = pp->r->stop;
 	if ((error = wl_git_push(&po, sha)) < 0) {

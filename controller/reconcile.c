@@ -489,7 +489,7 @@ static int sync_source(struct pass *p, char sha[41])
 {
 	const struct wl_spec *s = &p->wl.spec;
 	struct wl_git_sync_opts o;
-	char fetched[sizeof(p->cache->fetched)];
+	char fetched[sizeof(p->cache->fetched)], token[1024];
 	int need, error;
 
 	snprintf(fetched, sizeof(fetched), "%s\n%s", s->git_repo,
@@ -512,7 +512,8 @@ static int sync_source(struct pass *p, char sha[41])
 	o.dir = p->clone_dir;
 	o.allow_local = p->cfg->allow_local_repos;
 	o.cancel = p->r->stop;
-	o.token = p->cfg->github_token;
+	o.token = wl_config_git_token(p->cfg, p->wl.meta.user_id, token,
+				      sizeof(token));
 	o.token_hosts = p->cfg->git_token_hosts;
 	o.cache_dir = p->r->mirrors_dir;
 	if ((error = wl_git_sync(&o, sha)) < 0)

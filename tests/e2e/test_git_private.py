@@ -174,12 +174,78 @@ test_clone_cache_is_shared_and_collected.settings = {
     "WORKLET_GIT_CACHE_TTL_SECONDS": 3}
 
 
+ALICE_TOKEN = "ghp_alice_only_" + str(os.getpid()) + "_0123456789"
+USER_TOKENS = "/tmp/wl-e2e-user-tokens-%d" % os.getpid()
+with open(os.open(USER_TOKENS, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+    f.write("# user-id github-token\nalice %s\n" % ALICE_TOKEN)
+
+
+def test_per_user_token(env):
+    """alice's own token opens a repository only she can read; bob (with
+    only the global token) cannot clone it, not even through the mirror
+    alice's worklet filled."""
+    SRV.create_repo("acme/alice-only", from_dir=os.path.join(FIXTURES, "static"),
+                    tokens=[ALICE_TOKEN])
+    url = SRV.url_for("acme/alice-only")
+    a = create(env, url)
+    env.wait_phase(a, "running", 240)
+    code, w, _ = env.api("POST", "/api/worklet/worklets", {"git_repo": url}, user="bob")
+    check(code == 201, (code, w))
+    env.ids.append(w["id"])
+    st = env.wait_phase(w["id"], "error", 60)
+    check("token was rejected" in st["lastError"], st["lastError"])
+    check(not os.path.exists(os.path.join(env.clones, w["id"])), "bob got a clone")
+
+
+test_per_user_token.settings = {
+    "GITHUB_TOKEN": TOKEN, "WORKLET_GIT_TOKEN_HOSTS": HOST,
+    "WORKLET_USER_TOKENS_FILE": USER_TOKENS}
+
+
+def test_hostile_symlinks_stay_inside(env):
+    """Symlinks pointing outside the clone stay links: what they point to
+    on the host never reaches the build context or the image."""
+    marker = "HOST-SECRET-%d" % os.getpid()
+    secret = "/tmp/wl-e2e-host-secret-%d" % os.getpid()
+    with open(secret, "w") as f:
+        f.write(marker + "\n")
+    try:
+        repo = os.path.join(env.repos, "hostile")
+        os.makedirs(repo)
+        with open(os.path.join(repo, "index.html"), "w") as f:
+            f.write("<h1>hostile</h1>\n")
+        os.symlink(secret, os.path.join(repo, "leak.txt"))
+        os.symlink("../../../../../../etc", os.path.join(repo, "up"))
+        subprocess.run(["git", "-C", repo, "init", "-q", "-b", "main"], check=True)
+        subprocess.run(["git", "-C", repo, "add", "-A"], check=True)
+        subprocess.run(["git", "-C", repo, "-c", "user.name=x", "-c", "user.email=x@x",
+                        "commit", "-qm", "hostile"], check=True)
+        wid = create(env, repo)
+        env.wait_phase(wid, "running", 240)
+        clone = os.path.join(env.clones, wid)
+        check(os.path.islink(os.path.join(clone, "leak.txt")), "the clone followed a link")
+        img = images(wid)[0]["Id"]
+        cid = subprocess.run(["docker", "create", img], capture_output=True, text=True,
+                             check=True).stdout.strip()
+        try:
+            out = subprocess.run(["docker", "export", cid], capture_output=True, check=True)
+            check(marker.encode() not in out.stdout, "the host file is in the image")
+        finally:
+            subprocess.run(["docker", "rm", "-f", cid], capture_output=True)
+        code, body, _ = env.api("GET", "/api/worklet/worklets/%s/proxy/leak.txt" % wid)
+        check(marker not in str(body), "the host file is served")
+    finally:
+        os.unlink(secret)
+
+
 if __name__ == "__main__":
     try:
         run([test_private_clone_with_token_and_branch, test_without_a_token_then_fixed,
              test_wrong_token_and_missing_branch, test_missing_branch_is_named,
              test_redirect_to_another_host_gets_no_token, test_host_allow_list,
-             test_clone_cache_is_shared_and_collected], "gitpriv")
+             test_clone_cache_is_shared_and_collected, test_per_user_token,
+             test_hostile_symlinks_stay_inside], "gitpriv")
     finally:
         SRV.stop()
         OTHER.stop()
+        os.unlink(USER_TOKENS)
