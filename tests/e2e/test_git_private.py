@@ -98,6 +98,17 @@ def test_missing_branch_is_named(env):
     wid = create(env, SRV.url_for("acme/app"), "no-such-branch")
     st = env.wait_phase(wid, "error", 120)
     check("branch 'no-such-branch' not found" in st["lastError"], st["lastError"])
+    wid = create(env, SRV.url_for("acme/no-such-repo"))
+    st = env.wait_phase(wid, "error", 120)
+    check("repository" in st["lastError"] and "not found" in st["lastError"] and
+          "no-such-repo" in st["lastError"], st["lastError"])
+    # Nobody listening: a network error, said as such (and retried).
+    wid = create(env, "http://127.0.0.1:9/acme/app.git")
+    st = env.wait(wid, lambda s: "Cloned" in str(s.get("conditions")) and
+                  s.get("lastError"), 60, "clone error")
+    check("cannot" in st["lastError"] and "127.0.0.1:9" in st["lastError"], st["lastError"])
+    cloned = [c for c in st["conditions"] if c["type"] == "Cloned"][0]
+    check(cloned["reason"] == "NetworkError", cloned)
 
 
 test_missing_branch_is_named.settings = {

@@ -112,6 +112,8 @@ def test_github_errors_are_named(env):
          422, "github_validation", "422"),
         ({"kind": "server_error", "path": "/pulls", "times": 1}, 503, "github_unavailable",
          "502"),
+        ({"kind": "forbidden", "path": "/pulls", "times": 1}, 502, "github_auth", "403"),
+        ({"kind": "not_found", "path": "/pulls", "times": 1}, 502, "github_not_found", "404"),
     ]
     for rule, status, ecode, needle in cases:
         GH.failures = [rule]
