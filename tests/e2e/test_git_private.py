@@ -249,13 +249,31 @@ def test_hostile_symlinks_stay_inside(env):
         os.unlink(secret)
 
 
+def test_huge_file_is_refused(env):
+    """A repository over the build context limit fails its build with the
+    limit named; nothing else is disturbed."""
+    repo = env.make_repo("static", "huge")
+    with open(os.path.join(repo, "big.bin"), "wb") as f:
+        f.write(os.urandom(3 << 20))
+    subprocess.run(["git", "-C", repo, "add", "-A"], check=True)
+    subprocess.run(["git", "-C", repo, "-c", "user.name=x", "-c", "user.email=x@x",
+                    "commit", "-qm", "big"], check=True)
+    wid = create(env, repo)
+    st = env.wait_phase(wid, "error", 120)
+    check("exceeds" in st["lastError"] and str(2 << 20) in st["lastError"], st["lastError"])
+    check(containers(wid) == [], "a container was made")
+
+
+test_huge_file_is_refused.settings = {"WORKLET_BUILD_CONTEXT_MAX": "2Mi"}
+
+
 if __name__ == "__main__":
     try:
         run([test_private_clone_with_token_and_branch, test_without_a_token_then_fixed,
              test_wrong_token_and_missing_branch, test_missing_branch_is_named,
              test_redirect_to_another_host_gets_no_token, test_host_allow_list,
              test_clone_cache_is_shared_and_collected, test_per_user_token,
-             test_hostile_symlinks_stay_inside], "gitpriv")
+             test_hostile_symlinks_stay_inside, test_huge_file_is_refused], "gitpriv")
     finally:
         SRV.stop()
         OTHER.stop()
