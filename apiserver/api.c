@@ -657,6 +657,233 @@ static void handle_get(const struct wl_config *cfg,
 	wl_worklet_release(&w);
 }
 
+/* ---- the resource form: GET ?format=resource, PUT ---------------------- */
+
+/*
+ * ?format=resource asks for the resource's own document (apiVersion, kind,
+ * metadata, spec, status; specs/worklet-schema.md) instead of the API's
+ * view: what `workletctl get -o yaml` prints and PUT takes back. Returns
+ * 1 for it, 0 for the view, -1 (rs set) for an unknown format.
+ */
+static int want_resource(const struct wl_api_request *rq,
+			 struct wl_api_response *rs)
+{
+	for (const char *p = rq->query; p && *p;) {
+		size_t seg = strcspn(p, "&");
+
+		if (seg > 7 && !strncmp(p, "format=", 7)) {
+			if (seg == 15 && !strncmp(p + 7, "resource", 8))
+				return 1;
+			wl_api_error(rs, 400, "invalid",
+				     "format: must be 'resource'");
+			return -1;
+		}
+		p = p[seg] ? p + seg + 1 : NULL;
+	}
+	return 0;
+}
+
+static void respond_resource(struct wl_api_response *rs, int status,
+			     const struct wl_worklet *w)
+{
+	rs->status = status;
+	rs->content_type = "application/json";
+	wl_buf_reset(&rs->body);
+	if (wl_json_encode_full(&rs->body, w) < 0 ||
+	    wl_buf_putc(&rs->body, '\n') < 0)
+		wl_api_error(rs, 500, "internal", "cannot encode the worklet");
+}
+
+static void handle_get_resource(const struct wl_store *store,
+				const struct wl_api_request *rq, const char *id,
+				struct wl_api_response *rs)
+{
+	struct wl_worklet w;
+
+	if (load_or_answer(store, id, rq->user, &w, rs) == 0)
+		respond_resource(rs, 200, &w);
+	wl_worklet_release(&w);
+}
+
+/* The caller's worklets as {"apiVersion", "kind": "WorkletList", "items"}. */
+static void handle_list_resources(const struct wl_store *store,
+				  const struct wl_api_request *rq,
+				  struct wl_api_response *rs)
+{
+	char **ids = NULL;
+	size_t n = 0, count = 0;
+	int error = 0;
+
+	if (wl_store_list(store, 0, &ids, &n) < 0) {
+		wl_api_error(rs, 500, "storage", "cannot list worklets");
+		return;
+	}
+	rs->status = 200;
+	rs->content_type = "application/json";
+	wl_buf_reset(&rs->body);
+	error = wl_buf_puts(&rs->body, "{\"apiVersion\":\"" WL_API_VERSION
+				       "\",\"kind\":\"WorkletList\","
+				       "\"items\":[");
+	for (size_t i = 0; i < n && !error; i++) {
+		struct wl_worklet w;
+
+		wl_worklet_init(&w);
+		if (wl_api_load_owned(store, ids[i], rq->user, &w) == 0) {
+			if (count++)
+				error = wl_buf_putc(&rs->body, ',');
+			if (!error)
+				error = wl_json_encode_full(&rs->body, &w);
+		}
+		wl_worklet_release(&w);
+	}
+	if (!error)
+		error = wl_buf_puts(&rs->body, "]}\n");
+	if (error)
+		wl_api_error(rs, 500, "internal", "cannot encode the worklets");
+	wl_store_free_ids(ids, n);
+}
+
+/* Hand src's pull request over to dst (the API's /pr owns it). */
+static void pr_request_move(struct wl_pr_request *dst,
+			    struct wl_pr_request *src)
+{
+	free(dst->title);
+	free(dst->description);
+	free(dst->branch);
+	free(dst->base);
+	*dst = *src;
+	memset(src, 0, sizeof(*src));
+}
+
+/* 1 if a and b hold the same metadata and spec, as they would be stored. */
+static int same_spec(const struct wl_worklet *a, const struct wl_worklet *b)
+{
+	struct wl_buf ea, eb;
+	int same;
+
+	wl_buf_init(&ea, WL_SPEC_FILE_MAX * 2);
+	wl_buf_init(&eb, WL_SPEC_FILE_MAX * 2);
+	same = wl_yaml_encode_spec(&ea, a) == 0 &&
+	       wl_yaml_encode_spec(&eb, b) == 0 && ea.len == eb.len &&
+	       !memcmp(wl_buf_cstr(&ea), wl_buf_cstr(&eb), ea.len);
+	wl_buf_release(&ea);
+	wl_buf_release(&eb);
+	return same;
+}
+
+/*
+ * PUT /worklets/{id}: a Worklet document in the resource's JSON shape
+ * creates the worklet with that id (201) or replaces the spec of the
+ * caller's own (200; the generation moves only when something changed).
+ * The server's fields are kept: metadata.userId (the caller),
+ * generation, createdAt, updatedAt, deletionTimestamp, and
+ * spec.pullRequest (POST /pr's); spec.restartedAt is kept when the
+ * document has none. A status section is ignored. Ids are global: one
+ * that belongs to someone else answers 409.
+ */
+static void handle_put(const struct wl_config *cfg,
+		       const struct wl_store *store,
+		       const struct wl_api_request *rq, const char *id,
+		       struct wl_api_response *rs)
+{
+	struct wl_worklet in, cur;
+	struct wl_pr_request none = { 0 };
+	int error, creating = 0;
+	int64_t now = wl_time_now_ms();
+
+	wl_worklet_init(&in);
+	wl_worklet_init(&cur);
+	if (wl_validate_id(id) < 0) {
+		wl_api_error(rs, 400, "invalid", "%s", wl_error_last());
+		goto out;
+	}
+	if (!rq->body_len) {
+		wl_api_error(rs, 400, "invalid",
+			     "a Worklet document (JSON) is required");
+		goto out;
+	}
+	error = wl_json_decode_spec(&in, rq->body, rq->body_len);
+	if (error < 0) {
+		wl_api_error(rs, error == WL_ETOOBIG ? 413 : 400,
+			     error == WL_ETOOBIG ? "too_big" : "invalid", "%s",
+			     wl_error_last());
+		goto out;
+	}
+	if (in.meta.id && strcmp(in.meta.id, id)) {
+		wl_api_error(rs, 400, "invalid",
+			     "metadata.id: '%s' does not match the id in the "
+			     "URL, '%s'",
+			     in.meta.id, id);
+		goto out;
+	}
+	wl_str_set(&in.meta.id, id);
+	error = wl_store_read_spec(store, id, &cur);
+	if (error == WL_ENOTFOUND) {
+		creating = 1;
+	} else if (error < 0) {
+		wl_err("apply '%s': %s", id, wl_error_last());
+		wl_api_error(rs, 500, "unreadable_spec",
+			     "worklet '%s' cannot be read", id);
+		goto out;
+	} else if (!cur.meta.user_id || strcmp(cur.meta.user_id, rq->user)) {
+		wl_api_error(rs, 409, "id_taken",
+			     "the worklet id '%s' is taken; choose another "
+			     "metadata.id",
+			     id);
+		goto out;
+	} else if (cur.meta.deletion_ms) {
+		wl_api_error(rs, 409, "deleting",
+			     "worklet '%s' is being deleted", id);
+		goto out;
+	}
+	wl_str_set(&in.meta.user_id, rq->user);
+	in.meta.deletion_ms = 0;
+	if (creating) {
+		in.meta.generation = 1;
+		in.meta.created_ms = now;
+		in.meta.updated_ms = now;
+		pr_request_move(&in.spec.pull_request, &none);
+	} else {
+		in.meta.generation = cur.meta.generation;
+		in.meta.created_ms = cur.meta.created_ms;
+		in.meta.updated_ms = cur.meta.updated_ms;
+		pr_request_move(&in.spec.pull_request, &cur.spec.pull_request);
+		if (!in.spec.restarted_ms)
+			in.spec.restarted_ms = cur.spec.restarted_ms;
+	}
+	if (wl_validate_worklet(&in, cfg->allow_local_repos) < 0) {
+		wl_api_error(rs, 400, "invalid", "%s", wl_error_last());
+		goto out;
+	}
+	if (!wl_git_host_allowed(in.spec.git_repo, cfg->git_allowed_hosts)) {
+		wl_api_error(rs, 400, "invalid",
+			     "spec.gitRepo: the host is not allowed; "
+			     "repositories may only come from %s",
+			     cfg->git_allowed_hosts);
+		goto out;
+	}
+	if (creating) {
+		if (wl_store_write_spec(store, &in) < 0) {
+			wl_err("apply '%s': %s", id, wl_error_last());
+			wl_api_error(rs, 500, "storage",
+				     "cannot store the worklet");
+			goto out;
+		}
+		wl_info("user '%s' created worklet '%s' (PUT)", rq->user, id);
+	} else if (!same_spec(&in, &cur)) {
+		if (update_spec(store, &in, rs) < 0)
+			goto out;
+		wl_info("user '%s' replaced the spec of worklet '%s'", rq->user,
+			id);
+	}
+	wl_store_read_status(store, id, &in); /* none yet is fine */
+	respond_json(rs, creating ? 201 : 200,
+		     worklet_view(cfg, store, &in, 0));
+out:
+	wl_worklet_release(&in);
+	wl_worklet_release(&cur);
+}
+
 /* ---- prompts ------------------------------------------------------------ */
 
 #define PROMPTS_QUEUED_MAX 20
@@ -1092,7 +1319,7 @@ void wl_api_handle(const struct wl_config *cfg, const struct wl_store *store,
 	char seg[4][WL_ID_MAX + 2];
 	const char *p = rq->path + strlen(PREFIX);
 	const char *m = rq->method;
-	int nseg = 0;
+	int nseg = 0, resource;
 
 	if (strncmp(rq->path, PREFIX, strlen(PREFIX)) || (*p && *p != '/')) {
 		wl_api_error(rs, 404, "not_found", "no such endpoint");
@@ -1112,21 +1339,31 @@ void wl_api_handle(const struct wl_config *cfg, const struct wl_store *store,
 		p += len + 1;
 	}
 	if (nseg == 0) {
-		if (!strcmp(m, "GET"))
-			handle_list(cfg, store, rq, rs);
-		else if (!strcmp(m, "POST"))
+		if (!strcmp(m, "GET")) {
+			resource = want_resource(rq, rs);
+			if (resource > 0)
+				handle_list_resources(store, rq, rs);
+			else if (resource == 0)
+				handle_list(cfg, store, rq, rs);
+		} else if (!strcmp(m, "POST"))
 			handle_create(cfg, store, rq, rs);
 		else
 			method_not_allowed(rs, "GET, POST");
 		return;
 	}
 	if (nseg == 1) {
-		if (!strcmp(m, "GET"))
-			handle_get(cfg, store, rq, seg[0], rs);
+		if (!strcmp(m, "GET")) {
+			resource = want_resource(rq, rs);
+			if (resource > 0)
+				handle_get_resource(store, rq, seg[0], rs);
+			else if (resource == 0)
+				handle_get(cfg, store, rq, seg[0], rs);
+		} else if (!strcmp(m, "PUT"))
+			handle_put(cfg, store, rq, seg[0], rs);
 		else if (!strcmp(m, "DELETE"))
 			handle_delete(cfg, store, rq, seg[0], rs);
 		else
-			method_not_allowed(rs, "GET, DELETE");
+			method_not_allowed(rs, "GET, PUT, DELETE");
 		return;
 	}
 	if (nseg == 2 && (!strcmp(seg[1], "start") || !strcmp(seg[1], "stop") ||

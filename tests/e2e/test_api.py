@@ -285,7 +285,68 @@ def test_health_and_metrics(env):
         check(name in body, "metrics lack %s" % name)
 
 
+def test_put_creates_and_replaces(env):
+    """PUT /worklets/{id}, what `workletctl apply` sends: a Worklet document
+    creates the worklet with its own id, then replaces the spec of your own;
+    the generation moves only on a change; the server's fields stay the
+    server's; someone else's id and a worklet being deleted are refused."""
+    repo = env.make_repo("static")
+    wid = env.new_id("put")
+    path = "/api/worklet/worklets/" + wid
+    doc = {"apiVersion": "worklet.dev/v1", "kind": "Worklet",
+           "metadata": {"id": wid, "name": "put", "userId": "mallory", "generation": 40,
+                        "labels": {"team": "web"}},
+           "spec": {"gitRepo": repo, "runState": "stopped", "env": {"A": "1"},
+                    "resources": {"memory": "256Mi"}},
+           "status": {"phase": "running"}}
+    got, w, _ = env.api("PUT", path, doc)
+    check(got == 201 and w["id"] == wid and w["user_id"] == "alice" and
+          w["generation"] == 1 and w["run_state"] == "stopped", (got, w))
+    m = env.read_manifest(wid)
+    check(m["metadata"]["userId"] == "alice" and m["metadata"]["generation"] == 1 and
+          m["metadata"]["labels"] == {"team": "web"} and
+          m["spec"]["resources"]["memory"] == "256Mi", m)
+    got, w, _ = env.api("PUT", path, doc)
+    check(got == 200 and w["generation"] == 1, ("unchanged must not bump", got, w))
+
+    # restartedAt and pullRequest are written by the API's own actions; a
+    # document without them keeps them.
+    got, w, _ = env.api("POST", path + "/restart")
+    check(got == 202, w)
+    got, pr, _ = env.api("POST", path + "/pr", {"title": "t"}, timeout=150)
+    check(got == 400, ("a local repository is not on GitHub", got, pr))
+    before = env.read_manifest(wid)["spec"]
+    check(before.get("restartedAt") and before.get("pullRequest"), before)
+    doc["spec"]["env"] = {"A": "2"}
+    got, w, _ = env.api("PUT", path, doc)
+    m = env.read_manifest(wid)
+    check(got == 200 and w["environment"] == {"A": "2"} and w["run_state"] == "stopped" and
+          w["generation"] == m["metadata"]["generation"] >= 3, (got, w, m))
+    check(m["spec"]["restartedAt"] == before["restartedAt"] and
+          m["spec"]["pullRequest"] == before["pullRequest"], m)
+
+    # Errors: the field named; the id in the URL rules; ids are global.
+    bad = dict(doc, spec={"gitRepo": repo, "containerPort": "web"})
+    got, err, _ = env.api("PUT", path, bad)
+    check(got == 400 and err["error"]["message"].startswith("spec.containerPort:"), err)
+    got, err, _ = env.api("PUT", path, dict(doc, spec={"gitRepo": "ssh://h/r.git"}))
+    check(got == 400 and "spec.gitRepo: must be an https URL" in err["error"]["message"], err)
+    got, err, _ = env.api("PUT", path + "x", doc)
+    check(got == 400 and "does not match the id in the URL" in err["error"]["message"], err)
+    got, err, _ = env.api("PUT", path, doc, user="bob")
+    check(got == 409 and err["error"]["code"] == "id_taken", (got, err))
+    check(env.read_manifest(wid)["metadata"]["userId"] == "alice", "bob took it")
+    got, lst, _ = env.api("GET", "/api/worklet/worklets", user="bob")
+    check(lst["count"] == 0, lst)
+    got, err, _ = env.api("PUT", path, raw_body=b"{", headers={"Content-Type": "application/json"})
+    check(got == 400, (got, err))
+    got, _, _ = env.api("DELETE", path)
+    check(got == 202, got)
+    got, err, _ = env.api("PUT", path, doc)
+    check(got == 409 and err["error"]["code"] == "deleting", (got, err))
+
+
 if __name__ == "__main__":
     run([test_requirements_usage_example, test_error_statuses, test_two_users_are_isolated,
          test_lifecycle_through_the_api, test_logs_follow_streams_new_output,
-         test_health_and_metrics], "api")
+         test_health_and_metrics, test_put_creates_and_replaces], "api")

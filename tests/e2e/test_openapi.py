@@ -9,7 +9,7 @@ import time
 
 import yaml
 
-from wltest import SOURCE_DIR, check, run
+from wltest import SOURCE_DIR, Failure, check, run
 
 with open(os.path.join(SOURCE_DIR, "specs", "openapi.yaml")) as f:
     DOC = yaml.safe_load(f)
@@ -26,8 +26,18 @@ def resolve(schema):
 
 def validate(value, schema, where="$"):
     """A small JSON Schema subset: type, nullable, required, properties,
-    additionalProperties, items, enum."""
+    additionalProperties, items, enum, oneOf."""
     schema = resolve(schema)
+    if "oneOf" in schema:
+        why = []
+        for alt in schema["oneOf"]:
+            try:
+                validate(value, alt, where)
+            except Failure as e:
+                why.append(str(e))
+        check(len(why) == len(schema["oneOf"]) - 1,
+              "%s: must match exactly one of oneOf: %s" % (where, why))
+        return
     if value is None:
         check(schema.get("nullable") or not schema, "%s: null not allowed" % where)
         return
@@ -103,6 +113,33 @@ def test_document_matches_the_service(env):
     got, lst = conforms(env, "GET", base)
     check(lst["count"] == 1, lst)
     conforms(env, "GET", base + "/" + wid)
+    # The resource form, and PUT taking it back (unchanged: 200), creating
+    # with a chosen id (201), refusing a bad document (400).
+    got, lst = conforms(env, "GET", base + "?format=resource")
+    check(got == 200 and lst["kind"] == "WorkletList" and len(lst["items"]) == 1, lst)
+    got, doc = conforms(env, "GET", base + "/%s?format=resource" % wid)
+    check(got == 200 and doc["metadata"]["id"] == wid, doc)
+    conforms(env, "GET", base + "/%s?format=yaml" % wid)
+    got, w2 = conforms(env, "PUT", base + "/" + wid, body=doc)
+    check(got == 200 and w2["generation"] == doc["metadata"]["generation"], (got, w2))
+    put_id = "doc-put-" + wid[3:]
+    env.ids.append(put_id)
+    got, w3 = conforms(env, "PUT", base + "/" + put_id,
+                       body={"apiVersion": "worklet.dev/v1", "kind": "Worklet",
+                             "spec": {"gitRepo": doc["spec"]["gitRepo"],
+                                      "runState": "stopped"}})
+    check(got == 201 and w3["id"] == put_id and w3["run_state"] == "stopped", (got, w3))
+    got, err = conforms(env, "PUT", base + "/" + put_id,
+                        body={"apiVersion": "worklet.dev/v1", "kind": "Worklet",
+                              "spec": {"gitRep": "x"}})
+    check(got == 400 and "spec.gitRep: unknown field" in err["error"]["message"], err)
+    got, err = conforms(env, "PUT", base + "/" + put_id, body=doc)
+    check(got == 400 and "does not match the id in the URL" in err["error"]["message"], err)
+    mine = dict(doc, metadata={"id": put_id})
+    got, err = conforms(env, "PUT", base + "/" + put_id, body=mine, user="bob")
+    check(got == 409 and err["error"]["code"] == "id_taken", (got, err))
+    got, _ = conforms(env, "PUT", base + "/" + put_id, body=mine, user=None)
+    check(got == 401, got)
     conforms(env, "GET", base + "/%s/logs?tail=3" % wid)
     conforms(env, "GET", base + "/%s/logs?tail=-1" % wid)
     got, pr = conforms(env, "POST", base + "/%s/prompt" % wid, body={"prompt": "x"})
