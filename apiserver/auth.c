@@ -131,6 +131,19 @@ void wl_auth_free(struct wl_auth *a)
 	free(a);
 }
 
+int wl_auth_bearer_protocol(const char *protocols, char *out, size_t n)
+{
+	const char *b = strstr(protocols, "bearer."), *end;
+
+	if (!b)
+		return 0;
+	b += 7;
+	end = strpbrk(b, ", ");
+	snprintf(out, n, "Bearer %.*s", (int)(end ? end - b : (long)strlen(b)),
+		 b);
+	return 1;
+}
+
 int wl_auth_trusts_header(const struct wl_auth *a)
 {
 	return a->trust_header;

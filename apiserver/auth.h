@@ -35,6 +35,14 @@ void wl_auth_free(struct wl_auth *a);
 int wl_auth_check(const struct wl_auth *a, const char *authorization,
 		  const char *user_header, char *user, size_t n);
 
+/*
+ * Browsers cannot set headers on a WebSocket: they may offer the token as
+ * the subprotocol "bearer.<token>" instead (Kubernetes does the same).
+ * When protocols (a Sec-WebSocket-Protocol value) holds one, write
+ * "Bearer <token>" to out (n bytes) and return 1; else 0.
+ */
+int wl_auth_bearer_protocol(const char *protocols, char *out, size_t n);
+
 /* 1 if X-User-ID is trusted. */
 int wl_auth_trusts_header(const struct wl_auth *a);
 

@@ -87,6 +87,7 @@
 #include <errno.h>
 
 #include "apiserver/http.h"
+#include "apiserver/http1.h"
 #include "apiserver/metrics.h"
 #include "specs/core/buf.h"
 #include "specs/core/error.h"
@@ -96,9 +97,9 @@
 #define UPSTREAM_PROTOCOL "worklet-proxy-upstream"
 
 /* Sizes. A producer ignoring the pause hits BUF_MAX and the transfer fails. */
-#define HEAD_MAX (64 * 1024) /* request or response head */
-#define BUF_HIGH (64 * 1024) /* pause the producer above this */
-#define BUF_LOW (16 * 1024)  /* resume it below this */
+#define HEAD_MAX WL_HTTP1_HEAD_MAX /* request or response head */
+#define BUF_HIGH (64 * 1024)	   /* pause the producer above this */
+#define BUF_LOW (16 * 1024)	   /* resume it below this */
 #define BUF_MAX (4 * 1024 * 1024)
 #define WRITE_MAX (16 * 1024)	   /* bytes per lws_write */
 #define WS_QUEUE_HIGH (256 * 1024) /* queued WebSocket bytes per direction */
@@ -114,39 +115,11 @@
 
 #define WS_CLOSE_BAD_GATEWAY 1014 /* RFC 6455 registry: "Bad Gateway" */
 
-enum framing {
-	FR_NONE = 0, /* no body */
-	FR_LENGTH,   /* Content-Length */
-	FR_CHUNKED,  /* Transfer-Encoding: chunked */
-	FR_CLOSE,    /* until the connection closes (responses only) */
-};
-
 enum timer_kind {
 	TIMER_NONE = 0,
 	TIMER_CONNECT,
 	TIMER_HEAD,
 	TIMER_IDLE,
-};
-
-/* A chunked-body decoder that survives arbitrary splits of its input. */
-enum chunk_state {
-	CH_SIZE = 0,
-	CH_EXT,
-	CH_SIZE_LF,
-	CH_DATA,
-	CH_DATA_CR,
-	CH_DATA_LF,
-	CH_TRAILER,	 /* at the start of a trailer line */
-	CH_TRAILER_LINE, /* inside a trailer line */
-	CH_TRAILER_LF,
-	CH_DONE,
-};
-
-struct chunk_dec {
-	enum chunk_state state;
-	uint64_t size;
-	int digits;
-	size_t trailer_bytes;
 };
 
 /* One piece of a WebSocket message waiting to be written. */
@@ -195,8 +168,8 @@ struct proxy {
 
 	/* HTTP, client -> app */
 	int is_head_request;
-	enum framing req_framing;
-	struct chunk_dec req_dec;
+	enum wl_http1_framing req_framing;
+	struct wl_http1_chunked req_dec;
 	int req_done;
 	int down_paused;
 	int close_after; /* lws cannot reuse this connection afterwards */
@@ -206,10 +179,10 @@ struct proxy {
 	struct wl_buf head; /* the app's response head, then only that */
 	int head_done;
 	int status;
-	enum framing resp_framing;
+	enum wl_http1_framing resp_framing;
 	uint64_t resp_remain;
-	uint64_t resp_length; /* Content-Length for FR_LENGTH */
-	struct chunk_dec resp_dec;
+	uint64_t resp_length; /* Content-Length for WL_HTTP1_LENGTH */
+	struct wl_http1_chunked resp_dec;
 	int resp_done;
 	int up_paused;
 	int down_chunked;
@@ -266,54 +239,8 @@ static const char *const custom_headers[] = {
 	"access-control-request-method:",
 };
 
-/*
- * Known request headers that do not go to the app: hop-by-hop ones, our
- * own credentials, the ones we set ourselves, and WebSocket handshake
- * fields (the upstream client makes its own).
- */
-static const char *const request_drop[] = {
-	"host:",
-	"connection:",
-	"upgrade:",
-	"keep-alive:",
-	"te:",
-	"trailer:",
-	"transfer-encoding:",
-	"content-length:",
-	"expect:",
-	"authorization:",
-	"proxy-authorization:",
-	"proxy-connection:",
-	"x-forwarded-for:",
-	"x-real-ip:",
-	"http2-settings:",
-	"cookie:", /* forwarded separately, without our session cookie */
-};
-
-/* Hop-by-hop response headers (plus those we frame ourselves). */
-static const char *const response_drop[] = {
-	"connection", "keep-alive",	"te", "trailer", "transfer-encoding",
-	"upgrade",    "content-length",
-};
-
-#define SESSION_COOKIE "wl_session"
-
 /* ---- small helpers --------------------------------------------------------
  */
-
-static int name_in(const char *name, size_t n, const char *const *list,
-		   size_t count)
-{
-	for (size_t i = 0; i < count; i++)
-		if (strlen(list[i]) == n && !strncasecmp(name, list[i], n))
-			return 1;
-	return 0;
-}
-
-static int is_tchar(int c)
-{
-	return isalnum(c) || (c && strchr("!#$%&'*+-.^_`|~", c));
-}
 
 static void timer_cb(lws_sorted_usec_list_t *sul);
 
@@ -503,114 +430,6 @@ static void maybe_free(struct proxy *p)
 /* ---- chunked decoding ------------------------------------------------------
  */
 
-typedef int (*sink_fn)(struct proxy *p, const unsigned char *data, size_t n);
-
-/*
- * Feed len bytes of a chunked body; payload runs go to sink. Returns the
- * number of bytes consumed (less than len only once the body is complete),
- * or -1 on a malformed body.
- */
-static long chunk_feed(struct chunk_dec *d, struct proxy *p,
-		       const unsigned char *in, size_t len, sink_fn sink)
-{
-	size_t i = 0;
-
-	while (i < len && d->state != CH_DONE) {
-		unsigned char c = in[i];
-
-		switch (d->state) {
-		case CH_SIZE:
-			if (isxdigit(c)) {
-				if (++d->digits > 15)
-					return -1;
-				d->size = d->size * 16 +
-					  (uint64_t)(isdigit(c) ? c - '0'
-								: (tolower(c) -
-								   'a' + 10));
-				i++;
-				break;
-			}
-			if (!d->digits)
-				return -1;
-			if (c == ';' || c == ' ' || c == '\t') {
-				d->state = CH_EXT;
-				i++;
-				break;
-			}
-			if (c == '\r') {
-				d->state = CH_SIZE_LF;
-				i++;
-				break;
-			}
-			return -1;
-		case CH_EXT:
-			if (c == '\r')
-				d->state = CH_SIZE_LF;
-			else if (c == '\n' || (c < 0x20 && c != '\t'))
-				return -1;
-			i++;
-			break;
-		case CH_SIZE_LF:
-			if (c != '\n')
-				return -1;
-			i++;
-			d->digits = 0;
-			d->state = d->size ? CH_DATA : CH_TRAILER;
-			break;
-		case CH_DATA: {
-			size_t n = len - i;
-
-			if (n > d->size)
-				n = (size_t)d->size;
-			if (sink(p, in + i, n) < 0)
-				return -1;
-			i += n;
-			d->size -= n;
-			if (!d->size)
-				d->state = CH_DATA_CR;
-			break;
-		}
-		case CH_DATA_CR:
-			if (c != '\r')
-				return -1;
-			d->state = CH_DATA_LF;
-			i++;
-			break;
-		case CH_DATA_LF:
-			if (c != '\n')
-				return -1;
-			d->state = CH_SIZE;
-			i++;
-			break;
-		case CH_TRAILER:
-			if (c == '\r') {
-				d->state = CH_TRAILER_LF;
-				i++;
-				break;
-			}
-			d->state = CH_TRAILER_LINE;
-			break;
-		case CH_TRAILER_LINE:
-			/* Trailers are dropped; only their size is bounded. */
-			if (++d->trailer_bytes > HEAD_MAX)
-				return -1;
-			if (c == '\n')
-				d->state = CH_TRAILER;
-			i++;
-			break;
-		case CH_TRAILER_LF:
-			if (c != '\n')
-				return -1;
-			d->state = CH_DONE;
-			i++;
-			break;
-		case CH_DONE:
-			break;
-		}
-	}
-	return (long)i;
-}
-
 /* ---- HTTP: client -> app ----------------------------------------------------
  */
 
@@ -627,16 +446,19 @@ static void down_want_write(struct proxy *p)
 }
 
 /* Append request body bytes for the app, framed as the app expects. */
-static int sink_to_up(struct proxy *p, const unsigned char *data, size_t n)
+static int sink_to_up(void *ctx, const char *data, size_t n)
 {
+	struct proxy *p = ctx;
+
 	if (!n)
 		return 0;
-	if (p->req_framing == FR_CHUNKED &&
+	if (p->req_framing == WL_HTTP1_CHUNKED &&
 	    wl_buf_printf(&p->to_up, "%zx\r\n", n) < 0)
 		return -1;
 	if (wl_buf_add(&p->to_up, data, n) < 0)
 		return -1;
-	if (p->req_framing == FR_CHUNKED && wl_buf_puts(&p->to_up, "\r\n") < 0)
+	if (p->req_framing == WL_HTTP1_CHUNKED &&
+	    wl_buf_puts(&p->to_up, "\r\n") < 0)
 		return -1;
 	atomic_fetch_add(&wl_metrics.proxy_bytes_in, n);
 	return 0;
@@ -662,21 +484,22 @@ static int on_body(struct proxy *p, const unsigned char *in, size_t len)
 {
 	if (p->req_done || p->err_status)
 		return 0; /* past the end of the body we forward: ignore */
-	if (p->req_framing == FR_CHUNKED) {
-		long n = chunk_feed(&p->req_dec, p, in, len, sink_to_up);
+	if (p->req_framing == WL_HTTP1_CHUNKED) {
+		long n = wl_http1_chunked_feed(&p->req_dec, (const char *)in,
+					       len, sink_to_up, p);
 
 		if (n < 0) {
 			fail_http(p, 400,
 				  "bad request: malformed chunked body");
 			return 0;
 		}
-		if (p->req_dec.state == CH_DONE) {
+		if (wl_http1_chunked_done(&p->req_dec)) {
 			p->req_done = 1;
 			if (wl_buf_puts(&p->to_up, "0\r\n\r\n") < 0)
 				return -1;
 		}
-	} else if (p->req_framing == FR_LENGTH) {
-		if (sink_to_up(p, in, len) < 0) {
+	} else if (p->req_framing == WL_HTTP1_LENGTH) {
+		if (sink_to_up(p, (const char *)in, len) < 0) {
 			fail_http(p, 502, "bad gateway: request body too fast");
 			return 0;
 		}
@@ -716,8 +539,10 @@ static int up_writeable(struct proxy *p)
 /* ---- HTTP: app -> client
  * ------------------------------------------------------ */
 
-static int sink_to_down(struct proxy *p, const unsigned char *data, size_t n)
+static int sink_to_down(void *ctx, const char *data, size_t n)
 {
+	struct proxy *p = ctx;
+
 	if (!n)
 		return 0;
 	if (p->down_chunked && wl_buf_printf(&p->to_down, "%zx\r\n", n) < 0)
@@ -742,183 +567,24 @@ static void resp_complete(struct proxy *p)
 	down_want_write(p);
 }
 
-/* Find the end of a head: returns its length including the blank line. */
-static size_t head_end(const char *s, size_t len)
-{
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] != '\n')
-			continue;
-		if (i + 1 < len && s[i + 1] == '\n')
-			return i + 2;
-		if (i + 2 < len && s[i + 1] == '\r' && s[i + 2] == '\n')
-			return i + 3;
-	}
-	return 0;
-}
-
-/*
- * Iterate the header lines of a head (after the start line). Returns 1 and
- * fills name/value (not NUL-terminated, value trimmed) for each, 0 at the
- * end, -1 on a malformed line.
- */
-struct hdr_iter {
-	const char *pos, *end;
-};
-
-static int hdr_next(struct hdr_iter *it, const char **name, size_t *nlen,
-		    const char **value, size_t *vlen)
-{
-	const char *line = it->pos, *eol, *colon, *v, *ve;
-
-	if (line >= it->end)
-		return 0;
-	eol = memchr(line, '\n', (size_t)(it->end - line));
-	if (!eol)
-		return -1;
-	it->pos = eol + 1;
-	ve = eol;
-	if (ve > line && ve[-1] == '\r')
-		ve--;
-	if (ve == line)
-		return 0; /* the blank line */
-	if (*line == ' ' || *line == '\t')
-		return -1; /* obsolete line folding */
-	colon = memchr(line, ':', (size_t)(ve - line));
-	if (!colon || colon == line)
-		return -1;
-	for (const char *c = line; c < colon; c++)
-		if (!is_tchar((unsigned char)*c))
-			return -1;
-	v = colon + 1;
-	while (v < ve && (*v == ' ' || *v == '\t'))
-		v++;
-	while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
-		ve--;
-	for (const char *c = v; c < ve; c++)
-		if ((unsigned char)*c < 0x20 && *c != '\t')
-			return -1;
-	*name = line;
-	*nlen = (size_t)(colon - line);
-	*value = v;
-	*vlen = (size_t)(ve - v);
-	return 1;
-}
-
-static int token_in_list(const char *list, size_t len, const char *token)
-{
-	size_t tl = strlen(token);
-	const char *p = list, *end = list + len;
-
-	while (p < end) {
-		const char *comma = memchr(p, ',', (size_t)(end - p));
-		const char *e = comma ? comma : end, *s = p;
-
-		while (s < e && (*s == ' ' || *s == '\t'))
-			s++;
-		while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
-			e--;
-		if ((size_t)(e - s) == tl && !strncasecmp(s, token, tl))
-			return 1;
-		p = comma ? comma + 1 : end;
-	}
-	return 0;
-}
-
-/* The last coding of a Transfer-Encoding list is "chunked". */
-static int ends_with_chunked(const char *v, size_t n)
-{
-	while (n && (v[n - 1] == ' ' || v[n - 1] == '\t'))
-		n--;
-	return n >= 7 && !strncasecmp(v + n - 7, "chunked", 7) &&
-	       (n == 7 || v[n - 8] == ',' || v[n - 8] == ' ');
-}
-
-static int parse_u64(const char *s, size_t n, uint64_t *out)
-{
-	uint64_t v = 0;
-
-	if (!n || n > 18)
-		return -1;
-	for (size_t i = 0; i < n; i++) {
-		if (!isdigit((unsigned char)s[i]))
-			return -1;
-		v = v * 10 + (uint64_t)(s[i] - '0');
-	}
-	*out = v;
-	return 0;
-}
-
 /*
  * Parse the status line and the framing of the response head in p->head
  * (exactly one head). Returns 0, or -1 if the app's answer is malformed.
  */
 static int parse_response_head(struct proxy *p)
 {
-	const char *s = p->head.ptr, *end = s + p->head.len, *eol;
-	const char *name, *value;
-	size_t nlen, vlen;
-	struct hdr_iter it;
-	int have_cl = 0, have_te = 0, te_chunked = 0, conn_close = 0, r;
-	uint64_t cl = 0;
+	struct wl_http1_response rs;
 
-	eol = memchr(s, '\n', p->head.len);
-	if (!eol || p->head.len < 12 || strncmp(s, "HTTP/1.", 7) ||
-	    !isdigit((unsigned char)s[9]) || !isdigit((unsigned char)s[10]) ||
-	    !isdigit((unsigned char)s[11]) || s[8] != ' ' ||
-	    (s[12] != ' ' && s[12] != '\r' && s[12] != '\n'))
+	if (wl_http1_parse_response(&rs, p->head.ptr, p->head.len,
+				    p->is_head_request) < 0)
 		return -1;
-	p->status = (s[9] - '0') * 100 + (s[10] - '0') * 10 + (s[11] - '0');
-	if (p->status < 100)
-		return -1;
-	it.pos = eol + 1;
-	it.end = end;
-	while ((r = hdr_next(&it, &name, &nlen, &value, &vlen)) > 0) {
-		if (nlen == 14 && !strncasecmp(name, "content-length", 14)) {
-			uint64_t v;
-
-			if (parse_u64(value, vlen, &v) < 0 ||
-			    (have_cl && v != cl))
-				return -1;
-			have_cl = 1;
-			cl = v;
-		} else if (nlen == 17 &&
-			   !strncasecmp(name, "transfer-encoding", 17)) {
-			have_te = 1;
-			te_chunked = ends_with_chunked(value, vlen);
-		} else if (nlen == 10 && !strncasecmp(name, "connection", 10) &&
-			   token_in_list(value, vlen, "close")) {
-			conn_close = 1;
-		}
-	}
-	if (r < 0)
-		return -1;
-
-	if (p->status < 200)
-		return 0; /* interim; the caller skips it */
-	if (p->is_head_request || p->status == 204 || p->status == 304) {
-		p->resp_framing = FR_NONE;
-	} else if (have_te) {
-		p->resp_framing = te_chunked ? FR_CHUNKED : FR_CLOSE;
-	} else if (have_cl) {
-		p->resp_framing = cl ? FR_LENGTH : FR_NONE;
-		p->resp_remain = cl;
-		p->resp_length = cl;
-	} else {
-		p->resp_framing = FR_CLOSE;
-	}
-	/*
-	 * Only HTTP/1.1 bodies with a known end leave the connection reusable;
-	 * HEAD/204/304 are excluded on purpose (see DESIGN).
-	 */
-	p->resp_reusable =
-		s[7] == '1' && !conn_close && !(have_te && have_cl) &&
-		(p->resp_framing == FR_LENGTH ||
-		 p->resp_framing == FR_CHUNKED ||
-		 (p->resp_framing == FR_NONE && have_cl && !cl &&
-		  !p->is_head_request && p->status != 204 && p->status != 304));
+	p->status = rs.status;
+	p->resp_framing = rs.framing;
+	p->resp_remain = p->resp_length = rs.length;
+	p->resp_reusable = rs.reusable;
 	/* h1 gets chunk framing from us; h2 frames the stream itself. */
-	p->down_chunked = (p->resp_framing == FR_CHUNKED ||
-			   p->resp_framing == FR_CLOSE) &&
+	p->down_chunked = (p->resp_framing == WL_HTTP1_CHUNKED ||
+			   p->resp_framing == WL_HTTP1_CLOSE) &&
 			  lws_get_network_wsi(p->down) == p->down;
 	return 0;
 }
@@ -927,17 +593,17 @@ static int parse_response_head(struct proxy *p)
 static int body_feed(struct proxy *p, const unsigned char *in, size_t len)
 {
 	switch (p->resp_framing) {
-	case FR_NONE:
+	case WL_HTTP1_NONE:
 		if (len)
 			p->resp_surplus = 1;
 		resp_complete(p);
 		return 0;
-	case FR_LENGTH: {
+	case WL_HTTP1_LENGTH: {
 		size_t n = len;
 
 		if (n > p->resp_remain)
 			n = (size_t)p->resp_remain;
-		if (sink_to_down(p, in, n) < 0)
+		if (sink_to_down(p, (const char *)in, n) < 0)
 			return -1;
 		p->resp_remain -= n;
 		if (n < len)
@@ -946,19 +612,20 @@ static int body_feed(struct proxy *p, const unsigned char *in, size_t len)
 			resp_complete(p);
 		return 0;
 	}
-	case FR_CHUNKED: {
-		long n = chunk_feed(&p->resp_dec, p, in, len, sink_to_down);
+	case WL_HTTP1_CHUNKED: {
+		long n = wl_http1_chunked_feed(&p->resp_dec, (const char *)in,
+					       len, sink_to_down, p);
 
 		if (n < 0)
 			return -1;
 		if ((size_t)n < len)
 			p->resp_surplus = 1;
-		if (p->resp_dec.state == CH_DONE)
+		if (wl_http1_chunked_done(&p->resp_dec))
 			resp_complete(p);
 		return 0;
 	}
-	case FR_CLOSE:
-		return sink_to_down(p, in, len);
+	case WL_HTTP1_CLOSE:
+		return sink_to_down(p, (const char *)in, len);
 	}
 	return 0;
 }
@@ -984,7 +651,7 @@ static int up_rx(struct proxy *p, const unsigned char *in, size_t len)
 		return 0;
 	}
 	for (;;) {
-		end = head_end(p->head.ptr, p->head.len);
+		end = wl_http1_head_end(p->head.ptr, p->head.len);
 		if (!end) {
 			if (p->head.len > HEAD_MAX)
 				fail_http(p, 502,
@@ -1035,7 +702,7 @@ static int up_rx(struct proxy *p, const unsigned char *in, size_t len)
 				  "body from the app");
 			return 0;
 		}
-	} else if (p->resp_framing == FR_NONE) {
+	} else if (p->resp_framing == WL_HTTP1_NONE) {
 		resp_complete(p);
 	}
 	p->head.len = end;
@@ -1053,59 +720,22 @@ flow:
 	return 0;
 }
 
-/* Rewrite a Location value that points at the app to go through us. */
-static int rewrite_location(struct proxy *p, const char *v, size_t n,
-			    struct wl_buf *out)
-{
-	char app1[64], app2[64];
-	const char *rest = NULL;
-	size_t rlen = 0;
-
-	snprintf(app1, sizeof(app1), "http://127.0.0.1:%d", p->port);
-	snprintf(app2, sizeof(app2), "http://localhost:%d", p->port);
-	if (n && v[0] == '/' && !(n > 1 && v[1] == '/')) {
-		rest = v;
-		rlen = n;
-	} else {
-		const char *bases[] = { app1, app2 };
-
-		for (size_t i = 0; i < 2 && !rest; i++) {
-			size_t bl = strlen(bases[i]);
-
-			if (n >= bl && !strncasecmp(v, bases[i], bl) &&
-			    (n == bl || v[bl] == '/' || v[bl] == '?')) {
-				rest = v + bl;
-				rlen = n - bl;
-			}
-		}
-		if (!rest)
-			return wl_buf_add(out, v, n);
-		if (!rlen || rest[0] != '/') {
-			if (wl_buf_puts(out, p->prefix) < 0 ||
-			    wl_buf_putc(out, '/') < 0)
-				return -1;
-			return wl_buf_add(out, rest, rlen);
-		}
-	}
-	if (wl_buf_puts(out, p->prefix) < 0)
-		return -1;
-	return wl_buf_add(out, rest, rlen);
-}
-
 static int write_head(struct proxy *p)
 {
-	const char *name, *value, *eol;
-	size_t nlen, vlen, cap = LWS_PRE + p->head.len + 1024;
-	struct hdr_iter it;
+	size_t cap = LWS_PRE + p->head.len + 1024;
+	struct wl_http1_response rs;
+	struct wl_http1_field f;
+	struct wl_http1_iter it;
 	struct wl_buf tmp;
 	unsigned char *buf = NULL, *start, *pos, *end;
 	const char *conn = NULL;
 	size_t conn_len = 0;
-	int r, ret = -1;
+	int ret = -1;
 
 	wl_buf_init(&tmp, HEAD_MAX + 4096);
 	buf = malloc(cap);
-	if (!buf)
+	if (!buf || wl_http1_parse_response(&rs, p->head.ptr, p->head.len,
+					    p->is_head_request) < 0)
 		goto done;
 	start = pos = buf + LWS_PRE;
 	end = buf + cap - 1;
@@ -1114,37 +744,32 @@ static int write_head(struct proxy *p)
 				       end))
 		goto done;
 
-	eol = memchr(p->head.ptr, '\n', p->head.len);
 	/* Connection names more hop-by-hop headers: find it first. */
-	it.pos = eol + 1;
-	it.end = p->head.ptr + p->head.len;
-	while (hdr_next(&it, &name, &nlen, &value, &vlen) > 0)
-		if (nlen == 10 && !strncasecmp(name, "connection", 10)) {
-			conn = value;
-			conn_len = vlen;
+	it = rs.iter;
+	while (wl_http1_next(&it, &f) > 0)
+		if (wl_http1_is(&f, "connection")) {
+			conn = f.value;
+			conn_len = f.vlen;
 		}
 
-	it.pos = eol + 1;
-	while ((r = hdr_next(&it, &name, &nlen, &value, &vlen)) > 0) {
+	it = rs.iter;
+	while (wl_http1_next(&it, &f) > 0) {
 		char lname[256];
 
-		if (nlen >= sizeof(lname) - 1 ||
-		    name_in(name, nlen, response_drop,
-			    sizeof(response_drop) / sizeof(response_drop[0])) ||
-		    (nlen >= 6 && !strncasecmp(name, "proxy-", 6)))
+		if (f.nlen >= sizeof(lname) - 1 ||
+		    wl_http1_response_drops(&f, conn, conn_len))
 			continue;
-		for (size_t i = 0; i < nlen; i++)
-			lname[i] = (char)tolower((unsigned char)name[i]);
-		lname[nlen] = '\0';
-		if (conn && token_in_list(conn, conn_len, lname))
-			continue;
-		lname[nlen] = ':';
-		lname[nlen + 1] = '\0';
+		for (size_t i = 0; i < f.nlen; i++)
+			lname[i] = (char)tolower((unsigned char)f.name[i]);
+		lname[f.nlen] = ':';
+		lname[f.nlen + 1] = '\0';
 		wl_buf_reset(&tmp);
-		if (nlen == 8 && !strcmp(lname, "location:")) {
-			if (rewrite_location(p, value, vlen, &tmp) < 0)
+		if (wl_http1_is(&f, "location")) {
+			if (wl_http1_rewrite_location(p->prefix, p->port,
+						      f.value, f.vlen,
+						      &tmp) < 0)
 				goto done;
-		} else if (wl_buf_add(&tmp, value, vlen) < 0) {
+		} else if (wl_buf_add(&tmp, f.value, f.vlen) < 0) {
 			goto done;
 		}
 		if (lws_add_http_header_by_name(
@@ -1154,24 +779,21 @@ static int write_head(struct proxy *p)
 			goto done;
 	}
 
-	if (p->resp_framing == FR_LENGTH) {
+	if (p->resp_framing == WL_HTTP1_LENGTH) {
 		if (lws_add_http_header_content_length(p->down, p->resp_length,
 						       &pos, end))
 			goto done;
-	} else if (p->resp_framing == FR_NONE) {
+	} else if (p->resp_framing == WL_HTTP1_NONE) {
 		/* HEAD and 304 keep the app's Content-Length as information. */
-		struct hdr_iter it2 = { eol + 1, p->head.ptr + p->head.len };
+		char v[24];
 
-		while (hdr_next(&it2, &name, &nlen, &value, &vlen) > 0)
-			if (nlen == 14 &&
-			    !strncasecmp(name, "content-length", 14) &&
-			    p->status != 204 &&
-			    lws_add_http_header_by_name(
-				    p->down,
-				    (const unsigned char *)"content-length:",
-				    (const unsigned char *)value, (int)vlen,
-				    &pos, end))
-				goto done;
+		snprintf(v, sizeof(v), "%llu", (unsigned long long)rs.length);
+		if (rs.has_length && p->status != 204 &&
+		    lws_add_http_header_by_name(
+			    p->down, (const unsigned char *)"content-length:",
+			    (const unsigned char *)v, (int)strlen(v), &pos,
+			    end))
+			goto done;
 	} else if (p->down_chunked) {
 		if (lws_add_http_header_by_token(
 			    p->down, WSI_TOKEN_HTTP_TRANSFER_ENCODING,
@@ -1247,7 +869,7 @@ static int down_writeable(struct proxy *p)
 		if (write_head(p) < 0)
 			return -1;
 		p->head_sent = 1;
-		if (p->resp_framing == FR_NONE)
+		if (p->resp_framing == WL_HTTP1_NONE)
 			return finish_http(p);
 		if (p->to_down.len || p->resp_done)
 			lws_callback_on_writable(p->down);
@@ -1319,7 +941,7 @@ static void up_gone_http(struct proxy *p, int connect_failed)
 				  "connection without answering");
 		return;
 	}
-	if (p->resp_framing == FR_CLOSE) {
+	if (p->resp_framing == WL_HTTP1_CLOSE) {
 		resp_complete(p);
 		return;
 	}
@@ -1349,32 +971,6 @@ static int copy_token(struct lws *wsi, enum lws_token_indexes t,
 	n = wl_buf_puts(out, tmp);
 	free(tmp);
 	return n < 0 ? -1 : 1;
-}
-
-/* Cookie without our session cookie; empty if nothing is left. */
-static int filter_cookie(const char *in, struct wl_buf *out)
-{
-	const char *p = in;
-	size_t sl = strlen(SESSION_COOKIE);
-
-	wl_buf_reset(out);
-	while (*p) {
-		const char *semi = strchr(p, ';'), *e, *s = p;
-
-		e = semi ? semi : p + strlen(p);
-		while (s < e && (*s == ' ' || *s == '\t'))
-			s++;
-		if (!((size_t)(e - s) > sl && !strncmp(s, SESSION_COOKIE, sl) &&
-		      (s[sl] == '=' || s[sl] == ' ')) &&
-		    e > s) {
-			if (out->len && wl_buf_puts(out, "; ") < 0)
-				return -1;
-			if (wl_buf_add(out, s, (size_t)(e - s)) < 0)
-				return -1;
-		}
-		p = semi ? semi + 1 : e;
-	}
-	return 0;
 }
 
 /* Append "Name: value\r\n" lines every proxied request carries. */
@@ -1408,7 +1004,7 @@ static int add_forwarded(struct lws *wsi, struct proxy *p, struct wl_buf *h,
 		int r;
 
 		wl_buf_init(&c, HEAD_MAX);
-		r = filter_cookie(wl_buf_cstr(tmp), &c);
+		r = wl_http1_filter_cookie(tmp->ptr, tmp->len, &c);
 		if (!r && c.len)
 			r = wl_buf_printf(h, "Cookie: %s\r\n", wl_buf_cstr(&c));
 		wl_buf_release(&c);
@@ -1447,8 +1043,7 @@ static int add_client_headers(struct lws *wsi, struct wl_buf *h,
 		if (name[n - 1] != ':')
 			continue; /* the method and version pseudo tokens */
 		if (!strncmp(name, "sec-websocket-", 14) ||
-		    name_in(name, n, request_drop,
-			    sizeof(request_drop) / sizeof(request_drop[0])))
+		    wl_http1_request_drops(name, n - 1))
 			continue;
 		if (is_ws &&
 		    (!strcmp(name, "origin:") || !strcmp(name, "pragma:") ||
@@ -1480,26 +1075,6 @@ static int add_client_headers(struct lws *wsi, struct wl_buf *h,
 		free(v);
 		if (n < 0)
 			return -1;
-	}
-	return 0;
-}
-
-/* Append path to b, escaping what may not appear in a request target. */
-static int add_target(struct wl_buf *b, const char *path)
-{
-	static const char hex[] = "0123456789ABCDEF";
-
-	if (path[0] != '/' && wl_buf_putc(b, '/') < 0)
-		return -1;
-	for (const unsigned char *c = (const unsigned char *)path; *c; c++) {
-		if (*c <= 0x20 || *c >= 0x7f || strchr("\"<>\\^`{|}", *c)) {
-			char e[3] = { '%', hex[*c >> 4], hex[*c & 15] };
-
-			if (wl_buf_add(b, e, 3) < 0)
-				return -1;
-		} else if (wl_buf_putc(b, (char)*c) < 0) {
-			return -1;
-		}
 	}
 	return 0;
 }
@@ -1551,41 +1126,41 @@ static int build_request(struct lws *wsi, struct proxy *p, const char *path,
 			ret = 400;
 			goto done;
 		}
-		p->req_framing = FR_CHUNKED;
+		p->req_framing = WL_HTTP1_CHUNKED;
 		p->close_after = 1;
 	} else if (has_cl) {
 		if (copy_token(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH, &tmp) < 0)
 			goto done;
-		if (parse_u64(tmp.ptr, tmp.len, &cl) < 0) {
+		if (wl_http1_parse_u64(tmp.ptr, tmp.len, &cl) < 0) {
 			*why = "bad request: invalid Content-Length";
 			ret = 400;
 			goto done;
 		}
-		p->req_framing = cl ? FR_LENGTH : FR_NONE;
+		p->req_framing = cl ? WL_HTTP1_LENGTH : WL_HTTP1_NONE;
 	} else if (!strcmp(method, "POST") || !strcmp(method, "PUT") ||
 		   !strcmp(method, "PATCH")) {
 		/* lws expects a body until the connection closes. */
 		p->close_after = 1;
 	}
-	if (p->req_framing == FR_NONE)
+	if (p->req_framing == WL_HTTP1_NONE)
 		p->req_done = 1;
 	else
 		p->idempotent = 0; /* the body is not kept for a retry */
 
 	if (wl_buf_printf(&p->to_up, "%s ", method) < 0 ||
-	    add_target(&p->to_up, path) < 0 ||
+	    wl_http1_add_target(&p->to_up, path) < 0 ||
 	    wl_buf_printf(&p->to_up, " HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n",
 			  p->port) < 0 ||
 	    add_client_headers(wsi, &p->to_up, &tmp, 0) < 0 ||
 	    add_forwarded(wsi, p, &p->to_up, &tmp) < 0)
 		goto done;
-	if (p->req_framing == FR_LENGTH &&
+	if (p->req_framing == WL_HTTP1_LENGTH &&
 	    wl_buf_printf(&p->to_up, "Content-Length: %" PRIu64 "\r\n", cl) < 0)
 		goto done;
-	if (p->req_framing == FR_CHUNKED &&
+	if (p->req_framing == WL_HTTP1_CHUNKED &&
 	    wl_buf_puts(&p->to_up, "Transfer-Encoding: chunked\r\n") < 0)
 		goto done;
-	if (p->req_framing == FR_NONE && !strcmp(method, "POST") &&
+	if (p->req_framing == WL_HTTP1_NONE && !strcmp(method, "POST") &&
 	    wl_buf_puts(&p->to_up, "Content-Length: 0\r\n") < 0)
 		goto done;
 	/* HTTP/1.1 is persistent by default: no Connection header. */
@@ -1630,7 +1205,7 @@ static int connect_up(struct proxy *p, const char *path)
 	i.local_protocol_name = UPSTREAM_PROTOCOL;
 	i.opaque_user_data = uc;
 	if (p->is_ws) {
-		if (add_target(&target, path) < 0)
+		if (wl_http1_add_target(&target, path) < 0)
 			goto fail;
 		i.path = wl_buf_cstr(&target);
 		i.origin = p->ws_origin;
@@ -1894,7 +1469,7 @@ int wl_proxy_callback(struct lws *wsi, enum lws_callback_reasons reason,
 	case LWS_CALLBACK_HTTP_BODY:
 		return on_body(p, in, len);
 	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-		if (p->req_framing == FR_LENGTH)
+		if (p->req_framing == WL_HTTP1_LENGTH)
 			p->req_done = 1;
 		return 0;
 	case LWS_CALLBACK_HTTP_WRITEABLE:

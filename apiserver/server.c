@@ -27,16 +27,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "apiserver/api.h"
 #include "apiserver/applogs.h"
 #include "apiserver/auth.h"
 #include "apiserver/events.h"
+#include "apiserver/front.h"
 #include "apiserver/http.h"
 #include "apiserver/metrics.h"
 #include "apiserver/proxy.h"
+#include "apiserver/route.h"
 #include "apiserver/session.h"
 #include "apiserver/watch.h"
 #include "controller/ctl_metrics.h"
@@ -52,21 +54,33 @@
 #include "specs/core/banned.h"
 
 #define API_PREFIX "/api/worklet/"
-#define WORKLETS "/api/worklet/worklets/"
+#define WORKLETS WL_ROUTE_WORKLETS
 #define URI_MAX 4096
 #define LOG_TAIL_DEFAULT 200
 #define LOG_TAIL_MAX 10000
 
 struct job;
 
+/* A connection the front end hands to lws. */
+struct adoption {
+	struct adoption *next;
+	int fd;
+};
+
 struct wl_apiserver {
 	const struct wl_config *cfg;
 	struct wl_store store;
 	struct wl_auth *auth;
+	struct wl_route_cache *routes;
 	struct wl_events *events;
 	struct wl_applogs *applogs;
+	struct wl_front *front;
 	struct lws_context *ctx;
+	struct lws_vhost *vhost;
 	volatile int stop;
+
+	pthread_mutex_t adopt_lock; /* guards adopt_head, adopt_tail */
+	struct adoption *adopt_head, *adopt_tail;
 
 	struct follow *follows; /* live log streams (service thread's list) */
 	int follow_count;
@@ -352,28 +366,6 @@ static const char *query_param(const char *query, const char *name, char *out,
 	return NULL;
 }
 
-/* "<id>.<base domain>[:port]" -> id; 0 when the host is not one. */
-static int host_routed_id(const struct wl_config *cfg, const char *host,
-			  char *id, size_t n)
-{
-	const char *dot = strchr(host, '.');
-	size_t idlen, dlen = strlen(cfg->base_domain);
-
-	if (!dot)
-		return 0;
-	idlen = (size_t)(dot - host);
-	if (idlen == 0 || idlen >= n ||
-	    strncasecmp(dot + 1, cfg->base_domain, dlen) ||
-	    (dot[1 + dlen] && dot[1 + dlen] != ':'))
-		return 0;
-	memcpy(id, host, idlen);
-	id[idlen] = '\0';
-	for (char *c = id; *c; c++)
-		if (*c >= 'A' && *c <= 'Z')
-			*c = (char)(*c - 'A' + 'a');
-	return wl_validate_id(id) == 0;
-}
-
 /* Authenticate from the request headers; the message says why not. */
 static int authenticate(struct lws *wsi, struct wl_session *s)
 {
@@ -383,22 +375,9 @@ static int authenticate(struct lws *wsi, struct wl_session *s)
 
 	a = header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION, authz, sizeof(authz));
 	u = custom_header(wsi, "x-user-id:", user, sizeof(user));
-	/*
-	 * Browsers cannot set headers on a WebSocket: they may send the
-	 * token as a subprotocol "bearer.<token>" (Kubernetes does the same).
-	 */
-	if (!a && header(wsi, WSI_TOKEN_PROTOCOL, proto, sizeof(proto))) {
-		char *b = strstr(proto, "bearer.");
-
-		if (b) {
-			char *end = strpbrk(b, ", ");
-
-			if (end)
-				*end = '\0';
-			snprintf(authz, sizeof(authz), "Bearer %s", b + 7);
-			a = authz;
-		}
-	}
+	if (!a && header(wsi, WSI_TOKEN_PROTOCOL, proto, sizeof(proto)) &&
+	    wl_auth_bearer_protocol(proto, authz, sizeof(authz)))
+		a = authz;
 	return wl_auth_check(srv->auth, a, u, s->user, sizeof(s->user));
 }
 
@@ -421,26 +400,23 @@ static enum route classify(const char *path, char *id, size_t n,
 			   const char **rest)
 {
 	const char *p, *slash;
-	size_t len;
+	size_t off;
 
 	id[0] = '\0';
 	if (!strcmp(path, "/api/worklet/watch"))
 		return ROUTE_WATCH;
+	if (wl_route_proxy_path(path, strlen(path), id, n, &off)) {
+		*rest = path + off;
+		return ROUTE_PROXY;
+	}
 	if (strncmp(path, WORKLETS, strlen(WORKLETS)))
 		return ROUTE_API;
 	p = path + strlen(WORKLETS);
 	slash = strchr(p, '/');
-	if (!slash)
+	if (!slash || slash == p || (size_t)(slash - p) >= n)
 		return ROUTE_API;
-	len = (size_t)(slash - p);
-	if (len == 0 || len >= n)
-		return ROUTE_API;
-	memcpy(id, p, len);
-	id[len] = '\0';
-	if (!strncmp(slash, "/proxy", 6) && (!slash[6] || slash[6] == '/')) {
-		*rest = slash + 6;
-		return ROUTE_PROXY;
-	}
+	memcpy(id, p, (size_t)(slash - p));
+	id[slash - p] = '\0';
 	if (!strcmp(slash, "/watch"))
 		return ROUTE_WATCH;
 	if (!strcmp(slash, "/logs"))
@@ -448,126 +424,11 @@ static enum route classify(const char *path, char *id, size_t n,
 	return ROUTE_API;
 }
 
-/*
- * What the proxy needs to know per request (owner, phase, port) without
- * parsing two YAML files each time: a small cache, service thread only,
- * whose entries are valid while the spec and status files are unchanged
- * (same inode, size and mtime). Two stat(2) calls replace two parses.
- */
-#define ROUTE_CACHE_SIZE 256
-
-struct file_id {
-	ino_t ino;
-	off_t size;
-	struct timespec mtime;
-};
-
-struct route_entry {
-	char id[WL_ID_MAX + 1];
-	struct file_id spec, status;
-	char owner[WL_USER_MAX + 1];
-	enum wl_phase phase;
-	int serving; /* a version answers on port (see route_proxy) */
-	int port;
-	char last_error[512];
-	uint64_t used;
-};
-
-static struct route_entry route_cache[ROUTE_CACHE_SIZE];
-static uint64_t route_clock;
-
-static int file_id_of(const char *path, struct file_id *out)
-{
-	struct stat st;
-
-	memset(out, 0, sizeof(*out));
-	if (stat(path, &st) < 0)
-		return -1;
-	out->ino = st.st_ino;
-	out->size = st.st_size;
-	out->mtime = st.st_mtim;
-	return 0;
-}
-
-static int file_id_eq(const struct file_id *a, const struct file_id *b)
-{
-	return a->ino == b->ino && a->size == b->size &&
-	       a->mtime.tv_sec == b->mtime.tv_sec &&
-	       a->mtime.tv_nsec == b->mtime.tv_nsec;
-}
-
-/*
- * The routing facts of worklet id if user owns it; NULL (not found, or
- * someone else's: indistinguishable) otherwise.
- */
-static const struct route_entry *route_lookup(struct wl_apiserver *srv,
-					      const char *id, const char *user)
-{
-	struct route_entry *e = NULL, *victim = &route_cache[0];
-	struct file_id spec, status;
-	char path[4096];
-	struct wl_worklet w;
-
-	if (wl_validate_id(id) < 0)
-		return NULL;
-	snprintf(path, sizeof(path), "%s/%s.yaml", srv->store.specs_dir, id);
-	if (file_id_of(path, &spec) < 0)
-		return NULL;
-	snprintf(path, sizeof(path), "%s/%s.yaml", srv->store.status_dir, id);
-	file_id_of(path, &status); /* none yet is fine: all zero */
-	for (size_t i = 0; i < ROUTE_CACHE_SIZE; i++) {
-		if (!strcmp(route_cache[i].id, id)) {
-			e = &route_cache[i];
-			break;
-		}
-		if (route_cache[i].used < victim->used)
-			victim = &route_cache[i];
-	}
-	if (!e || !file_id_eq(&e->spec, &spec) ||
-	    !file_id_eq(&e->status, &status)) {
-		e = e ? e : victim;
-		memset(e, 0, sizeof(*e));
-		wl_worklet_init(&w);
-		if (wl_store_read_spec(&srv->store, id, &w) < 0 ||
-		    !w.meta.user_id) {
-			wl_worklet_release(&w);
-			return NULL;
-		}
-		wl_store_read_status(&srv->store, id, &w);
-		snprintf(e->id, sizeof(e->id), "%s", id);
-		snprintf(e->owner, sizeof(e->owner), "%s", w.meta.user_id);
-		e->phase = w.status.phase;
-		e->port = w.status.port;
-		{
-			const struct wl_condition *ready =
-				wl_status_condition(&w.status, "Ready");
-
-			/*
-			 * Running, or an older version still Ready while a
-			 * new one builds and starts (a rollout).
-			 */
-			e->serving = w.status.port &&
-				     (w.status.phase == WL_PHASE_RUNNING ||
-				      (ready && ready->status &&
-				       !strcmp(ready->status, "True") &&
-				       w.status.container_id));
-		}
-		snprintf(e->last_error, sizeof(e->last_error), "%s",
-			 w.status.last_error ? w.status.last_error : "");
-		e->spec = spec;
-		e->status = status;
-		wl_worklet_release(&w);
-	}
-	e->used = ++route_clock;
-	return strcmp(e->owner, user) ? NULL : e;
-}
-
 /* A friendly page for a worklet that is not serving right now. */
 static int not_serving(struct lws *wsi, struct wl_session *s,
-		       const struct route_entry *e)
+		       const struct wl_route *r)
 {
 	struct api_state *a;
-	const char *phase = wl_phase_name(e->phase);
 
 	if (!s->impl && begin_api(wsi, s) < 0)
 		return -1;
@@ -575,10 +436,7 @@ static int not_serving(struct lws *wsi, struct wl_session *s,
 	a->rs.status = 503;
 	a->rs.content_type = "text/plain; charset=utf-8";
 	wl_buf_reset(&a->rs.body);
-	wl_buf_printf(&a->rs.body,
-		      "worklet '%s' is not serving right now: it is %s.%s%s\n",
-		      e->id, phase[0] ? phase : "creating",
-		      e->last_error[0] ? "\nlast error: " : "", e->last_error);
+	wl_route_not_serving_text(r, &a->rs.body);
 	atomic_fetch_add(&wl_metrics.proxy_errors, 1);
 	respond(wsi, a);
 	return 0;
@@ -592,18 +450,18 @@ static int route_proxy(struct lws *wsi, struct wl_session *s, const char *id,
 		       const char *prefix, const char *path_rest, int is_ws)
 {
 	struct wl_apiserver *srv = server_of(wsi);
-	const struct route_entry *e = route_lookup(srv, id, s->user);
 	struct wl_proxy_target t;
+	struct wl_route r;
 
-	if (!e)
+	if (wl_route_lookup(srv->routes, id, s->user, &r) < 0)
 		return is_ws ? -1
 			     : respond_now(wsi, s, 404, "not_found",
 					   "worklet not found");
-	if (!e->serving)
-		return is_ws ? -1 : not_serving(wsi, s, e);
+	if (!wl_route_serving(&r))
+		return is_ws ? -1 : not_serving(wsi, s, &r);
 	memset(&t, 0, sizeof(t));
 	snprintf(t.worklet_id, sizeof(t.worklet_id), "%s", id);
-	t.port = e->port;
+	t.port = r.port;
 	t.prefix = prefix;
 	t.host_routed = prefix[0] == '\0';
 	snprintf(s->worklet_id, sizeof(s->worklet_id), "%s", id);
@@ -1156,7 +1014,8 @@ static int on_http(struct lws *wsi, struct wl_session *s, const char *uri)
 
 	/* <id>.<base domain>: the whole host is the app. */
 	if (header(wsi, WSI_TOKEN_HOST, host, sizeof(host)) &&
-	    host_routed_id(srv->cfg, host, id, sizeof(id))) {
+	    wl_route_host_id(srv->cfg->base_domain, host, strlen(host), id,
+			     sizeof(id))) {
 		char path[URI_MAX + URI_MAX + 2], query[URI_MAX];
 
 		if (authenticate(wsi, s) < 0)
@@ -1364,7 +1223,8 @@ static int on_ws_confirm(struct lws *wsi, struct wl_session *s)
 		return -1;
 	has_query = query_of(wsi, query, sizeof(query));
 	if (header(wsi, WSI_TOKEN_HOST, host, sizeof(host)) &&
-	    host_routed_id(srv->cfg, host, plan->id, sizeof(plan->id))) {
+	    wl_route_host_id(srv->cfg->base_domain, host, strlen(host),
+			     plan->id, sizeof(plan->id))) {
 		plan->route = ROUTE_PROXY;
 		snprintf(plan->path, sizeof(plan->path), "%s%s%s", uri,
 			 has_query > 0 ? "?" : "", has_query > 0 ? query : "");
@@ -1559,13 +1419,58 @@ static void lws_log_bridge(int level, const char *line)
 	wl_log(level == LLL_ERR ? WL_LOG_ERROR : WL_LOG_WARN, "lws: %s", msg);
 }
 
+/* Front end thread: queue a connection for lws and wake its thread. */
+static void hand_to_lws(void *arg, int fd)
+{
+	struct wl_apiserver *srv = arg;
+	struct adoption *a = malloc(sizeof(*a));
+
+	if (!a) {
+		close(fd);
+		return;
+	}
+	a->next = NULL;
+	a->fd = fd;
+	pthread_mutex_lock(&srv->adopt_lock);
+	if (srv->adopt_tail)
+		srv->adopt_tail->next = a;
+	else
+		srv->adopt_head = a;
+	srv->adopt_tail = a;
+	pthread_mutex_unlock(&srv->adopt_lock);
+	lws_cancel_service(srv->ctx);
+}
+
+/*
+ * Service thread, between two lws_service() rounds. lws owns each fd from
+ * here on (it closes one it cannot take) and reads the request itself:
+ * the front end only peeked at it. (Handing over bytes already read with
+ * lws_adopt_socket_vhost_readbuf() is not an option in lws 4.1.6: when
+ * they hold a request with a body, lws_http_action() feeds its own
+ * buflist, head included, to the body parser again and again without
+ * end.)
+ */
+static void adopt_pending(struct wl_apiserver *srv)
+{
+	struct adoption *list, *next;
+
+	pthread_mutex_lock(&srv->adopt_lock);
+	list = srv->adopt_head;
+	srv->adopt_head = srv->adopt_tail = NULL;
+	pthread_mutex_unlock(&srv->adopt_lock);
+	for (struct adoption *a = list; a; a = next) {
+		next = a->next;
+		if (!lws_adopt_socket_vhost(srv->vhost, a->fd))
+			wl_debug("apiserver: lws did not take a connection");
+		free(a);
+	}
+}
+
 int wl_apiserver_new(struct wl_apiserver **out, const struct wl_config *cfg)
 {
 	struct wl_apiserver *srv = calloc(1, sizeof(*srv));
 	struct lws_context_creation_info info;
-	char iface[256];
-	const char *colon = strrchr(cfg->listen, ':');
-	int64_t port;
+	struct wl_front_options fo;
 	int error;
 
 	if (!srv) {
@@ -1575,26 +1480,28 @@ int wl_apiserver_new(struct wl_apiserver **out, const struct wl_config *cfg)
 	srv->cfg = cfg;
 	pthread_mutex_init(&srv->job_lock, NULL);
 	pthread_cond_init(&srv->job_cond, NULL);
+	pthread_mutex_init(&srv->adopt_lock, NULL);
 	if ((error = wl_store_init(&srv->store, cfg->state_dir)) < 0 ||
 	    (error = wl_auth_new(&srv->auth, cfg)) < 0 ||
+	    (error = wl_route_cache_new(&srv->routes, &srv->store)) < 0 ||
 	    (error = wl_events_new(&srv->events, 4096)) < 0 ||
 	    (error = wl_applogs_new(&srv->applogs, cfg, &srv->store,
 				    srv->events)) < 0)
 		goto fail;
-	if (!colon || wl_parse_int64(&port, colon + 1, 0, 65535) < 0) {
-		wl_error_set("listen address '%s': expected host:port",
-			     cfg->listen);
-		error = WL_EINVALID;
+	/* We listen; lws serves what the front end hands it. */
+	memset(&fo, 0, sizeof(fo));
+	fo.cfg = cfg;
+	fo.auth = srv->auth;
+	fo.routes = srv->routes;
+	fo.handoff = hand_to_lws;
+	fo.handoff_arg = srv;
+	if ((error = wl_front_new(&srv->front, &fo)) < 0)
 		goto fail;
-	}
-	snprintf(iface, sizeof(iface), "%.*s", (int)(colon - cfg->listen),
-		 cfg->listen);
 
 	lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_bridge);
 	protocols[1] = wl_proxy_upstream_protocol;
 	memset(&info, 0, sizeof(info));
-	info.port = (int)port;
-	info.iface = iface[0] && strcmp(iface, "0.0.0.0") ? iface : NULL;
+	info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
 	info.protocols = protocols;
 	info.user = srv;
 	/*
@@ -1609,8 +1516,9 @@ int wl_apiserver_new(struct wl_apiserver **out, const struct wl_config *cfg)
 	info.max_http_header_pool = 256;
 	info.pt_serv_buf_size = 65536;
 	srv->ctx = lws_create_context(&info);
-	if (!srv->ctx) {
-		wl_error_set("cannot listen on '%s'", cfg->listen);
+	if (!srv->ctx ||
+	    !(srv->vhost = lws_get_vhost_by_name(srv->ctx, "default"))) {
+		wl_error_set("cannot start libwebsockets");
 		error = WL_ERROR;
 		goto fail;
 	}
@@ -1623,6 +1531,8 @@ int wl_apiserver_new(struct wl_apiserver **out, const struct wl_config *cfg)
 		goto fail;
 	}
 	srv->job_started = 1;
+	if ((error = wl_front_start(srv->front)) < 0)
+		goto fail;
 	wl_info("apiserver: listening on http://%s (X-User-ID %s, %s)",
 		cfg->listen,
 		wl_auth_trusts_header(srv->auth) ? "trusted" : "not trusted",
@@ -1636,9 +1546,11 @@ fail:
 
 int wl_apiserver_run(struct wl_apiserver *srv)
 {
-	while (!srv->stop)
+	while (!srv->stop) {
 		if (lws_service(srv->ctx, 0) < 0)
 			break;
+		adopt_pending(srv);
+	}
 	return 0;
 }
 
@@ -1659,6 +1571,17 @@ void wl_apiserver_free(struct wl_apiserver *srv)
 	if (!srv)
 		return;
 	srv->stop = 1;
+	/* No more hand-offs after this; lws never took the queued ones. */
+	wl_front_free(srv->front);
+	srv->front = NULL;
+	while (srv->adopt_head) {
+		struct adoption *a = srv->adopt_head;
+
+		srv->adopt_head = a->next;
+		close(a->fd);
+		free(a);
+	}
+	srv->adopt_head = srv->adopt_tail = NULL;
 	if (srv->job_started) {
 		pthread_mutex_lock(&srv->job_lock);
 		pthread_cond_broadcast(&srv->job_cond);
@@ -1687,8 +1610,10 @@ void wl_apiserver_free(struct wl_apiserver *srv)
 		job_free(j);
 	}
 	wl_events_free(srv->events);
+	wl_route_cache_free(srv->routes);
 	wl_auth_free(srv->auth);
 	wl_store_release(&srv->store);
+	pthread_mutex_destroy(&srv->adopt_lock);
 	pthread_mutex_destroy(&srv->job_lock);
 	pthread_cond_destroy(&srv->job_cond);
 	free(srv);
