@@ -128,6 +128,12 @@
 #define POOL_MAX_PER_PORT 32	      /* idle ones per app, per worker */
 #define TICK_MS 100		      /* timer resolution */
 #define ACCEPT_PAUSE_MS 100	      /* out of file descriptors */
+/*
+ * Connections taken per wake-up. One: while a worker is busy with the one
+ * it took, the kernel wakes another for the next, which spreads clients
+ * over the workers (a worker that drained the queue would get them all).
+ */
+#define ACCEPT_BATCH 1
 
 enum kind {
 	K_LISTEN = 1,
@@ -1887,7 +1893,7 @@ static void listen_pause(struct worker *w)
 
 static void on_accept(struct worker *w)
 {
-	for (int i = 0; i < 64; i++) {
+	for (int i = 0; i < ACCEPT_BATCH; i++) {
 		struct sockaddr_storage sa;
 		socklen_t sl = sizeof(sa);
 		int fd = accept4(w->listen.fd, (struct sockaddr *)&sa, &sl,
@@ -2072,6 +2078,9 @@ int wl_front_new(struct wl_front **out, const struct wl_front_options *opts)
 	for (int i = 0; i < THREADS_MAX; i++)
 		f->workers[i].epfd = -1;
 	f->nworkers = opts->threads > 0 ? opts->threads : (int)cpus;
+	if (getenv("WL_FRONT_THREADS_EXPERIMENT"))
+		f->nworkers = (int)strtol(getenv("WL_FRONT_THREADS_EXPERIMENT"),
+					  NULL, 10);
 	if (f->nworkers < 1)
 		f->nworkers = 1;
 	if (f->nworkers > THREADS_MAX)

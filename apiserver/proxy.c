@@ -1,6 +1,14 @@
 /*
  * DESIGN
  *
+ * Scope: most proxy requests never come here. The front end (front.c)
+ * reads request heads before libwebsockets and serves proxy requests
+ * itself, with every header the client sent. This bridge serves the proxy
+ * requests that arrive on a connection lws already owns (one that carried
+ * an API, watch or health request before): a browser that used the API and
+ * then the path form on the same connection. There, what reaches the app
+ * is limited to what lws can tell us (see "request headers" below).
+ *
  * Threads: everything in this file runs on the libwebsockets service
  * thread (the server's protocols[0] callback forwards to us, and the
  * upstream connections are lws wsis of the same context), so there are no
@@ -37,7 +45,8 @@
  *    the connection stays reusable and a truncated body is detectable.
  *  - request headers it does not know are likewise only reachable by name,
  *    so besides every header lws knows we forward a fixed list of common
- *    custom ones (custom_headers[] below). Others do not reach the app.
+ *    custom ones (custom_headers[] below). Others do not reach the app:
+ *    this is the one path where that limit still applies.
  *
  * Back-pressure: bytes for the other side go into a bounded wl_buf; above
  * BUF_HIGH the producing side's rx is paused with lws_rx_flow_control() and
@@ -1330,6 +1339,28 @@ static int ws_write(struct proxy *p, struct lws *dst, struct frag_queue *q,
 	return 0;
 }
 
+/*
+ * The subprotocols the browser offered, for the app: without our
+ * "bearer.<token>" (a credential). *out stays NULL when none remain.
+ */
+static int app_protocols(const struct wl_buf *offered, char **out)
+{
+	const char *pos = wl_buf_cstr(offered), *end = pos + offered->len, *s;
+	struct wl_buf kept;
+	size_t n;
+	int error = 0;
+
+	wl_buf_init(&kept, HEAD_MAX);
+	while (!error && wl_http1_list_next(&pos, end, &s, &n))
+		if (!(n >= 7 && !strncmp(s, "bearer.", 7)))
+			error = (kept.len && wl_buf_puts(&kept, ", ") < 0) ||
+				wl_buf_add(&kept, s, n) < 0;
+	if (!error && kept.len && !(*out = strdup(wl_buf_cstr(&kept))))
+		error = 1;
+	wl_buf_release(&kept);
+	return error ? -1 : 0;
+}
+
 /* ---- begin
  * ---------------------------------------------------------------------- */
 
@@ -1366,9 +1397,8 @@ int wl_proxy_begin(struct lws *wsi, struct wl_session *s,
 		goto oom;
 
 	if (is_ws) {
-		if (copy_token(wsi, WSI_TOKEN_PROTOCOL, &tmp) < 0)
-			goto oom;
-		if (tmp.len && !(p->ws_protocol = strdup(wl_buf_cstr(&tmp))))
+		if (copy_token(wsi, WSI_TOKEN_PROTOCOL, &tmp) < 0 ||
+		    app_protocols(&tmp, &p->ws_protocol) < 0)
 			goto oom;
 		if (copy_token(wsi, WSI_TOKEN_ORIGIN, &tmp) < 0)
 			goto oom;

@@ -2,8 +2,11 @@
 #define WL_PROXY_H
 
 /*
- * The reverse proxy: HTTP and WebSocket, from a client connection of the
- * API server to a worklet's app on 127.0.0.1:<port>. libwebsockets in
+ * The reverse proxy over libwebsockets: HTTP and WebSocket, from a client
+ * connection lws owns to a worklet's app on 127.0.0.1:<port>. (Proxy
+ * requests on connections the front end still owns, the usual case, are
+ * served by front.c instead, which forwards every request header; this
+ * bridge forwards the headers lws knows plus a fixed list.) libwebsockets in
  * Debian 12 has no HTTP proxy module, so this bridges the two sides itself,
  * with back-pressure (a side that cannot write stops reading from the
  * other: nothing is ever buffered whole) and timeouts.

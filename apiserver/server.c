@@ -1,9 +1,15 @@
 /*
  * DESIGN: threads.
+ *  - The front end threads (front.c) own the listening socket: they serve
+ *    proxy requests themselves and hand every other connection to lws
+ *    through `adopt_lock`'s queue and lws_cancel_service(); the service
+ *    loop adopts them between two lws_service() rounds (adopt_pending).
+ *    The route cache (route.c) is shared with them under its own lock.
  *  - The libwebsockets service thread runs every callback below, the REST
- *    handlers (api.c), the proxy (proxy.c) and the watch streams (watch.c).
- *    It never waits on Docker, git or the network; the routing cache and
- *    the list of log followers are its own, unlocked.
+ *    handlers (api.c), the lws proxy bridge (proxy.c: proxy requests on
+ *    connections lws already owns) and the watch streams (watch.c). It
+ *    never waits on Docker, git or the network; the list of log followers
+ *    is its own, unlocked.
  *  - One job thread runs the few blocking calls a request needs (the app's
  *    logs from Docker). Jobs and results pass through a list under
  *    `job_lock`; a finished job wakes the service thread with
