@@ -35,7 +35,7 @@ struct wl_front_options {
 	struct wl_route_cache *routes;
 	wl_front_handoff_fn handoff;
 	void *handoff_arg;
-	int threads; /* 0: one per CPU, at most 4 */
+	int threads; /* 0: one per two CPUs, 1 to 4 */
 };
 
 /*
