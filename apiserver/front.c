@@ -1376,6 +1376,21 @@ static void resp_complete(struct client *c)
 		c->close_after = 1; /* the rest of the body is not read */
 }
 
+/*
+ * A tunnel may rightly stay silent for hours (a dev server's reload
+ * socket): no idle timeout, but TCP keepalive finds a peer that vanished
+ * within two minutes or so.
+ */
+static void keepalive(int fd)
+{
+	int one = 1, idle = 60, interval = 10, count = 6;
+
+	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof(interval));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof(count));
+}
+
 /* App -> client: the response head. */
 static int pump_response_head(struct client *c)
 {
@@ -1422,14 +1437,10 @@ static int pump_response_head(struct client *c)
 	iob_consume(&u->in, end);
 	x->head_done = 1;
 	if (rs.status == 101) {
-		int one = 1;
-
 		c->state = C_TUNNEL;
 		set_timer(c, T_NONE, 0);
-		setsockopt(c->ep.fd, SOL_SOCKET, SO_KEEPALIVE, &one,
-			   sizeof(one));
-		setsockopt(u->ep.fd, SOL_SOCKET, SO_KEEPALIVE, &one,
-			   sizeof(one));
+		keepalive(c->ep.fd);
+		keepalive(u->ep.fd);
 		return 1;
 	}
 	set_timer(c, T_STREAM, STREAM_IDLE_MS);
