@@ -2,19 +2,33 @@
  * DESIGN: the cache is a small array (ROUTE_CACHE_SIZE entries, least
  * recently used replaced) under one mutex, used by the libwebsockets
  * service thread and every front end thread. The lock is held only to
- * compare and copy entries: the stat(2) calls and, on a miss, the YAML
- * parses run outside it, so a slow disk read never stalls the other
+ * look entries up, copy them and take in change notices: on a miss, the
+ * YAML parses run outside it, so a slow disk read never stalls the other
  * threads' lookups.
+ *
+ * Knowing when an entry is stale. Normally from inotify: the spec and
+ * status directories are watched, every lookup first drains the pending
+ * notices (one non-blocking read(2), under the lock) and forgets the
+ * entries whose files changed. A notice is queued by the very rename or
+ * write that changes a file, so a request made after a change is routed
+ * by the new files. A parse that raced with a change (the epoch moved
+ * while it ran) is used but not kept. When inotify is not available, or
+ * a watch is lost or its queue overflowed, each lookup compares the
+ * files' identity instead (inode, size, mtime: two fstatat(2) calls
+ * relative to the open directories).
  */
 #include "apiserver/route.h"
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "specs/core/error.h"
 #include "specs/validate.h"
@@ -22,6 +36,9 @@
 
 #define ROUTE_CACHE_SIZE 256
 #define OWNER_MAX 128
+#define WATCH_EVENTS                                                           \
+	(IN_CREATE | IN_DELETE | IN_MODIFY | IN_CLOSE_WRITE | IN_MOVED_FROM |  \
+	 IN_MOVED_TO | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF)
 
 struct file_id {
 	ino_t ino;
@@ -30,7 +47,8 @@ struct file_id {
 };
 
 struct entry {
-	struct file_id spec, status;
+	struct file_id spec, status; /* stat mode */
+	int fresh;		     /* inotify mode: no change seen since */
 	char owner[OWNER_MAX + 1];
 	struct wl_route route;
 	uint64_t used;
@@ -38,7 +56,10 @@ struct entry {
 
 struct wl_route_cache {
 	const struct wl_store *store;
-	pthread_mutex_t lock;
+	int specs_fd, status_fd; /* the directories, or -1 */
+	int ifd;		 /* inotify, or -1: stat mode */
+	pthread_mutex_t lock;	 /* everything below */
+	uint64_t epoch;		 /* counts the change notices taken in */
 	uint64_t clock;
 	struct entry entries[ROUTE_CACHE_SIZE];
 };
@@ -53,6 +74,17 @@ int wl_route_cache_new(struct wl_route_cache **out,
 		return WL_ERROR;
 	}
 	c->store = store;
+	/* stat(2) relative to these walks one path component, not all. */
+	c->specs_fd = open(store->specs_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	c->status_fd =
+		open(store->status_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	c->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (c->ifd >= 0 &&
+	    (inotify_add_watch(c->ifd, store->specs_dir, WATCH_EVENTS) < 0 ||
+	     inotify_add_watch(c->ifd, store->status_dir, WATCH_EVENTS) < 0)) {
+		close(c->ifd);
+		c->ifd = -1;
+	}
 	pthread_mutex_init(&c->lock, NULL);
 	*out = c;
 	return 0;
@@ -62,16 +94,33 @@ void wl_route_cache_free(struct wl_route_cache *c)
 {
 	if (!c)
 		return;
+	if (c->specs_fd >= 0)
+		close(c->specs_fd);
+	if (c->status_fd >= 0)
+		close(c->status_fd);
+	if (c->ifd >= 0)
+		close(c->ifd);
 	pthread_mutex_destroy(&c->lock);
 	free(c);
 }
 
-static int file_id_of(const char *path, struct file_id *out)
+/* The identity of <dir>/<id>.yaml (dirfd: dir opened, or -1). */
+static int file_id_of(int dirfd, const char *dir, const char *id,
+		      struct file_id *out)
 {
+	char path[4096];
 	struct stat st;
+	int r;
 
 	memset(out, 0, sizeof(*out));
-	if (stat(path, &st) < 0)
+	if (dirfd >= 0) {
+		snprintf(path, sizeof(path), "%s.yaml", id);
+		r = fstatat(dirfd, path, &st, 0);
+	} else {
+		snprintf(path, sizeof(path), "%s/%s.yaml", dir, id);
+		r = stat(path, &st);
+	}
+	if (r < 0)
 		return -1;
 	out->ino = st.st_ino;
 	out->size = st.st_size;
@@ -93,6 +142,44 @@ static struct entry *find(struct wl_route_cache *c, const char *id)
 		if (!strcmp(c->entries[i].route.id, id))
 			return &c->entries[i];
 	return NULL;
+}
+
+/*
+ * Under the lock: take in the pending change notices. A watch that is
+ * gone or a queue that overflowed puts the cache in stat mode for good.
+ */
+static void drain(struct wl_route_cache *c)
+{
+	char buf[4096]
+		__attribute__((aligned(__alignof__(struct inotify_event))));
+	ssize_t n;
+
+	while (c->ifd >= 0 && (n = read(c->ifd, buf, sizeof(buf))) > 0) {
+		for (char *p = buf; p < buf + n;) {
+			const struct inotify_event *ev = (const void *)p;
+			size_t len = ev->len ? strlen(ev->name) : 0;
+
+			p += sizeof(*ev) + ev->len;
+			c->epoch++;
+			if (ev->mask & (IN_Q_OVERFLOW | IN_IGNORED |
+					IN_DELETE_SELF | IN_MOVE_SELF)) {
+				close(c->ifd);
+				c->ifd = -1;
+				break;
+			}
+			if (len > 5 && !strcmp(ev->name + len - 5, ".yaml")) {
+				char id[WL_ID_MAX + 1];
+				struct entry *e;
+
+				if (len - 5 >= sizeof(id))
+					continue;
+				memcpy(id, ev->name, len - 5);
+				id[len - 5] = '\0';
+				if ((e = find(c, id)))
+					e->fresh = 0;
+			}
+		}
+	}
 }
 
 /* Parse the spec and status files into e (not under the lock). */
@@ -117,35 +204,57 @@ done:
 	return error;
 }
 
+/* Under the lock: a valid entry of id for user: 1 (*owned set), or 0. */
+static int hit(struct wl_route_cache *c, const char *id,
+	       const struct file_id *spec, const struct file_id *status,
+	       const char *user, struct wl_route *out, int *owned)
+{
+	struct entry *e = find(c, id);
+
+	if (!e)
+		return 0;
+	if (c->ifd >= 0 ? !e->fresh
+			: !file_id_eq(&e->spec, spec) ||
+				  !file_id_eq(&e->status, status))
+		return 0;
+	e->used = ++c->clock;
+	*owned = !strcmp(e->owner, user);
+	if (*owned)
+		*out = e->route;
+	return 1;
+}
+
 int wl_route_lookup(struct wl_route_cache *c, const char *id, const char *user,
 		    struct wl_route *out)
 {
 	struct file_id spec, status;
 	struct entry *e, fresh;
-	char path[4096];
-	int hit = 0, owned = 0;
+	uint64_t epoch;
+	int owned = 0, watched, found;
 
 	if (wl_validate_id(id) < 0)
 		return WL_ENOTFOUND;
-	snprintf(path, sizeof(path), "%s/%s.yaml", c->store->specs_dir, id);
-	if (file_id_of(path, &spec) < 0)
-		return WL_ENOTFOUND;
-	snprintf(path, sizeof(path), "%s/%s.yaml", c->store->status_dir, id);
-	file_id_of(path, &status); /* none yet is fine: all zero */
-
+	memset(&spec, 0, sizeof(spec));
+	memset(&status, 0, sizeof(status));
 	pthread_mutex_lock(&c->lock);
-	e = find(c, id);
-	if (e && file_id_eq(&e->spec, &spec) &&
-	    file_id_eq(&e->status, &status)) {
-		hit = 1;
-		e->used = ++c->clock;
-		owned = !strcmp(e->owner, user);
-		if (owned)
-			*out = e->route;
-	}
+	drain(c);
+	watched = c->ifd >= 0;
+	found = watched && hit(c, id, NULL, NULL, user, out, &owned);
+	epoch = c->epoch;
 	pthread_mutex_unlock(&c->lock);
-	if (hit)
+	if (found)
 		return owned ? 0 : WL_ENOTFOUND;
+	if (!watched) {
+		if (file_id_of(c->specs_fd, c->store->specs_dir, id, &spec) < 0)
+			return WL_ENOTFOUND;
+		/* none yet is fine: all zero */
+		file_id_of(c->status_fd, c->store->status_dir, id, &status);
+		pthread_mutex_lock(&c->lock);
+		found = hit(c, id, &spec, &status, user, out, &owned);
+		pthread_mutex_unlock(&c->lock);
+		if (found)
+			return owned ? 0 : WL_ENOTFOUND;
+	}
 
 	memset(&fresh, 0, sizeof(fresh));
 	if (load(c->store, id, &fresh) < 0)
@@ -157,6 +266,9 @@ int wl_route_lookup(struct wl_route_cache *c, const char *id, const char *user,
 		*out = fresh.route;
 
 	pthread_mutex_lock(&c->lock);
+	drain(c);
+	/* Changed while we read: good for this request, not for later. */
+	fresh.fresh = c->epoch == epoch;
 	e = find(c, id);
 	if (!e) {
 		e = &c->entries[0];

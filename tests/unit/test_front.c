@@ -440,6 +440,67 @@ static void test_answers_of_our_own(void)
 	wl_buf_release(&out);
 }
 
+/* Write a file the way the store does: a temporary file, then rename. */
+static int replace_file(const char *path, const char *text)
+{
+	char tmp[512];
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	if (write_file(tmp, text) < 0)
+		return -1;
+	return rename(tmp, path);
+}
+
+/*
+ * A request made after a status or spec change is routed by the new
+ * files, every time (the route cache must never answer from before).
+ */
+static void test_routing_follows_changes(void)
+{
+	static const char req[] =
+		"GET /api/worklet/worklets/t5/proxy/count HTTP/1.1\r\n"
+		"X-User-ID: u1\r\nConnection: close\r\n\r\n";
+	char spec[256], status[256], text[512];
+	struct wl_buf out;
+
+	wl_buf_init(&out, 1 << 20);
+	snprintf(spec, sizeof(spec), "%s/specs/t5.yaml", state_dir);
+	snprintf(status, sizeof(status), "%s/status/t5.yaml", state_dir);
+	CHECK(add_worklet("t5", "u1", "running", app_port) == 0);
+	for (int i = 0; i < 20; i++) {
+		const char *phase = i % 2 ? "stopped" : "running";
+
+		snprintf(text, sizeof(text),
+			 "apiVersion: worklet.dev/v1\nkind: WorkletStatus\n"
+			 "metadata:\n  id: t5\n  generation: 1\nstatus:\n"
+			 "  phase: %s\n  port: %d\n",
+			 phase, app_port);
+		CHECK(replace_file(status, text) == 0);
+		exchange(req, &out);
+		if (strncmp(wl_buf_cstr(&out),
+			    i % 2 ? "HTTP/1.1 503" : "HTTP/1.1 200", 12))
+			fprintf(stderr, "round %d (%s): %.60s\n", i, phase,
+				wl_buf_cstr(&out));
+		CHECK(!strncmp(wl_buf_cstr(&out),
+			       i % 2 ? "HTTP/1.1 503" : "HTTP/1.1 200", 12));
+	}
+	/* Given to someone else, then deleted: 404 at once. */
+	snprintf(text, sizeof(text),
+		 "apiVersion: worklet.dev/v1\nkind: Worklet\nmetadata:\n"
+		 "  name: t5\n  userId: u2\n  generation: 2\nspec:\n"
+		 "  gitRepo: /nowhere\n");
+	CHECK(replace_file(spec, text) == 0);
+	exchange(req, &out);
+	CHECK(!strncmp(wl_buf_cstr(&out), "HTTP/1.1 404", 12));
+	CHECK(add_worklet("t5", "u1", "running", app_port) == 0);
+	exchange(req, &out);
+	CHECK(!strncmp(wl_buf_cstr(&out), "HTTP/1.1 200", 12));
+	CHECK(unlink(spec) == 0);
+	exchange(req, &out);
+	CHECK(!strncmp(wl_buf_cstr(&out), "HTTP/1.1 404", 12));
+	wl_buf_release(&out);
+}
+
 static void test_oversized_head(void)
 {
 	struct wl_buf req, out;
@@ -684,6 +745,7 @@ int main(void)
 		UNIT(test_others_go_to_lws_untouched),
 		UNIT(test_answers_of_our_own),
 		UNIT(test_oversized_head),
+		UNIT(test_routing_follows_changes),
 		UNIT(test_upstream_keepalive),
 		UNIT(test_slow_reader_bounded_memory),
 		UNIT(test_websocket_tunnel),
