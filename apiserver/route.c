@@ -185,6 +185,7 @@ static void drain(struct wl_route_cache *c)
 /* Parse the spec and status files into e (not under the lock). */
 static int load(const struct wl_store *store, const char *id, struct entry *e)
 {
+	const struct wl_condition *ready;
 	struct wl_worklet w;
 	int error = WL_ENOTFOUND;
 
@@ -196,6 +197,12 @@ static int load(const struct wl_store *store, const char *id, struct entry *e)
 	snprintf(e->owner, sizeof(e->owner), "%s", w.meta.user_id);
 	e->route.phase = w.status.phase;
 	e->route.port = w.status.port;
+	ready = wl_status_condition(&w.status, "Ready");
+	e->route.serving =
+		w.status.port &&
+		(w.status.phase == WL_PHASE_RUNNING ||
+		 (ready && ready->status && !strcmp(ready->status, "True") &&
+		  w.status.container_id));
 	snprintf(e->route.last_error, sizeof(e->route.last_error), "%s",
 		 w.status.last_error ? w.status.last_error : "");
 	error = 0;
@@ -284,7 +291,7 @@ int wl_route_lookup(struct wl_route_cache *c, const char *id, const char *user,
 
 int wl_route_serving(const struct wl_route *r)
 {
-	return r->phase == WL_PHASE_RUNNING && r->port > 0;
+	return r->serving;
 }
 
 int wl_route_not_serving_text(const struct wl_route *r, struct wl_buf *out)

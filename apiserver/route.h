@@ -26,7 +26,8 @@
 struct wl_route {
 	char id[WL_ID_MAX + 1];
 	enum wl_phase phase;
-	int port; /* on 127.0.0.1; 0 when none */
+	int port;    /* on 127.0.0.1; 0 when none */
+	int serving; /* a version of the app answers on port */
 	char last_error[512];
 };
 
@@ -47,7 +48,10 @@ void wl_route_cache_free(struct wl_route_cache *c);
 int wl_route_lookup(struct wl_route_cache *c, const char *id, const char *user,
 		    struct wl_route *out);
 
-/* 1 if the worklet is serving: running with a port. */
+/*
+ * 1 if the worklet's app answers on its port: it is running, or an older
+ * version is still Ready while a new one builds and starts (a rollout).
+ */
 int wl_route_serving(const struct wl_route *r);
 
 /*

@@ -484,6 +484,26 @@ static void test_routing_follows_changes(void)
 		CHECK(!strncmp(wl_buf_cstr(&out),
 			       i % 2 ? "HTTP/1.1 503" : "HTTP/1.1 200", 12));
 	}
+	/* A rollout: the old version stays Ready while the new one builds. */
+	snprintf(text, sizeof(text),
+		 "apiVersion: worklet.dev/v1\nkind: WorkletStatus\n"
+		 "metadata:\n  id: t5\n  generation: 2\nstatus:\n"
+		 "  phase: building\n  port: %d\n  containerId: c0ffee\n"
+		 "  conditions:\n  - type: Ready\n    status: \"True\"\n"
+		 "    reason: Serving\n",
+		 app_port);
+	CHECK(replace_file(status, text) == 0);
+	exchange(req, &out);
+	CHECK(!strncmp(wl_buf_cstr(&out), "HTTP/1.1 200", 12));
+	snprintf(text, sizeof(text),
+		 "apiVersion: worklet.dev/v1\nkind: WorkletStatus\n"
+		 "metadata:\n  id: t5\n  generation: 2\nstatus:\n"
+		 "  phase: building\n  port: %d\n",
+		 app_port);
+	CHECK(replace_file(status, text) == 0);
+	exchange(req, &out);
+	CHECK(!strncmp(wl_buf_cstr(&out), "HTTP/1.1 503", 12));
+	CHECK_CONTAINS(wl_buf_cstr(&out), "it is building");
 	/* Given to someone else, then deleted: 404 at once. */
 	snprintf(text, sizeof(text),
 		 "apiVersion: worklet.dev/v1\nkind: Worklet\nmetadata:\n"
