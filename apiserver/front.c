@@ -22,9 +22,9 @@
  * (atomics), the auth tables (read-only), the route cache (route.c, its
  * own lock), and the hand-off callback (server.c: a locked queue and
  * lws_cancel_service(); lws itself is only ever called on its thread).
- * Nothing here blocks: sockets are non-blocking, the only file access is
- * the route cache's stat(2) calls (and, when a worklet's files changed,
- * one YAML parse).
+ * Nothing here blocks: sockets are non-blocking, and the only file access
+ * is the route cache's (a non-blocking read of its inotify descriptor per
+ * request, and one YAML parse when a worklet's files changed).
  *
  * Ownership of a client connection. It starts as ours. After each
  * complete exchange it stays ours, and its next request head is read
@@ -106,8 +106,10 @@
 #include "specs/core/banned.h"
 
 #define THREADS_MAX 4
+#define NOFILE_WANT 65536 /* descriptors: see wl_front_new() */
 #define URI_MAX 4096
 #define EVENTS_MAX 128
+#define DRIVE_STEPS 64 /* per connection and batch */
 
 /* Buffers. Reads stop when an input buffer is full (back-pressure). */
 #define IN_MAX (WL_HTTP1_HEAD_MAX + 16 * 1024)
@@ -235,6 +237,8 @@ struct client {
 	int eof, error, shut_wr;
 	int close_after;
 	int handed_off;
+	int queued; /* on the worker's ready list */
+	struct client *next_ready;
 	size_t peeked;	   /* bytes of the head seen at the last peek */
 	int64_t peek_ms;   /* when */
 	int peek_deferred; /* a slow head: peek again at the next tick */
@@ -253,6 +257,7 @@ struct worker {
 	int64_t listen_resume;
 	int64_t now;
 	struct client *clients;
+	struct client *ready;  /* to drive again after this batch */
 	struct upstream *pool; /* idle, most recently used first */
 	struct ep *dead;       /* to free after this batch */
 	struct wl_buf head;    /* scratch: a head being built */
@@ -521,6 +526,13 @@ static void client_close(struct client *c)
 		return;
 	if (c->up)
 		up_close(c->up);
+	if (c->queued)
+		for (struct client **pp = &w->ready; *pp;
+		     pp = &(*pp)->next_ready)
+			if (*pp == c) {
+				*pp = c->next_ready;
+				break;
+			}
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -1784,9 +1796,17 @@ static int step_linger(struct client *c)
 	return n > 0;
 }
 
+/*
+ * Move the connection on as far as it goes now. At most DRIVE_STEPS steps
+ * at a time, so that one busy transfer cannot starve the others; one that
+ * could go on is queued to be driven again after the batch (its sockets
+ * are edge-triggered: no new event would come for what is already there).
+ */
 static void drive(struct client *c)
 {
-	for (int i = 0; i < 64 && !c->ep.dead; i++) {
+	int i;
+
+	for (i = 0; i < DRIVE_STEPS && !c->ep.dead; i++) {
 		int progress = 0;
 
 		switch (c->state) {
@@ -1805,6 +1825,11 @@ static void drive(struct client *c)
 		}
 		if (!progress)
 			break;
+	}
+	if (i == DRIVE_STEPS && !c->ep.dead && !c->queued) {
+		c->queued = 1;
+		c->next_ready = c->w->ready;
+		c->w->ready = c;
 	}
 }
 
@@ -1994,7 +2019,8 @@ static void *worker_main(void *arg)
 	w->now = wl_time_mono_ms();
 	next_tick = w->now + TICK_MS;
 	while (!atomic_load(&w->f->stop)) {
-		int timeout = (int)(next_tick - w->now), n;
+		int timeout = w->ready ? 0 : (int)(next_tick - w->now), n;
+		struct client *ready;
 
 		n = epoll_wait(w->epfd, evs, EVENTS_MAX,
 			       timeout > 0 ? timeout : 0);
@@ -2018,6 +2044,15 @@ static void *worker_main(void *arg)
 					    evs[i].events);
 				break;
 			}
+		}
+		ready = w->ready;
+		w->ready = NULL;
+		while (ready) {
+			struct client *c = ready;
+
+			ready = c->next_ready;
+			c->queued = 0;
+			drive(c);
 		}
 		if (w->now >= next_tick) {
 			sweep(w);
@@ -2106,8 +2141,20 @@ int wl_front_new(struct wl_front **out, const struct wl_front_options *opts)
 		f->nworkers = 1;
 	if (f->nworkers > THREADS_MAX)
 		f->nworkers = THREADS_MAX;
-	/* Each client may need a second descriptor for its app; keep some
-	 * for lws, files and Docker. */
+	/*
+	 * Connections that never finish their head are closed after
+	 * HEAD_TIMEOUT_MS, but until then each holds a descriptor: the usual
+	 * soft limit of 1024 would let a few hundred of them lock everyone
+	 * out. Raise it (lws sizes its tables by it, hence the cap). Each
+	 * client may need a second descriptor for its app; keep some for
+	 * lws, files and Docker.
+	 */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < NOFILE_WANT &&
+	    rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur =
+			rl.rlim_max < NOFILE_WANT ? rl.rlim_max : NOFILE_WANT;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
 	f->max_live = 4096;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
 		f->max_live = rl.rlim_cur > 512 ? (int)((rl.rlim_cur - 256) / 2)
