@@ -28,6 +28,7 @@
 #include "specs/core/buf.h"
 #include "specs/core/timeutil.h"
 #include "specs/spec_store.h"
+#include "echo_app.h"
 #include "unit.h"
 
 static struct wl_config cfg;
@@ -45,38 +46,6 @@ static struct wl_buf lws_seen;
 static atomic_int lws_handoffs;
 
 /* ---- helpers ------------------------------------------------------------ */
-
-static int free_port(void)
-{
-	struct sockaddr_in sa;
-	socklen_t sl = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (!bind(fd, (struct sockaddr *)&sa, sizeof(sa)) &&
-	    !getsockname(fd, (struct sockaddr *)&sa, &sl))
-		port = ntohs(sa.sin_port);
-	close(fd);
-	return port;
-}
-
-static int connect_port(int port)
-{
-	struct sockaddr_in sa;
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_port = htons((uint16_t)port);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
 
 /* Read until the peer closes, or until nothing came for wait_ms. */
 static void read_all(int fd, struct wl_buf *out, int wait_ms)
@@ -207,34 +176,6 @@ static int add_worklet(const char *id, const char *user, const char *phase,
 	return write_file(path, text);
 }
 
-static int start_app(void)
-{
-	const char *fx = getenv("WL_FIXTURES");
-	char script[1024], portstr[16];
-
-	snprintf(script, sizeof(script), "%s/apps/echo/server.js",
-		 fx ? fx : "tests/fixtures");
-	app_port = free_port();
-	snprintf(portstr, sizeof(portstr), "%d", app_port);
-	app_pid = fork();
-	if (app_pid == 0) {
-		setenv("PORT", portstr, 1);
-		setenv("HOST", "127.0.0.1", 1);
-		execlp("node", "node", script, (char *)NULL);
-		_exit(127);
-	}
-	for (int i = 0; i < 100; i++) {
-		int fd = connect_port(app_port);
-
-		if (fd >= 0) {
-			close(fd);
-			return 0;
-		}
-		usleep(50 * 1000);
-	}
-	return -1;
-}
-
 static int start_front(void)
 {
 	struct wl_front_options fo;
@@ -276,10 +217,7 @@ static void stop_all(void)
 	wl_auth_free(auth);
 	wl_store_release(&store);
 	wl_config_release(&cfg);
-	if (app_pid > 0) {
-		kill(app_pid, SIGTERM);
-		waitpid(app_pid, NULL, 0);
-	}
+	echo_app_stop(app_pid);
 	if (state_dir[0]) {
 		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", state_dir);
 		if (system(cmd) != 0)
@@ -653,21 +591,6 @@ static void test_upstream_keepalive(void)
 	wl_buf_release(&out);
 }
 
-static long rss_kb(void)
-{
-	char line[256];
-	long kb = -1;
-	FILE *f = fopen("/proc/self/status", "r");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, "VmRSS:", 6))
-			kb = strtol(line + 6, NULL, 10);
-	fclose(f);
-	return kb;
-}
-
 /*
  * 50 MiB to a client reading at about 25 MB/s, with and without a length:
  * back-pressure keeps the front end's memory flat, and HTTP/1.1 gets the
@@ -779,20 +702,11 @@ static void test_websocket_tunnel(void)
 		"asyncio.run(main())\n";
 	char url[128];
 	uint64_t sessions = atomic_load(&wl_metrics.proxy_ws_sessions);
-	pid_t pid;
-	int status = -1;
 
 	snprintf(url, sizeof(url),
 		 "ws://127.0.0.1:%d/api/worklet/worklets/t1/proxy/ws",
 		 front_port);
-	pid = fork();
-	if (pid == 0) {
-		execl("/usr/bin/python3", "python3", "-c", script, url,
-		      (char *)NULL);
-		_exit(127);
-	}
-	waitpid(pid, &status, 0);
-	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	CHECK(run_python(script, url) == 0);
 	CHECK(atomic_load(&wl_metrics.proxy_ws_sessions) == sessions + 1);
 }
 
@@ -815,7 +729,7 @@ int main(void)
 
 	signal(SIGPIPE, SIG_IGN);
 	wl_buf_init(&lws_seen, 1 << 20);
-	if (start_app() < 0 || start_front() < 0) {
+	if (echo_app_start(&app_port, &app_pid) < 0 || start_front() < 0) {
 		fprintf(stderr, "cannot start the echo app or the front end\n");
 		stop_all();
 		return 1;

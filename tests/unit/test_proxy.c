@@ -26,6 +26,7 @@
 #include "apiserver/session.h"
 #include "specs/core/buf.h"
 #include "specs/core/timeutil.h"
+#include "echo_app.h"
 #include "unit.h"
 
 static struct lws_context *cx;
@@ -111,53 +112,6 @@ static void *service_main(void *arg)
 
 /* ---- helpers
  * ----------------------------------------------------------------- */
-
-static int free_port(void)
-{
-	struct sockaddr_in sa;
-	socklen_t sl = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (!bind(fd, (struct sockaddr *)&sa, sizeof(sa)) &&
-	    !getsockname(fd, (struct sockaddr *)&sa, &sl))
-		port = ntohs(sa.sin_port);
-	close(fd);
-	return port;
-}
-
-static int connect_port(int port)
-{
-	struct sockaddr_in sa;
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_port = htons((uint16_t)port);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-static long rss_kb(void)
-{
-	char line[256];
-	long kb = -1;
-	FILE *f = fopen("/proc/self/status", "r");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, "VmRSS:", 6))
-			kb = strtol(line + 6, NULL, 10);
-	fclose(f);
-	return kb;
-}
 
 struct reply {
 	long status;
@@ -327,34 +281,6 @@ static long echo_conn(const struct reply *r)
 /* ---- setup -----------------------------------------------------------------
  */
 
-static int start_app(void)
-{
-	const char *fx = getenv("WL_FIXTURES");
-	char script[1024], portstr[16];
-
-	snprintf(script, sizeof(script), "%s/apps/echo/server.js",
-		 fx ? fx : "tests/fixtures");
-	app_port = free_port();
-	snprintf(portstr, sizeof(portstr), "%d", app_port);
-	app_pid = fork();
-	if (app_pid == 0) {
-		setenv("PORT", portstr, 1);
-		setenv("HOST", "127.0.0.1", 1);
-		execlp("node", "node", script, (char *)NULL);
-		_exit(127);
-	}
-	for (int i = 0; i < 100; i++) {
-		int fd = connect_port(app_port);
-
-		if (fd >= 0) {
-			close(fd);
-			return 0;
-		}
-		usleep(50 * 1000);
-	}
-	return -1;
-}
-
 static int start_server(void)
 {
 	struct lws_context_creation_info info;
@@ -383,10 +309,7 @@ static void stop_all(void)
 		lws_context_destroy(cx);
 		cx = NULL;
 	}
-	if (app_pid > 0) {
-		kill(app_pid, SIGTERM);
-		waitpid(app_pid, NULL, 0);
-	}
+	echo_app_stop(app_pid);
 }
 
 /* ---- tests
@@ -782,18 +705,9 @@ static void test_websocket_echo_and_close(void)
 		"asyncio.run(main())\n";
 	char url[128];
 	uint64_t sessions = atomic_load(&wl_metrics.proxy_ws_sessions);
-	pid_t pid;
-	int status = -1;
 
 	snprintf(url, sizeof(url), "ws://127.0.0.1:%d/p/ws", proxy_port);
-	pid = fork();
-	if (pid == 0) {
-		execl("/usr/bin/python3", "python3", "-c", script, url,
-		      (char *)NULL);
-		_exit(127);
-	}
-	waitpid(pid, &status, 0);
-	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	CHECK(run_python(script, url) == 0);
 	CHECK(atomic_load(&wl_metrics.proxy_ws_sessions) == sessions + 1);
 }
 
@@ -811,18 +725,9 @@ static void test_websocket_app_down_closes(void)
 		"            sys.exit(0 if e.code == 1014 else 2)\n"
 		"asyncio.run(main())\n";
 	char url[128];
-	pid_t pid;
-	int status = -1;
 
 	snprintf(url, sizeof(url), "ws://127.0.0.1:%d/p/down/ws", proxy_port);
-	pid = fork();
-	if (pid == 0) {
-		execl("/usr/bin/python3", "python3", "-c", script, url,
-		      (char *)NULL);
-		_exit(127);
-	}
-	waitpid(pid, &status, 0);
-	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	CHECK(run_python(script, url) == 0);
 }
 
 int main(void)
@@ -847,7 +752,7 @@ int main(void)
 
 	signal(SIGPIPE, SIG_IGN);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	if (start_app() < 0 || start_server() < 0) {
+	if (echo_app_start(&app_port, &app_pid) < 0 || start_server() < 0) {
 		fprintf(stderr, "cannot start the echo app or the server\n");
 		stop_all();
 		return 1;
