@@ -7,10 +7,16 @@
 # watchers: the time for one phase change to reach all of them.
 #
 #   hack/bench-proxy.sh [seconds per run, default 10] [watchers, default 1000]
+#                       [rounds, default 1]
+#
+# With rounds > 1 the three targets are measured in turn that many times and
+# each figure is the median: on a small shared machine one run of each can
+# differ by a fifth from the next.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 duration=${1:-10}
 watchers=${2:-1000}
+rounds=${3:-1}
 
 need=()
 command -v wrk >/dev/null || need+=(wrk)
@@ -99,9 +105,17 @@ measure() {
 		END { printf "%.0f %.3f %.3f\n", rps, p50, p99 }'
 }
 curl -fs "http://127.0.0.1:$port/" >/dev/null
-read -r a_rps a_p50 a_p99 < <(measure "http://127.0.0.1:$port/")
-read -r b_rps b_p50 b_p99 < <(measure "http://127.0.0.1:$nginx_port/")
-read -r c_rps c_p50 c_p99 < <(measure -H "X-User-ID: bench" "$api/api/worklet/worklets/$id/proxy/")
+for ((r = 0; r < rounds; r++)); do
+	measure "http://127.0.0.1:$port/" >>"$work/a"
+	measure "http://127.0.0.1:$nginx_port/" >>"$work/b"
+	measure -H "X-User-ID: bench" "$api/api/worklet/worklets/$id/proxy/" >>"$work/c"
+done
+# The median of each column over the rounds.
+median() { for col in 1 2 3; do cut -d' ' -f$col "$1" | sort -g | awk '{v[NR] = $1}
+	END { printf "%s ", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; done; echo; }
+read -r a_rps a_p50 a_p99 < <(median "$work/a")
+read -r b_rps b_p50 b_p99 < <(median "$work/b")
+read -r c_rps c_p50 c_p99 < <(median "$work/c")
 printf '%-28s %10s %9s %9s\n' target req/s p50_ms p99_ms
 printf '%-28s %10s %9s %9s\n' "(a) container direct" "$a_rps" "$a_p50" "$a_p99"
 printf '%-28s %10s %9s %9s\n' "(b) nginx keepalive proxy" "$b_rps" "$b_p50" "$b_p99"
