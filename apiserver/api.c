@@ -855,6 +855,12 @@ static void handle_put(const struct wl_config *cfg,
 		wl_api_error(rs, 400, "invalid", "%s", wl_error_last());
 		goto out;
 	}
+	/* Well-formed but more than this service grants: 422. */
+	if (wl_config_check_resources(cfg, &in.spec.resources) < 0) {
+		wl_api_error(rs, 422, "resources_exceed_ceiling", "%s",
+			     wl_error_last());
+		goto out;
+	}
 	if (!wl_git_host_allowed(in.spec.git_repo, cfg->git_allowed_hosts)) {
 		wl_api_error(rs, 400, "invalid",
 			     "spec.gitRepo: the host is not allowed; "

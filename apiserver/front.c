@@ -98,6 +98,7 @@
 
 #include "apiserver/http1.h"
 #include "apiserver/metrics.h"
+#include "apiserver/peer_guard.h"
 #include "apiserver/session.h"
 #include "specs/core/error.h"
 #include "specs/core/log.h"
@@ -271,6 +272,7 @@ struct wl_front {
 	atomic_int stop;
 	atomic_int live; /* client connections we own */
 	int max_live;
+	int guard; /* not on loopback: refuse worklet containers */
 	int nworkers;
 	struct worker workers[THREADS_MAX];
 };
@@ -1959,6 +1961,11 @@ static void on_accept(struct worker *w)
 			close(fd); /* at capacity: shed load at once */
 			continue;
 		}
+		if (w->f->guard &&
+		    wl_peer_guard_refuses((const struct sockaddr *)&sa)) {
+			close(fd); /* a worklet container: see peer_guard.h */
+			continue;
+		}
 		client_new(w, fd, (struct sockaddr *)&sa);
 	}
 }
@@ -2161,6 +2168,7 @@ int wl_front_new(struct wl_front **out, const struct wl_front_options *opts)
 						: 128;
 	if ((error = open_listener(opts->cfg, &f->listen_fd)) < 0)
 		goto fail;
+	f->guard = !wl_config_listen_is_loopback(opts->cfg);
 	f->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (f->wake_fd < 0)
 		goto sys_fail;

@@ -65,6 +65,16 @@ static const struct option options[] = {
 	{ "limits.memory", NULL, K_SIZE, OFF(default_memory), 0, 0 },
 	{ "limits.cpus", NULL, K_CPUS, OFF(default_nano_cpus), 0, 0 },
 	{ "limits.pids", NULL, K_INT, OFF(default_pids), 1, 1000000 },
+	{ "limits.maxMemory", "WORKLET_LIMIT_MEMORY_MAX", K_SIZE,
+	  OFF(max_memory), 0, 0 },
+	{ "limits.maxCpus", "WORKLET_LIMIT_CPUS_MAX", K_CPUS,
+	  OFF(max_nano_cpus), 0, 0 },
+	{ "limits.maxPids", "WORKLET_LIMIT_PIDS_MAX", K_INT, OFF(max_pids), 1,
+	  1000000 },
+	{ "buildOutputMax", "WORKLET_BUILD_OUTPUT_MAX", K_SIZE,
+	  OFF(build_output_max), 0, 0 },
+	{ "imageDiskBudget", "WORKLET_IMAGE_DISK_BUDGET", K_SIZE,
+	  OFF(image_disk_budget), 0, 0 },
 	{ "logLevel", "WORKLET_LOG_LEVEL", K_LOGLEVEL, OFF(log_level), 0, 0 },
 	{ "listen", "WORKLET_LISTEN", K_STR, OFF(listen), 0, 0 },
 	{ "publicUrl", "WORKLET_PUBLIC_URL", K_STR, OFF(public_url), 0, 0 },
@@ -161,6 +171,10 @@ int wl_config_init(struct wl_config *c)
 	c->default_memory = 512LL << 20;
 	c->default_nano_cpus = 1000000000;
 	c->default_pids = 256;
+	c->max_memory = 2LL << 30;
+	c->max_nano_cpus = 2000000000;
+	c->max_pids = 1024;
+	c->build_output_max = 8LL << 20;
 	c->log_level = WL_LOG_INFO;
 	c->trust_user_header = -1;
 	c->max_body = 1 << 20;
@@ -228,7 +242,8 @@ static int apply(struct wl_config *c, const struct option *o, const char *v)
 	case K_INT:
 		if ((error = wl_parse_int64(&n, v, o->min, o->max)) < 0)
 			return error;
-		if (o->offset == OFF(default_pids))
+		if (o->offset == OFF(default_pids) ||
+		    o->offset == OFF(max_pids))
 			*(int64_t *)base = n;
 		else
 			*(int *)base = (int)n;
@@ -418,6 +433,14 @@ int wl_config_load_env(struct wl_config *c)
 		if (set_str(&c->public_url, url) < 0)
 			return WL_ERROR;
 	}
+	if (c->default_memory > c->max_memory ||
+	    c->default_nano_cpus > c->max_nano_cpus ||
+	    c->default_pids > c->max_pids) {
+		wl_error_set("limits: a default (memory, cpus, pids) is above "
+			     "its ceiling (limits.maxMemory, maxCpus, "
+			     "maxPids)");
+		return WL_EINVALID;
+	}
 	if (c->port_min > c->port_max) {
 		wl_error_set("ports.min (%d) is above ports.max (%d)",
 			     c->port_min, c->port_max);
@@ -518,4 +541,30 @@ const char *wl_config_git_token(const struct wl_config *c, const char *user,
 	}
 	fclose(f);
 	return c->github_token;
+}
+
+int wl_config_check_resources(const struct wl_config *c,
+			      const struct wl_resources *r)
+{
+	if (r->memory_bytes > c->max_memory) {
+		wl_error_set("spec.resources.memory: %lld bytes is above the "
+			     "ceiling of %lld (limits.maxMemory)",
+			     (long long)r->memory_bytes,
+			     (long long)c->max_memory);
+		return WL_EINVALID;
+	}
+	if (r->nano_cpus > c->max_nano_cpus) {
+		wl_error_set("spec.resources.cpus: %g is above the ceiling of "
+			     "%g (limits.maxCpus)",
+			     (double)r->nano_cpus / 1e9,
+			     (double)c->max_nano_cpus / 1e9);
+		return WL_EINVALID;
+	}
+	if (r->pids > c->max_pids) {
+		wl_error_set("spec.resources.pids: %lld is above the ceiling "
+			     "of %lld (limits.maxPids)",
+			     (long long)r->pids, (long long)c->max_pids);
+		return WL_EINVALID;
+	}
+	return 0;
 }

@@ -95,6 +95,18 @@ struct wl_config {
 	int64_t default_memory;
 	int64_t default_nano_cpus;
 	int64_t default_pids;
+	/* Ceilings of spec.resources: a spec above one is invalid. */
+	int64_t max_memory;
+	int64_t max_nano_cpus;
+	int64_t max_pids;
+	int64_t build_output_max; /* bytes of one build's output; 0: none */
+	/*
+	 * Bytes of images this instance may keep (0: no cache: a worklet's
+	 * old images go as soon as its new version serves). Above it, images
+	 * no container uses and no worklet serves are removed, least
+	 * recently used first (controller/image_gc.h).
+	 */
+	int64_t image_disk_budget;
 	int log_level;
 	/* API server */
 	char *listen;
@@ -166,6 +178,14 @@ const char *wl_config_git_token(const struct wl_config *c, const char *user,
 /* "worklet.instance=<instance>[,<extra>]" for Docker label filters. */
 void wl_config_label_filter(const struct wl_config *c, const char *extra,
 			    char *out, size_t n);
+
+/*
+ * 0 if r is within the configured ceilings, else WL_EINVALID with a
+ * message naming the field ("spec.resources.memory: ... ceiling ...").
+ */
+struct wl_resources;
+int wl_config_check_resources(const struct wl_config *c,
+			      const struct wl_resources *r);
 
 /* 1 if the listen address is a loopback address. */
 int wl_config_listen_is_loopback(const struct wl_config *c);

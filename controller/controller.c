@@ -27,7 +27,9 @@
 #include "controller/ctl_metrics.h"
 #include "controller/docker_client.h"
 #include "controller/git_repo.h"
+#include "controller/image_gc.h"
 #include "controller/reconcile.h"
+#include "controller/user_network.h"
 #include "controller/workqueue.h"
 #include "specs/prompt.h"
 #include "specs/core/error.h"
@@ -296,6 +298,26 @@ static void *check_agent(void *arg)
 	return NULL;
 }
 
+/*
+ * Networks no container uses (a user's last worklet went) and, with a
+ * disk budget, images over it. A network younger than two resyncs (10 s
+ * at least) stays: a worker may have just created it for a container.
+ */
+static void collect_docker(struct wl_controller *c, struct wl_docker *d)
+{
+	int64_t min_age = 2 * c->cfg->resync_ms;
+	int n;
+
+	if ((n = wl_user_network_collect(
+		     d, c->cfg, min_age < 10000 ? 10000 : min_age)) > 0)
+		wl_info("removed %d network(s) no worklet uses", n);
+	else if (n < 0)
+		wl_warn("network collection: %s", wl_error_last());
+	if (c->cfg->image_disk_budget > 0 &&
+	    (n = wl_image_gc_run(d, c->cfg, &c->rec.store)) < 0)
+		wl_warn("image budget: %s", wl_error_last());
+}
+
 static void *resync_main(void *arg)
 {
 	struct wl_controller *c = arg;
@@ -310,6 +332,7 @@ static void *resync_main(void *arg)
 		queue_ids(c, 1);
 		queue_labelled(c, d);
 		queue_clones(c);
+		collect_docker(c, d);
 		if (wl_git_cache_collect(c->rec.mirrors_dir,
 					 c->cfg->git_cache_ttl_ms) > 0)
 			wl_info("removed repository mirrors unused for %llds",

@@ -754,6 +754,8 @@ struct build {
 	struct wl_buf error; /* Docker's error message, if any */
 	char *image_id;
 	int oom;
+	size_t output_bytes; /* build output seen so far */
+	int too_much;	     /* output_bytes went over o->output_max */
 };
 
 /* A "Step 3/7 : RUN npm ci" line: remember it for the failure message. */
@@ -846,6 +848,20 @@ static int build_line(struct xfer *x, char *line, size_t len)
 	const char *s, *id;
 	cJSON *j;
 
+	/*
+	 * The output limit counts what Docker sends (JSON framing included):
+	 * a build that floods it is stopped by dropping the connection,
+	 * which makes the daemon cancel the build.
+	 */
+	b->output_bytes += len + 1;
+	if (b->o->output_max > 0 && b->output_bytes > b->o->output_max) {
+		b->too_much = 1;
+		wl_error_set("build of '%s' stopped: its output exceeds %zu "
+			     "bytes",
+			     b->o->tag ? b->o->tag : "image", b->o->output_max);
+		x->error = WL_ETOOBIG;
+		return WL_ETOOBIG;
+	}
 	j = cJSON_ParseWithLength(line, len);
 	if (!cJSON_IsObject(j)) {
 		/* Not the JSON we expect: still the build's output. */
@@ -947,6 +963,13 @@ int wl_docker_build(struct wl_docker *d, const struct wl_docker_build_opts *o,
 	error = perform(&x, "POST", wl_buf_cstr(&url), "application/x-tar",
 			o->context, o->context_len, 0);
 	output_flush(&b);
+	if (b.too_much) {
+		wl_error_set("build of '%s' stopped: its output exceeds %zu "
+			     "bytes",
+			     o->tag ? o->tag : "image", o->output_max);
+		error = WL_ETOOBIG;
+		goto done;
+	}
 	if (error == WL_ETIMEOUT) {
 		wl_error_set("build of '%s' timed out after %lld ms",
 			     o->tag ? o->tag : "image",
@@ -1072,6 +1095,7 @@ static int image_from_json(struct wl_docker_image *img, const cJSON *j,
 			    cJSON_GetObjectItemCaseSensitive(j, "Labels")) < 0)
 			goto fail;
 		img->created_ms = jint(j, "Created") * 1000;
+		img->size = jint(j, "Size");
 	} else {
 		config = cJSON_GetObjectItemCaseSensitive(j, "Config");
 		if (labels_from_json(&img->labels,
@@ -1082,6 +1106,7 @@ static int image_from_json(struct wl_docker_image *img, const cJSON *j,
 			lowest_tcp_port(cJSON_GetObjectItemCaseSensitive(
 				config, "ExposedPorts"));
 		img->created_ms = parse_time(jstr(j, "Created"));
+		img->size = jint(j, "Size");
 	}
 	return 0;
 fail:
@@ -1192,10 +1217,13 @@ static int create_body(const struct wl_container_config *c, char **out)
 {
 	static const char *const no_new_privs[] = { "no-new-privileges" };
 	static const char *const drop[] = { "ALL" };
-	/* What the generated images need to start as root and drop to a user.
-	 */
-	static const char *const add[] = { "CHOWN", "DAC_OVERRIDE", "FOWNER",
-					   "SETGID", "SETUID" };
+	/* What an image that starts as root needs to drop to its user. */
+	static const char *const root_image[] = { "CHOWN", "DAC_OVERRIDE",
+						  "FOWNER", "SETGID",
+						  "SETUID" };
+	size_t nadd = c->caps == WL_CAPS_NONE
+			      ? 0
+			      : sizeof(root_image) / sizeof(root_image[0]);
 	cJSON *root = NULL, *host, *env, *log, *o, *bindings, *b;
 	struct wl_buf kv, port;
 	size_t argc = 0;
@@ -1241,7 +1269,7 @@ static int create_body(const struct wl_container_config *c, char **out)
 	    !cJSON_AddItemToObject(host, "SecurityOpt", o) ||
 	    !(o = string_array(drop, 1)) ||
 	    !cJSON_AddItemToObject(host, "CapDrop", o) ||
-	    !(o = string_array(add, sizeof(add) / sizeof(add[0]))) ||
+	    !(o = string_array(root_image, nadd)) ||
 	    !cJSON_AddItemToObject(host, "CapAdd", o) ||
 	    !cJSON_AddBoolToObject(host, "Init", 1) ||
 	    !(log = cJSON_AddObjectToObject(host, "LogConfig")) ||
@@ -1252,7 +1280,16 @@ static int create_body(const struct wl_container_config *c, char **out)
 	    !(o = cJSON_AddObjectToObject(host, "RestartPolicy")) ||
 	    !cJSON_AddStringToObject(o, "Name", "no"))
 		goto oom;
-	if ((c->memory_bytes > 0 &&
+	/*
+	 * Memory and swap alike: MemorySwap equal to Memory means no swap
+	 * on top of the limit.
+	 */
+	if ((c->network &&
+	     !cJSON_AddStringToObject(host, "NetworkMode", c->network)) ||
+	    (c->memory_bytes > 0 &&
+	     !cJSON_AddNumberToObject(host, "MemorySwap",
+				      (double)c->memory_bytes)) ||
+	    (c->memory_bytes > 0 &&
 	     !cJSON_AddNumberToObject(host, "Memory",
 				      (double)c->memory_bytes)) ||
 	    (c->nano_cpus > 0 &&
@@ -1667,6 +1704,198 @@ int wl_docker_events(struct wl_docker *d, const char *label,
 	error = WL_EUNAVAIL;
 done:
 	cJSON_Delete(f);
+	wl_buf_release(&path);
+	xfer_release(&x);
+	return error;
+}
+
+/* ---- networks ---- */
+
+void wl_docker_network_release(struct wl_docker_network *n)
+{
+	if (!n)
+		return;
+	free(n->id);
+	free(n->name);
+	free(n->subnet);
+	wl_kvlist_release(&n->labels);
+	memset(n, 0, sizeof(*n));
+}
+
+void wl_docker_networks_free(struct wl_docker_network *n, size_t count)
+{
+	for (size_t i = 0; n && i < count; i++)
+		wl_docker_network_release(&n[i]);
+	free(n);
+}
+
+static int network_from_json(struct wl_docker_network *n, const cJSON *j)
+{
+	const cJSON *config, *first, *cs;
+
+	memset(n, 0, sizeof(*n));
+	config = cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(j, "IPAM"), "Config");
+	first = cJSON_IsArray(config) ? cJSON_GetArrayItem(config, 0) : NULL;
+	cs = cJSON_GetObjectItemCaseSensitive(j, "Containers");
+	if (dup_str(&n->id, jstr(j, "Id")) < 0 ||
+	    dup_str(&n->name, jstr(j, "Name")) < 0 ||
+	    dup_str(&n->subnet, jstr(first, "Subnet")) < 0 ||
+	    labels_from_json(&n->labels, cJSON_GetObjectItemCaseSensitive(
+						 j, "Labels")) < 0) {
+		wl_docker_network_release(n);
+		return oom();
+	}
+	n->containers = cJSON_IsObject(cs) ? (size_t)cJSON_GetArraySize(cs) : 0;
+	n->created_ms = parse_time(jstr(j, "Created"));
+	return 0;
+}
+
+int wl_docker_network_inspect(struct wl_docker *d, const char *name,
+			      struct wl_docker_network *out)
+{
+	struct wl_buf path;
+	struct xfer x;
+	cJSON *j = NULL;
+	int error;
+
+	memset(out, 0, sizeof(*out));
+	if ((error = check_ref("network name", name)) < 0)
+		return error;
+	wl_buf_init(&path, URL_MAX);
+	xfer_init(&x, d, SINK_BODY, "cannot inspect network '%s'", name);
+	if ((error = wl_buf_printf(&path, "/networks/%s", name)) < 0 ||
+	    (error = get_json(&j, &x, wl_buf_cstr(&path))) < 0)
+		goto done;
+	error = network_from_json(out, j);
+done:
+	cJSON_Delete(j);
+	wl_buf_release(&path);
+	xfer_release(&x);
+	return error;
+}
+
+int wl_docker_networks_list(struct wl_docker *d, const char *label,
+			    struct wl_docker_network **out, size_t *count)
+{
+	struct wl_docker_network *nets = NULL;
+	struct xfer x;
+	const cJSON *it;
+	cJSON *j = NULL;
+	size_t n = 0;
+	int error;
+
+	*out = NULL;
+	*count = 0;
+	xfer_init(&x, d, SINK_BODY, "cannot list networks labelled '%s'",
+		  label ? label : "");
+	if ((error = get_list(&j, &x, "/networks?", label)) < 0)
+		goto done;
+	if (cJSON_GetArraySize(j) > 0 &&
+	    !(nets = calloc((size_t)cJSON_GetArraySize(j), sizeof(*nets)))) {
+		error = oom();
+		goto done;
+	}
+	cJSON_ArrayForEach (it, j) {
+		if ((error = network_from_json(&nets[n], it)) < 0)
+			goto done;
+		n++;
+	}
+	*out = nets;
+	*count = n;
+	nets = NULL;
+	n = 0;
+done:
+	wl_docker_networks_free(nets, n);
+	cJSON_Delete(j);
+	xfer_release(&x);
+	return error;
+}
+
+static int network_body(const char *name, const struct wl_kvlist *labels,
+			const struct wl_kvlist *opts, char **out)
+{
+	cJSON *root = NULL, *o;
+	int error = 0;
+
+	*out = NULL;
+	if (!(root = cJSON_CreateObject()) ||
+	    !cJSON_AddStringToObject(root, "Name", name) ||
+	    !cJSON_AddStringToObject(root, "Driver", "bridge") ||
+	    !cJSON_AddBoolToObject(root, "CheckDuplicate", 1) ||
+	    !(o = labels_to_json(labels)) ||
+	    !cJSON_AddItemToObject(root, "Labels", o) ||
+	    !(o = labels_to_json(opts)) ||
+	    !cJSON_AddItemToObject(root, "Options", o) ||
+	    !(*out = cJSON_PrintUnformatted(root)))
+		error = oom();
+	cJSON_Delete(root);
+	return error;
+}
+
+int wl_docker_network_create(struct wl_docker *d, const char *name,
+			     const struct wl_kvlist *labels,
+			     const struct wl_kvlist *opts, char **id)
+{
+	struct wl_docker_network n;
+	struct xfer x;
+	char *body = NULL;
+	cJSON *j = NULL;
+	int error;
+
+	*id = NULL;
+	memset(&n, 0, sizeof(n));
+	if ((error = check_ref("network name", name)) < 0)
+		return error;
+	xfer_init(&x, d, SINK_BODY, "cannot create network '%s'", name);
+	if ((error = network_body(name, labels, opts, &body)) < 0 ||
+	    (error = perform(&x, "POST", "/networks/create", "application/json",
+			     body, strlen(body), REQUEST_TIMEOUT_MS)) < 0)
+		goto done;
+	if (x.status == 409) {
+		/* Created meanwhile (another worker): use that one. */
+		if ((error = wl_docker_network_inspect(d, name, &n)) == 0) {
+			*id = n.id;
+			n.id = NULL;
+		}
+		goto done;
+	}
+	if (x.status != 201 && x.status != 200) {
+		error = http_fail(&x);
+		goto done;
+	}
+	if ((error = parse_body(&j, &x)) < 0)
+		goto done;
+	error = dup_str(id, jstr(j, "Id"));
+done:
+	wl_docker_network_release(&n);
+	cJSON_Delete(j);
+	cJSON_free(body);
+	xfer_release(&x);
+	return error;
+}
+
+int wl_docker_network_remove(struct wl_docker *d, const char *name)
+{
+	struct wl_buf path;
+	struct xfer x;
+	int error;
+
+	if ((error = check_ref("network name", name)) < 0)
+		return error;
+	wl_buf_init(&path, URL_MAX);
+	xfer_init(&x, d, SINK_BODY, "cannot remove network '%s'", name);
+	if ((error = wl_buf_printf(&path, "/networks/%s", name)) < 0 ||
+	    (error = perform(&x, "DELETE", wl_buf_cstr(&path), NULL, NULL, 0,
+			     REQUEST_TIMEOUT_MS)) < 0)
+		goto done;
+	if (x.status >= 300 && x.status != 404) {
+		error = http_fail(&x);
+		/* "has active endpoints" */
+		if (x.status == 403 || x.status == 409)
+			error = WL_EEXISTS;
+	}
+done:
 	wl_buf_release(&path);
 	xfer_release(&x);
 	return error;

@@ -44,6 +44,8 @@ struct wl_docker_build_opts {
 	void *ctx;
 	const volatile int *cancel; /* may be NULL */
 	int64_t timeout_ms;	    /* 0 = none */
+	size_t output_max; /* bytes of output before the build is stopped
+			      (WL_ETOOBIG); 0 = none */
 };
 
 /*
@@ -62,6 +64,7 @@ struct wl_docker_image {
 	size_t tag_count;
 	int exposed_port; /* first exposed TCP port, 0 if none */
 	int64_t created_ms;
+	int64_t size; /* bytes, shared layers included ("Size") */
 };
 void wl_docker_image_release(struct wl_docker_image *img);
 
@@ -80,6 +83,16 @@ void wl_docker_images_free(struct wl_docker_image *imgs, size_t count);
 /* DELETE /images/{ref}?force=..; missing is success. */
 int wl_docker_image_remove(struct wl_docker *d, const char *ref, int force);
 
+/*
+ * Which capabilities a container keeps (all others are dropped):
+ *  WL_CAPS_ROOT_IMAGE  CHOWN, DAC_OVERRIDE, FOWNER, SETGID, SETUID: what an
+ *                      image that starts as root needs to set up files and
+ *                      drop to its own user (a repository's Dockerfile).
+ *  WL_CAPS_NONE        none: images that run as a non-root user (the
+ *                      generated ones; see dockerfile.c).
+ */
+enum wl_cap_profile { WL_CAPS_ROOT_IMAGE = 0, WL_CAPS_NONE };
+
 struct wl_container_config {
 	const char *name;
 	const char *image;
@@ -92,14 +105,17 @@ struct wl_container_config {
 	int64_t nano_cpus;
 	int64_t pids_limit;
 	const char *const *cmd; /* NULL-terminated argv, or NULL for image's */
+	enum wl_cap_profile caps;
+	const char *network; /* NetworkMode: a network name, NULL = default */
 };
 
 /*
- * POST /containers/create, hardened: no-new-privileges, capabilities
- * dropped except CHOWN, DAC_OVERRIDE, FOWNER, SETGID, SETUID (what the
- * generated images need to start as root and drop privileges), an init
- * process, json-file logs capped at 2 x 1 MiB, no restart policy (the
- * controller restarts with its own backoff), no mounts.
+ * POST /containers/create, hardened: no-new-privileges, Docker's default
+ * seccomp profile (never "unconfined"), every capability dropped except
+ * those of c->caps, an init process, json-file logs capped at 2 x 1 MiB,
+ * no restart policy (the controller restarts with its own backoff), no
+ * mounts or binds of any kind (so no Docker socket), ports published on
+ * c->host_ip only.
  */
 int wl_docker_container_create(struct wl_docker *d,
 			       const struct wl_container_config *c, char **id);
@@ -175,6 +191,38 @@ struct wl_docker_log_decoder {
 void wl_docker_log_decoder_init(struct wl_docker_log_decoder *dec);
 int wl_docker_log_decode(struct wl_docker_log_decoder *dec, const char *data,
 			 size_t len, struct wl_buf *out);
+
+struct wl_docker_network {
+	char *id;
+	char *name;
+	struct wl_kvlist labels;
+	char *subnet;	   /* first IPAM subnet ("172.18.0.0/16"), or NULL */
+	size_t containers; /* attached containers (inspect only) */
+	int64_t created_ms;
+};
+void wl_docker_network_release(struct wl_docker_network *n);
+void wl_docker_networks_free(struct wl_docker_network *n, size_t count);
+
+/*
+ * POST /networks/create: a bridge network named name with the given
+ * labels and driver options ("key=value" pairs in opts, e.g.
+ * com.docker.network.bridge.enable_icc=false). A network of that name
+ * that exists already is success (*id is then the existing one's).
+ */
+int wl_docker_network_create(struct wl_docker *d, const char *name,
+			     const struct wl_kvlist *labels,
+			     const struct wl_kvlist *opts, char **id);
+
+/* GET /networks/{name}. WL_ENOTFOUND if missing. */
+int wl_docker_network_inspect(struct wl_docker *d, const char *name,
+			      struct wl_docker_network *out);
+
+/* GET /networks filtered by label (as wl_docker_containers_list). */
+int wl_docker_networks_list(struct wl_docker *d, const char *label,
+			    struct wl_docker_network **out, size_t *count);
+
+/* DELETE /networks/{name}; missing is success, in use is WL_EEXISTS. */
+int wl_docker_network_remove(struct wl_docker *d, const char *name);
 
 /* Called with each event's container id, action and worklet.id label. */
 typedef void (*wl_docker_event_cb)(void *ctx, const char *action,

@@ -36,6 +36,14 @@
 #define DOCKERFILE_MAX (64 * 1024)
 #define GEN_DIR ".worklet"
 #define NGINX_CONF_IN_IMAGE "/etc/worklet/nginx.conf"
+/*
+ * Apps run as this user, which owns nothing: the sources and dependencies
+ * stay root's (read-only to the app), HOME is /tmp (npm writes its logs
+ * there). A numeric id needs no /etc/passwd entry, so it works on every
+ * base image; ports are above 1024, so the container needs no capability
+ * at all (see WL_CAPS_NONE in docker_client.h).
+ */
+#define APP_USER "10001:10001"
 
 static const struct wl_base_images default_images = {
 	.node = "node:18-alpine",
@@ -104,6 +112,8 @@ static void emit_runtime_env(struct gen *g, const struct wl_build_plan *p)
 {
 	emit(g, "ENV PORT=%d HOST=0.0.0.0\n", p->port);
 	emit(g, "EXPOSE %d\n", p->port);
+	emit(g, "ENV HOME=/tmp\n");
+	emit(g, "USER " APP_USER "\n");
 }
 
 /* Plan strings placed in Dockerfile lines: printable, no spaces. */

@@ -20,8 +20,10 @@
 #include "controller/detect.h"
 #include "controller/dockerfile.h"
 #include "controller/git_repo.h"
+#include "controller/image_gc.h"
 #include "controller/prompts.h"
 #include "controller/pulls.h"
+#include "controller/user_network.h"
 #include "controller/workqueue.h"
 #include "specs/codec.h"
 #include "specs/core/buf.h"
@@ -644,6 +646,7 @@ static int ensure_image(struct pass *p, const char *sha,
 	bo.ctx = &bl;
 	bo.cancel = p->r->stop;
 	bo.timeout_ms = p->cfg->build_timeout_ms;
+	bo.output_max = (size_t)p->cfg->build_output_max;
 	atomic_fetch_add(&wl_ctl_metrics.builds, 1);
 	error = wl_docker_build(p->w->docker, &bo, image_id);
 	if (bl.fd >= 0)
@@ -675,7 +678,8 @@ static void run_key(char out[65], const struct pass *p, const char *image_id,
 	struct wl_buf b;
 
 	wl_buf_init(&b, 1 << 20);
-	wl_buf_printf(&b, "v2\n%s\n%d\n%lld %lld %lld\n%lld\n", image_id,
+	/* v3: per-user networks and capability profiles. */
+	wl_buf_printf(&b, "v3\n%s\n%d\n%lld %lld %lld\n%lld\n", image_id,
 		      container_port, (long long)s->resources.memory_bytes,
 		      (long long)s->resources.nano_cpus,
 		      (long long)s->resources.pids, (long long)s->restarted_ms);
@@ -695,8 +699,13 @@ static int create_container(struct pass *p, const char *image_id,
 	const struct wl_spec *s = &p->wl.spec;
 	struct wl_container_config cc;
 	struct wl_kvlist env = { 0 }, labels = { 0 };
-	char name[128], portstr[16], cport[16];
+	char name[128], portstr[16], cport[16], network[128];
 	int error;
+
+	if ((error = wl_user_network_ensure(p->w->docker, p->cfg,
+					    p->wl.meta.user_id, network,
+					    sizeof(network))) < 0)
+		return error;
 
 	snprintf(name, sizeof(name), "worklet-%s-%.12s", p->id, rkey);
 	snprintf(portstr, sizeof(portstr), "%d", host_port);
@@ -710,6 +719,7 @@ static int create_container(struct pass *p, const char *image_id,
 	wl_kvlist_set(&labels, "worklet.id", p->id);
 	wl_kvlist_set(&labels, "worklet.run", rkey);
 	wl_kvlist_set(&labels, "worklet.port", portstr);
+	wl_kvlist_set(&labels, "worklet.network", network);
 
 	memset(&cc, 0, sizeof(cc));
 	cc.name = name;
@@ -728,8 +738,18 @@ static int create_container(struct pass *p, const char *image_id,
 	cc.cmd = s->start_command && plan->start_argv
 			 ? (const char *const *)plan->start_argv
 			 : NULL;
+	cc.network = network;
+	/* Generated images run as a non-root user and need no capability. */
+	cc.caps = plan->type == WL_PROJECT_DOCKERFILE ? WL_CAPS_ROOT_IMAGE
+						      : WL_CAPS_NONE;
 
 	error = wl_docker_container_create(p->w->docker, &cc, id);
+	if (error == WL_ENOTFOUND &&
+	    wl_user_network_ensure(p->w->docker, p->cfg, p->wl.meta.user_id,
+				   network, sizeof(network)) == 0) {
+		/* The network was collected meanwhile: it is back, again. */
+		error = wl_docker_container_create(p->w->docker, &cc, id);
+	}
 	if (error == WL_EEXISTS) {
 		/* Created by a pass that died before recording it: adopt. */
 		struct wl_docker_container c;
@@ -744,6 +764,25 @@ static int create_container(struct pass *p, const char *image_id,
 	}
 	wl_kvlist_release(&env);
 	wl_kvlist_release(&labels);
+	return error;
+}
+
+/*
+ * Start a container. One whose network is gone (removed by hand) cannot
+ * start again: it is removed, so the retry creates it afresh.
+ */
+static int start_container(struct pass *p, const char *cid)
+{
+	int error = wl_docker_container_start(p->w->docker, cid);
+
+	if (error == WL_ENOTFOUND) {
+		wl_warn("worklet '%s': %s; recreating the container", p->id,
+			wl_error_last());
+		wl_docker_container_remove(p->w->docker, cid);
+		wl_error_set("container of '%s' lost its network; recreating",
+			     p->id);
+		error = WL_ERROR;
+	}
 	return error;
 }
 
@@ -947,7 +986,7 @@ static int handle_exit(struct pass *p, const struct wl_docker_container *c,
 	atomic_fetch_add(&wl_ctl_metrics.app_restarts, 1);
 	wl_info("worklet '%s': restarting the app (restart %d)", p->id,
 		st->restart_count);
-	if ((error = wl_docker_container_start(p->w->docker, c->id)) < 0)
+	if ((error = start_container(p, c->id)) < 0)
 		goto out;
 	st->deploy_started_ms = p->now;
 	save_status(p);
@@ -1109,7 +1148,7 @@ static int ensure_running(struct pass *p, const char *image_id,
 		if (!st->deploy_started_ms)
 			st->deploy_started_ms = p->now;
 		save_status(p);
-		if ((error = wl_docker_container_start(p->w->docker, cid)) < 0)
+		if ((error = start_container(p, cid)) < 0)
 			goto out;
 		*requeue_ms = PROBE_INTERVAL_MS;
 		goto out;
@@ -1120,7 +1159,7 @@ static int ensure_running(struct pass *p, const char *image_id,
 		set_condition(p, "Ready", "False", "Starting", NULL);
 		st->deploy_started_ms = p->now;
 		save_status(p);
-		if ((error = wl_docker_container_start(p->w->docker, cid)) < 0)
+		if ((error = start_container(p, cid)) < 0)
 			goto out;
 		*requeue_ms = PROBE_INTERVAL_MS;
 		goto out;
@@ -1172,8 +1211,13 @@ static int ensure_running(struct pass *p, const char *image_id,
 			*requeue_ms = DRAIN_MS;
 			goto out;
 		}
-		/* The new version serves: old images can go. */
-		remove_images(p, image_id);
+		wl_image_gc_touch(&p->r->store, image_id);
+		/*
+		 * The new version serves: old images can go, unless a disk
+		 * budget keeps them as a cache (image_gc.h evicts them).
+		 */
+		if (!p->cfg->image_disk_budget)
+			remove_images(p, image_id);
 		/* Look again when the repository is due for a fetch. */
 		*requeue_ms = p->cfg->git_poll_ms;
 		goto out;
@@ -1307,6 +1351,9 @@ static int load_spec(struct pass *p, int *usable)
 		goto out;
 	if (!error)
 		error = wl_validate_worklet(&fresh, p->cfg->allow_local_repos);
+	if (!error)
+		error = wl_config_check_resources(p->cfg,
+						  &fresh.spec.resources);
 	if (error == WL_EINVALID || error == WL_ETOOBIG) {
 		char msg[1024];
 

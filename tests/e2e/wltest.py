@@ -7,6 +7,7 @@ the status files the controller writes. Everything it created in Docker
 carries the worklet.id labels of its worklets and is removed at the end.
 """
 
+import hashlib
 import http.client
 import json
 import os
@@ -80,6 +81,14 @@ def containers(worklet_id=None, all_=True):
 def images(worklet_id):
     q = urllib.parse.quote(json.dumps({"label": ["worklet.id=%s" % worklet_id]}))
     _, out = docker("GET", "/images/json?filters=%s" % q)
+    return out or []
+
+
+def networks(instance):
+    """This instance's worklet networks (user_network.c)."""
+    q = urllib.parse.quote(json.dumps(
+        {"label": ["worklet.managed=true", "worklet.instance=%s" % instance]}))
+    _, out = docker("GET", "/networks?filters=%s" % q)
     return out or []
 
 
@@ -328,7 +337,19 @@ class Env:
                 docker("DELETE", "/containers/%s?force=1&v=1" % c["Id"])
             for img in images(wid):
                 docker("DELETE", "/images/%s?force=1" % img["Id"])
+        # The per-user networks of this service (workletd removes unused
+        # ones on its own, but it was stopped first).
+        for net in networks(self.instance):
+            docker("DELETE", "/networks/%s" % net["Id"])
         shutil.rmtree(self.tmp, ignore_errors=True)
+
+    @property
+    def instance(self):
+        """The worklet.instance label workletd uses (config.c)."""
+        if self.settings.get("WORKLET_INSTANCE"):
+            return self.settings["WORKLET_INSTANCE"]
+        real = os.path.realpath(self.state).encode()
+        return hashlib.sha256(real).hexdigest()[:12]
 
 
 def check(cond, message):
