@@ -132,9 +132,56 @@ static void test_instance_label(void)
 	wl_config_release(&b);
 }
 
+/* Table: resources against the ceilings; the field named on refusal. */
+static void test_resource_ceilings(void)
+{
+	static const struct {
+		struct wl_resources r;
+		const char *field; /* NULL: accepted */
+	} cases[] = {
+		{ { 0, 0, 0 }, NULL },
+		{ { 1LL << 30, 1000000000, 512 }, NULL },
+		{ { (1LL << 30) + 1, 0, 0 }, "spec.resources.memory" },
+		{ { 0, 1000000001, 0 }, "spec.resources.cpus" },
+		{ { 0, 0, 513 }, "spec.resources.pids" },
+	};
+	struct wl_config c;
+
+	CHECK(wl_config_init(&c) == 0);
+	CHECK(c.max_memory == 2LL << 30 && c.max_pids == 1024 &&
+	      c.build_output_max == 8LL << 20 && c.image_disk_budget == 0);
+	setenv("WORKLET_LIMIT_MEMORY_MAX", "1Gi", 1);
+	setenv("WORKLET_LIMIT_CPUS_MAX", "1", 1);
+	setenv("WORKLET_LIMIT_PIDS_MAX", "512", 1);
+	setenv("WORKLET_IMAGE_DISK_BUDGET", "10Gi", 1);
+	CHECK(wl_config_load_env(&c) == 0);
+	CHECK(c.image_disk_budget == 10LL << 30);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int error = wl_config_check_resources(&c, &cases[i].r);
+
+		if (!cases[i].field) {
+			CHECK(error == 0);
+			continue;
+		}
+		CHECK(error == WL_EINVALID);
+		CHECK(!strncmp(wl_error_last(), cases[i].field,
+			       strlen(cases[i].field)));
+		CHECK_CONTAINS(wl_error_last(), "ceiling");
+	}
+	/* A default above its ceiling is a configuration error. */
+	setenv("WORKLET_LIMIT_PIDS_MAX", "100", 1);
+	CHECK(wl_config_load_env(&c) == WL_EINVALID);
+	unsetenv("WORKLET_LIMIT_MEMORY_MAX");
+	unsetenv("WORKLET_LIMIT_CPUS_MAX");
+	unsetenv("WORKLET_LIMIT_PIDS_MAX");
+	unsetenv("WORKLET_IMAGE_DISK_BUDGET");
+	wl_config_release(&c);
+}
+
 int main(void)
 {
 	static const struct wl_unit_test tests[] = {
+		UNIT(test_resource_ceilings),
 		UNIT(test_defaults),
 		UNIT(test_file_then_env),
 		UNIT(test_bad_settings_name_the_key),
