@@ -609,6 +609,126 @@ done:
 	wl_docker_free(d);
 }
 
+static void test_build_output_limit(void)
+{
+	struct wl_docker *d = client();
+	struct build_setup b;
+	struct wl_docker_container *list = NULL;
+	struct wl_docker_image *imgs = NULL;
+	char df[512], *id = NULL;
+	size_t count = 1;
+	int64_t t0;
+
+	if (!d || !have_base_image(d))
+		goto done;
+	/* About 1 MB of output against a 16 KiB limit. */
+	snprintf(df, sizeof(df),
+		 "FROM %s\nLABEL worklet.test=%s\nRUN i=0; while [ $i -lt "
+		 "40000 ]; do echo \"flood $i\"; i=$((i+1)); done; sleep "
+		 "60\n",
+		 base_image, suffix);
+	build_setup_init(&b, "flood", "build-flood", df);
+	b.o.output_max = 16 * 1024;
+	t0 = wl_time_mono_ms();
+	CHECK(wl_docker_build(d, &b.o, &id) == WL_ETOOBIG);
+	CHECK(wl_time_mono_ms() - t0 < 30000);
+	CHECK_CONTAINS(wl_error_last(), "output exceeds 16384 bytes");
+	CHECK(id == NULL);
+	/* Stopped, not left to run: the build's container goes away. */
+	for (t0 = wl_time_mono_ms(); wl_time_mono_ms() - t0 < 15000;) {
+		CHECK(wl_docker_containers_list(d, test_label, &list, &count) ==
+		      0);
+		wl_docker_containers_free(list, count);
+		if (count == 0)
+			break;
+		usleep(200 * 1000);
+	}
+	CHECK(count == 0);
+	/* The LABEL step's layer stays, dangling (as after a timeout). */
+	CHECK(wl_docker_images_list(d, test_label, &imgs, &count) == 0);
+	for (size_t i = 0; i < count; i++)
+		CHECK(wl_docker_image_remove(d, imgs[i].id, 1) == 0);
+	wl_docker_images_free(imgs, count);
+	build_setup_release(&b);
+done:
+	wl_docker_free(d);
+}
+
+static void test_network_lifecycle(void)
+{
+	static const char *const cmd[] = { "sleep", "30", NULL };
+	struct wl_docker *d = client();
+	struct wl_kvlist labels = { 0 }, opts = { 0 };
+	struct wl_docker_network net = { 0 }, *list = NULL;
+	struct wl_container_config cfg = { 0 };
+	char name[64], cname[64], *id = NULL, *again = NULL, *cid = NULL;
+	char *s;
+	size_t count = 0;
+	cJSON *raw = NULL;
+
+	if (!d || !have_base_image(d))
+		goto done;
+	labels_init(&labels, "net");
+	CHECK(wl_kvlist_set(&opts, "com.docker.network.bridge.enable_icc",
+			    "false") == 0);
+	snprintf(name, sizeof(name), "wl-test-net-%s", suffix);
+	CHECK(wl_docker_network_create(d, name, &labels, &opts, &id) == 0);
+	CHECK(id && strlen(id) == 64);
+	/* Exists already: success, the same network. */
+	CHECK(wl_docker_network_create(d, name, &labels, &opts, &again) == 0);
+	CHECK(again && id && !strcmp(again, id));
+	CHECK(wl_docker_network_inspect(d, name, &net) == 0);
+	CHECK_STR(net.id, id);
+	CHECK_STR(net.name, name);
+	CHECK(net.subnet && strchr(net.subnet, '/'));
+	CHECK(net.containers == 0 && net.created_ms > 0);
+	CHECK_STR(wl_kvlist_get(&net.labels, "worklet.id"), "net");
+	wl_docker_network_release(&net);
+	CHECK(wl_docker_networks_list(d, test_label, &list, &count) == 0);
+	CHECK(count == 1 && list && !strcmp(list[0].name, name));
+	wl_docker_networks_free(list, count);
+
+	/* A container on it, with no capability at all. */
+	snprintf(cname, sizeof(cname), "wl-test-netc-%s", suffix);
+	cfg.name = cname;
+	cfg.image = base_image;
+	cfg.labels = &labels;
+	cfg.cmd = cmd;
+	cfg.caps = WL_CAPS_NONE;
+	cfg.network = name;
+	CHECK(wl_docker_container_create(d, &cfg, &cid) == 0);
+	if (!cid)
+		goto done;
+	raw = raw_inspect(cid);
+	s = json_at(raw, "HostConfig", "CapAdd");
+	CHECK(s && (!strcmp(s, "null") || !strcmp(s, "[]")));
+	cJSON_free(s);
+	s = json_at(raw, "HostConfig", "NetworkMode");
+	CHECK(s && strstr(s, name));
+	cJSON_free(s);
+	CHECK(wl_docker_container_start(d, cid) == 0);
+	CHECK(wl_docker_network_inspect(d, name, &net) == 0);
+	CHECK(net.containers == 1);
+	wl_docker_network_release(&net);
+	CHECK(wl_docker_network_remove(d, name) == WL_EEXISTS);
+	CHECK(wl_docker_container_remove(d, cid) == 0);
+	CHECK(wl_docker_network_remove(d, name) == 0);
+	CHECK(wl_docker_network_inspect(d, name, &net) == WL_ENOTFOUND);
+	CHECK(wl_docker_network_remove(d, name) == 0);
+done:
+	wl_kvlist_release(&labels);
+	cJSON_Delete(raw);
+	if (cid)
+		wl_docker_container_remove(d, cid);
+	if (id)
+		wl_docker_network_remove(d, name);
+	wl_kvlist_release(&opts);
+	free(id);
+	free(again);
+	free(cid);
+	wl_docker_free(d);
+}
+
 static void test_not_found_and_invalid(void)
 {
 	struct wl_docker *d = client();
@@ -1094,6 +1214,8 @@ int main(void)
 		UNIT(test_build_inspect_list_remove),
 		UNIT(test_build_failure_names_the_step),
 		UNIT(test_build_cancel_and_timeout),
+		UNIT(test_build_output_limit),
+		UNIT(test_network_lifecycle),
 		UNIT(test_not_found_and_invalid),
 		UNIT(test_container_lifecycle),
 		UNIT(test_container_logs),
