@@ -21,7 +21,9 @@ static void test_select(void)
 		  { 0 },
 		  0 },
 		{ "least recently used first, only as many as needed",
-		  { { 100, 30, 0 }, { 100, 10, 0 }, { 100, 20, 0 },
+		  { { 100, 30, 0 },
+		    { 100, 10, 0 },
+		    { 100, 20, 0 },
 		    { 100, 40, 1 } },
 		  4,
 		  250,
@@ -64,8 +66,7 @@ static void test_select(void)
 
 int main(void)
 {
-	static const struct wl_unit_test tests[] = { UNIT(test_select),
-						     { 0 } };
+	static const struct wl_unit_test tests[] = { UNIT(test_select), { 0 } };
 
 	return wl_unit_run(tests);
 }

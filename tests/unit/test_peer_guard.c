@@ -33,8 +33,8 @@ static void test_match(void)
 		int got = wl_peer_guard_match(ip(cases[i].addr), nets, 2);
 
 		if (got != cases[i].want)
-			fprintf(stderr, "%s: %d, want %d\n", cases[i].addr,
-				got, cases[i].want);
+			fprintf(stderr, "%s: %d, want %d\n", cases[i].addr, got,
+				cases[i].want);
 		CHECK(got == cases[i].want);
 	}
 	CHECK(!wl_peer_guard_match(ip("172.18.0.1"), nets, 0));
@@ -58,9 +58,9 @@ static void test_loopback_passes(void)
 
 int main(void)
 {
-	static const struct wl_unit_test tests[] = {
-		UNIT(test_match), UNIT(test_loopback_passes), { 0 }
-	};
+	static const struct wl_unit_test tests[] = { UNIT(test_match),
+						     UNIT(test_loopback_passes),
+						     { 0 } };
 
 	return wl_unit_run(tests);
 }
