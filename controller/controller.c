@@ -300,8 +300,9 @@ static void *check_agent(void *arg)
 
 /*
  * Networks no container uses (a user's last worklet went) and, with a
- * disk budget, images over it. A network younger than two resyncs (10 s
- * at least) stays: a worker may have just created it for a container.
+ * disk budget, images over it. A network or image younger than two
+ * resyncs (10 s at least) stays: a worker may have just made it for a
+ * container it is about to create.
  */
 static void collect_docker(struct wl_controller *c, struct wl_docker *d)
 {
@@ -314,7 +315,8 @@ static void collect_docker(struct wl_controller *c, struct wl_docker *d)
 	else if (n < 0)
 		wl_warn("network collection: %s", wl_error_last());
 	if (c->cfg->image_disk_budget > 0 &&
-	    (n = wl_image_gc_run(d, c->cfg, &c->rec.store)) < 0)
+	    (n = wl_image_gc_run(d, c->cfg, &c->rec.store,
+				 min_age < 10000 ? 10000 : min_age)) < 0)
 		wl_warn("image budget: %s", wl_error_last());
 }
 

@@ -10,6 +10,7 @@
 
 #include "specs/core/error.h"
 #include "specs/core/log.h"
+#include "specs/core/timeutil.h"
 #include "specs/core/banned.h"
 
 struct order {
@@ -162,8 +163,9 @@ static void forget_gone(const struct wl_store *store,
 }
 
 int wl_image_gc_run(struct wl_docker *d, const struct wl_config *cfg,
-		    const struct wl_store *store)
+		    const struct wl_store *store, int64_t grace_ms)
 {
+	int64_t now = wl_time_now_ms();
 	struct wl_docker_image *imgs = NULL;
 	struct wl_docker_container *cs = NULL;
 	struct wl_image_use *use = NULL;
@@ -186,7 +188,13 @@ int wl_image_gc_run(struct wl_docker *d, const struct wl_config *cfg,
 	for (size_t i = 0; i < ni; i++) {
 		use[i].size = imgs[i].size;
 		use[i].last_used_ms = last_used(store, &imgs[i]);
-		use[i].keep = served(serving, ns, imgs[i].id);
+		/*
+		 * Just built or just served: a worker may be about to create
+		 * its container (between the build and the create nothing
+		 * else protects it).
+		 */
+		use[i].keep = now - use[i].last_used_ms < grace_ms ||
+			      served(serving, ns, imgs[i].id);
 		for (size_t k = 0; k < nc && !use[i].keep; k++)
 			use[i].keep = cs[k].image_id &&
 				      !strcmp(cs[k].image_id, imgs[i].id);

@@ -47,10 +47,11 @@ size_t wl_image_gc_select(const struct wl_image_use *imgs, size_t n,
 void wl_image_gc_touch(const struct wl_store *store, const char *image_id);
 
 /*
- * One pass: list, select, remove. Returns the number of images removed,
+ * One pass: list, select, remove. Images used (built or served) less
+ * than grace_ms ago are kept too. Returns the number of images removed,
  * or a negative code when Docker could not be asked.
  */
 int wl_image_gc_run(struct wl_docker *d, const struct wl_config *cfg,
-		    const struct wl_store *store);
+		    const struct wl_store *store, int64_t grace_ms);
 
 #endif
