@@ -846,6 +846,13 @@ static int read_listeners(int pid, int container_port, struct wl_buf *out,
 			if (!colon || sscanf(colon + 1, "%x", &port) != 1)
 				continue;
 			*colon = '\0';
+			/*
+			 * 127.0.0.11 is Docker's embedded DNS server, in
+			 * every container on a user-defined network: not the
+			 * app's.
+			 */
+			if (!strcmp(local, "0B00007F"))
+				continue;
 			/* 0100007F is 127.0.0.1; the v6 form ends in 01000000.
 			 */
 			loopback = !strcmp(local, "0100007F") ||
@@ -1124,7 +1131,8 @@ static int ensure_running(struct pass *p, const char *image_id,
 				      NULL);
 		else
 			set_condition(p, "Ready", "False", "Starting", NULL);
-		st->deploy_started_ms = p->now;
+		/* Now, not the pass's start: a build may have taken long. */
+		st->deploy_started_ms = wl_time_now_ms();
 		st->restart_count = 0;
 		st->next_restart_ms = 0;
 		if (!old)
