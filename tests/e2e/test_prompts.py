@@ -376,6 +376,12 @@ def test_killed_workletd_mid_prompt(env):
           "the earlier conversation was not resumed")
 
 
+# The host mode's own guarantee (PDEATHSIG): the agent dies with workletd.
+# The sandbox's (its container is removed at restart) is tested in
+# test_agent_sandbox.py.
+test_killed_workletd_mid_prompt.settings = {"WORKLET_AGENT_SANDBOX": "host"}
+
+
 def test_delete_stops_a_running_agent(env):
     SRV.rules = [{"match": "Take forever", "turns": [{"stall": 120}]}]
     wid, _ = create(env)
