@@ -1190,6 +1190,11 @@ static char *failure_message(const struct wl_agent_opts *o,
 				      w->skipped, LINE_BYTES_MAX >> 20);
 		put_last_stderr_line(&b, &w->tail);
 	}
+	if (!w->timed_out && !w->was_cancelled && o->sandbox &&
+	    !strcmp(o->sandbox->network, "none"))
+		wl_buf_puts(&b, " (the agent sandbox has no network, "
+				"WORKLET_AGENT_NETWORK=none: the CLI cannot "
+				"reach the model API)");
 	msg = redact(wl_buf_cstr(&b), o->env);
 	wl_buf_release(&b);
 	return msg;

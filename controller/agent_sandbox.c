@@ -488,6 +488,34 @@ out:
 
 /* Clean-up */
 
+/*
+ * Force-remove and wait until it is gone: another thread (the resync, a
+ * recovery) may be removing it already ("removal ... in progress"), and
+ * the caller restores the tree only once nothing can write to it.
+ */
+static int remove_and_wait(struct wl_docker *d, const char *ref)
+{
+	int64_t until = wl_time_mono_ms() + EXIT_WAIT_MS;
+	struct wl_docker_container c;
+	int error = wl_docker_container_remove(d, ref), found;
+
+	for (;;) {
+		memset(&c, 0, sizeof(c));
+		found = wl_docker_container_inspect(d, ref, &c);
+		wl_docker_container_release(&c);
+		if (found == WL_ENOTFOUND)
+			return 0;
+		if (wl_time_mono_ms() >= until)
+			break;
+		usleep(EXIT_POLL_MS * 1000);
+	}
+	if (error == 0) {
+		wl_error_set("agent container '%s' is still there", ref);
+		error = WL_ERROR;
+	}
+	return error;
+}
+
 int wl_agent_sandbox_gc(const char *docker_host, const char *instance,
 			const char *keep_runner)
 {
@@ -508,7 +536,7 @@ int wl_agent_sandbox_gc(const char *docker_host, const char *instance,
 
 		if (keep_runner && runner && !strcmp(runner, keep_runner))
 			continue;
-		if (wl_docker_container_remove(d, cs[i].id) == 0)
+		if (remove_and_wait(d, cs[i].id) == 0)
 			removed++;
 	}
 	error = removed;
@@ -529,7 +557,7 @@ int wl_agent_sandbox_remove(const char *docker_host, const char *instance,
 					   worklet_id)) < 0 ||
 	    (error = wl_docker_new(&d, docker_host)) < 0)
 		goto out;
-	error = wl_docker_container_remove(d, name);
+	error = remove_and_wait(d, name);
 out:
 	wl_docker_free(d);
 	return error;
