@@ -363,21 +363,22 @@ static int should_stop(void *arg)
 static int ensure_network(struct wl_docker *d,
 			  const struct wl_agent_sandbox *sb)
 {
-	struct wl_kvlist l = { 0 };
-	int error;
+	struct wl_kvlist l = { 0 }, opts = { 0 };
+	int error = WL_ERROR;
 
 	/* Docker's own networks exist already and cannot be created */
 	if (no_network(sb) || !strcmp(sb->network, "bridge") ||
 	    !strcmp(sb->network, "host") || !strcmp(sb->network, "default"))
 		return 0;
-	if (wl_kvlist_set(&l, "worklet.managed", "true") < 0 ||
-	    wl_kvlist_set(&l, "worklet.instance", sb->instance) < 0 ||
-	    wl_kvlist_set(&l, "worklet.role", "agent") < 0) {
-		wl_kvlist_release(&l);
-		return WL_ERROR;
-	}
-	error = wl_docker_network_ensure(d, sb->network, &l);
+	/* the agents of different worklets share it but cannot talk */
+	if (wl_kvlist_set(&l, "worklet.managed", "true") == 0 &&
+	    wl_kvlist_set(&l, "worklet.instance", sb->instance) == 0 &&
+	    wl_kvlist_set(&l, "worklet.role", "agent") == 0 &&
+	    wl_kvlist_set(&opts, "com.docker.network.bridge.enable_icc",
+			  "false") == 0)
+		error = wl_docker_network_ensure(d, sb->network, &l, &opts);
 	wl_kvlist_release(&l);
+	wl_kvlist_release(&opts);
 	return error;
 }
 

@@ -22,7 +22,9 @@
  *   limits  CapDrop ALL, no-new-privileges, the default seccomp profile,
  *           an init process, memory (no swap), CPUs, pids
  *   network the configured one ("none": no network at all), with
- *           host.docker.internal resolving to the host (host-gateway)
+ *           host.docker.internal resolving to the host (host-gateway);
+ *           created if missing as a bridge without inter-container
+ *           traffic (enable_icc=false)
  * Never the Docker socket, never another host path.
  */
 

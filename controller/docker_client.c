@@ -1788,7 +1788,8 @@ done:
 }
 
 int wl_docker_network_ensure(struct wl_docker *d, const char *name,
-			     const struct wl_kvlist *labels)
+			     const struct wl_kvlist *labels,
+			     const struct wl_kvlist *options)
 {
 	struct wl_buf path;
 	struct xfer x;
@@ -1814,6 +1815,8 @@ int wl_docker_network_ensure(struct wl_docker *d, const char *name,
 	    !cJSON_AddStringToObject(body, "Driver", "bridge") ||
 	    !(l = labels_to_json(labels)) ||
 	    !cJSON_AddItemToObject(body, "Labels", l) ||
+	    !(l = labels_to_json(options)) ||
+	    !cJSON_AddItemToObject(body, "Options", l) ||
 	    !(text = cJSON_PrintUnformatted(body))) {
 		error = oom();
 		goto done;

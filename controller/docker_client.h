@@ -223,8 +223,12 @@ struct wl_docker_follow {
 int wl_docker_container_follow(struct wl_docker *d, const char *id,
 			       const struct wl_docker_follow *f);
 
-/* A bridge network of that name, created (with labels) if missing. */
+/*
+ * A bridge network of that name, created (with labels and driver options,
+ * either may be NULL) if missing; an existing one is used as it is.
+ */
 int wl_docker_network_ensure(struct wl_docker *d, const char *name,
-			     const struct wl_kvlist *labels);
+			     const struct wl_kvlist *labels,
+			     const struct wl_kvlist *options);
 
 #endif
