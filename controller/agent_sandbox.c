@@ -336,6 +336,34 @@ int wl_agent_sandbox_prepare(const char *cwd, const char *config_dir)
 	return 0;
 }
 
+/*
+ * Force-remove and wait until it is gone: another thread (the resync, a
+ * recovery) may be removing it already ("removal ... in progress"), and
+ * the caller restores the tree only once nothing can write to it.
+ */
+static int remove_and_wait(struct wl_docker *d, const char *ref)
+{
+	int64_t until = wl_time_mono_ms() + EXIT_WAIT_MS;
+	struct wl_docker_container c;
+	int error = wl_docker_container_remove(d, ref), found;
+
+	for (;;) {
+		memset(&c, 0, sizeof(c));
+		found = wl_docker_container_inspect(d, ref, &c);
+		wl_docker_container_release(&c);
+		if (found == WL_ENOTFOUND)
+			return 0;
+		if (wl_time_mono_ms() >= until)
+			break;
+		usleep(EXIT_POLL_MS * 1000);
+	}
+	if (error == 0) {
+		wl_error_set("agent container '%s' is still there", ref);
+		error = WL_ERROR;
+	}
+	return error;
+}
+
 /* Runs */
 
 struct follow_ctx {
@@ -419,16 +447,21 @@ static void stderr_tail(struct wl_docker *d, const char *id,
 	wl_buf_release(&b);
 }
 
-static int create(struct wl_docker *d, const char *name, const char *body,
-		  char **id)
+static int create(struct wl_docker *d, const struct wl_agent_sandbox *sb,
+		  const char *name, const char *body, char **id)
 {
 	int error = wl_docker_container_create_json(d, name, body, id);
 
 	if (error == WL_EEXISTS) {
 		/* left by an earlier run that could not remove it */
-		wl_docker_container_remove(d, name);
+		remove_and_wait(d, name);
 		error = wl_docker_container_create_json(d, name, body, id);
 	}
+	if (error == WL_ENOTFOUND)
+		wl_error_set("the image '%s' does not exist: build it "
+			     "(hack/setup.sh builds worklet-local/node:18) or "
+			     "set WORKLET_AGENT_IMAGE",
+			     sb->image);
 	return error;
 }
 
@@ -449,7 +482,7 @@ int wl_agent_sandbox_run(const struct wl_agent_sandbox *sb,
 	    (error = wl_agent_sandbox_spec(sb, job, &body)) < 0 ||
 	    (error = wl_docker_new(&d, sb->docker_host)) < 0 ||
 	    (error = ensure_network(d, sb)) < 0 ||
-	    (error = create(d, name, body, &id)) < 0 ||
+	    (error = create(d, sb, name, body, &id)) < 0 ||
 	    (error = wl_docker_container_start(d, id)) < 0)
 		goto out;
 
@@ -488,34 +521,6 @@ out:
 }
 
 /* Clean-up */
-
-/*
- * Force-remove and wait until it is gone: another thread (the resync, a
- * recovery) may be removing it already ("removal ... in progress"), and
- * the caller restores the tree only once nothing can write to it.
- */
-static int remove_and_wait(struct wl_docker *d, const char *ref)
-{
-	int64_t until = wl_time_mono_ms() + EXIT_WAIT_MS;
-	struct wl_docker_container c;
-	int error = wl_docker_container_remove(d, ref), found;
-
-	for (;;) {
-		memset(&c, 0, sizeof(c));
-		found = wl_docker_container_inspect(d, ref, &c);
-		wl_docker_container_release(&c);
-		if (found == WL_ENOTFOUND)
-			return 0;
-		if (wl_time_mono_ms() >= until)
-			break;
-		usleep(EXIT_POLL_MS * 1000);
-	}
-	if (error == 0) {
-		wl_error_set("agent container '%s' is still there", ref);
-		error = WL_ERROR;
-	}
-	return error;
-}
 
 int wl_agent_sandbox_gc(const char *docker_host, const char *instance,
 			const char *keep_runner)

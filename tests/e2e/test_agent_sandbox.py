@@ -244,6 +244,22 @@ test_no_network_is_reported.settings = {
     "WORKLET_AGENT_RETRIES": 0}
 
 
+def test_missing_image_is_reported(env):
+    SRV.rules = [{"turns": [{"write": {"path": "m.txt", "content": "m"}}, {"text": "ok"}]}]
+    wid, _ = create(env)
+    env.wait_phase(wid, "running", 240)
+    p = wait_prompt(env, wid, send(env, wid, "Any change"), 60)
+    check(p["status"] == "error" and "worklet-local/absent:none" in p["error"]
+          and "WORKLET_AGENT_IMAGE" in p["error"], p)
+    check(agent_containers(wid) == [], "a container was left behind")
+    check(tree_clean(env, wid), "tree not clean")
+
+
+test_missing_image_is_reported.settings = {
+    "ANTHROPIC_BASE_URL": SRV.url, "ANTHROPIC_API_KEY": API_KEY,
+    "WORKLET_AGENT_IMAGE": "worklet-local/absent:none"}
+
+
 def test_host_mode_opt_in(env):
     # On the host the CLI runs as workletd's child, without Bash.
     SRV.rules = [{"match": "Host", "turns": [
@@ -270,4 +286,4 @@ if __name__ == "__main__":
     run([test_bash_runs_in_the_sandbox, test_git_dir_is_read_only,
          test_timeout_removes_the_container, test_cancel_removes_the_container,
          test_killed_workletd_leaves_no_container, test_no_network_is_reported,
-         test_host_mode_opt_in], "agent-sandbox")
+         test_missing_image_is_reported, test_host_mode_opt_in], "agent-sandbox")
