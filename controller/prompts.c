@@ -623,9 +623,11 @@ int wl_prompts_step(struct wl_prompt_pass *pp, int *committed,
 		}
 		if (pr.stage == WL_STAGE_RUNNING &&
 		    (!pr.runner || strcmp(pr.runner, pp->r->runner))) {
-			/* The agent was running when workletd went away. */
-			if (pp->r->cfg->agent_sandboxed &&
-			    wl_agent_sandbox_remove(pp->r->cfg->docker_host,
+			/* The agent was running when workletd went away;
+			   in a sandbox (whatever the mode is now) it may
+			   still be: nothing may write to the tree after
+			   the restore. */
+			if (wl_agent_sandbox_remove(pp->r->cfg->docker_host,
 						    pp->r->cfg->instance,
 						    pp->id) < 0)
 				wl_warn("worklet '%s': %s", pp->id,
