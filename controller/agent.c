@@ -933,6 +933,122 @@ static void supervise(struct child *c, struct watch *w)
 	wl_buf_reset(&w->line);
 }
 
+/* The sandbox (agent_sandbox.h): the same argv, a container's env */
+
+static int put_sandbox_entry(struct strv *env, const struct wl_agent_opts *o,
+			     const char *entry)
+{
+	static const char base[] = "ANTHROPIC_BASE_URL=";
+	size_t n = strlen(entry) + 64;
+	char *url;
+	int error;
+
+	if (strncmp(entry, base, sizeof(base) - 1) ||
+	    !strcmp(o->sandbox->network, "none"))
+		return env_put(env, entry);
+	/* the host's loopback is not the container's */
+	if (!(url = malloc(n))) {
+		wl_error_set("out of memory");
+		return WL_ERROR;
+	}
+	memcpy(url, base, sizeof(base) - 1);
+	error = wl_agent_sandbox_url(entry + sizeof(base) - 1,
+				     url + sizeof(base) - 1,
+				     n - (sizeof(base) - 1));
+	if (error >= 0)
+		error = env_put(env, url);
+	free(url);
+	return error < 0 ? error : 0;
+}
+
+static int build_env_sandbox(struct strv *env, const struct wl_agent_opts *o)
+{
+	if (env_base(env) || env_put(env, "PATH=" DEFAULT_PATH) ||
+	    strv_add(env, "HOME=" WL_AGENT_SANDBOX_HOME) ||
+	    strv_add(env, "TMPDIR=" WL_AGENT_SANDBOX_HOME) ||
+	    strv_addf(env, "CLAUDE_CONFIG_DIR=%s", o->config_dir) ||
+	    strv_add(env, "IS_SANDBOX=1"))
+		return WL_ERROR;
+	for (size_t i = 0; o->env && o->env[i]; i++)
+		if (put_sandbox_entry(env, o, o->env[i]) < 0)
+			return WL_ERROR;
+	return 0;
+}
+
+struct sandbox_ctx {
+	struct watch *w;
+	const struct wl_agent_opts *o;
+};
+
+static void sandbox_stdout(void *arg, const char *data, size_t len)
+{
+	feed_stdout(((struct sandbox_ctx *)arg)->w, data, len);
+}
+
+static void sandbox_stderr(void *arg, const char *data, size_t len)
+{
+	feed_stderr(((struct sandbox_ctx *)arg)->w, data, len);
+}
+
+static int sandbox_cancelled(void *arg)
+{
+	const struct wl_agent_opts *o = ((struct sandbox_ctx *)arg)->o;
+
+	return o->cancelled && o->cancelled(o->ctx);
+}
+
+static void sandbox_put_text(struct watch *w, const char *text)
+{
+	feed_stderr(w, text, strlen(text));
+}
+
+/* Like spawn() + supervise(), in a container; fills w the same way. */
+static int run_sandboxed(const struct wl_agent_opts *o, char **argv,
+			 char **envp, const char *exe, struct watch *w)
+{
+	struct sandbox_ctx sc = { w, o };
+	struct wl_agent_sandbox_job job;
+	struct wl_agent_sandbox_exit ex;
+	char *cli = realpath(exe, NULL); /* a bind source is not a link */
+	int error;
+
+	if (!cli) {
+		not_found_error(exe);
+		return WL_ENOTFOUND;
+	}
+	if ((error = wl_agent_sandbox_prepare(o->cwd, o->config_dir)) < 0)
+		goto out;
+	memset(&job, 0, sizeof(job));
+	job.argv = argv;
+	job.envp = envp;
+	job.cwd = o->cwd;
+	job.config_dir = o->config_dir;
+	job.cli_path = cli;
+	job.deadline_ms = w->deadline;
+	job.cancelled = sandbox_cancelled;
+	job.on_stdout = sandbox_stdout;
+	job.on_stderr = sandbox_stderr;
+	job.ctx = &sc;
+	if ((error = wl_agent_sandbox_run(o->sandbox, &job, &ex)) < 0)
+		goto out;
+	w->timed_out = ex.timed_out;
+	w->was_cancelled = ex.cancelled;
+	if (ex.exit_code >= 0) {
+		w->reaped = 1;
+		w->status = (ex.exit_code & 0xff) << 8; /* as waitpid's */
+	}
+	if (ex.oom_killed)
+		sandbox_put_text(w, "\nthe agent sandbox ran out of memory "
+				    "(WORKLET_AGENT_MEMORY)\n");
+	/* a last line without a newline still counts */
+	if (!w->skipping && w->line.len && w->on_line)
+		w->on_line(w->arg, wl_buf_cstr(&w->line), w->line.len);
+	wl_buf_reset(&w->line);
+out:
+	free(cli);
+	return error;
+}
+
 /* Messages */
 
 /* Append s as one line: control characters become spaces, capped. */
@@ -1074,6 +1190,11 @@ static char *failure_message(const struct wl_agent_opts *o,
 				      w->skipped, LINE_BYTES_MAX >> 20);
 		put_last_stderr_line(&b, &w->tail);
 	}
+	if (!w->timed_out && !w->was_cancelled && o->sandbox &&
+	    !strcmp(o->sandbox->network, "none"))
+		wl_buf_puts(&b, " (the agent sandbox has no network, "
+				"WORKLET_AGENT_NETWORK=none: the CLI cannot "
+				"reach the model API)");
 	msg = redact(wl_buf_cstr(&b), o->env);
 	wl_buf_release(&b);
 	return msg;
@@ -1160,11 +1281,22 @@ int wl_agent_run(const struct wl_agent_opts *o, struct wl_agent_result *res)
 	if ((error = check_opts(o)) < 0)
 		goto out;
 	claude = o->claude ? o->claude : DEFAULT_CLAUDE;
-	if ((error = build_env(&envp, o)) < 0 ||
-	    (error = build_argv(&argv, o, claude)) < 0 ||
-	    (error = resolve_binary(&exe, claude, env_get(&envp, "PATH"))) <
-		    0 ||
-	    (error = make_dirs(o)) < 0)
+	if (o->sandbox) {
+		const char *path = getenv("PATH"); /* found on the host */
+
+		if ((error = build_env_sandbox(&envp, o)) < 0 ||
+		    (error = build_argv(&argv, o, WL_AGENT_SANDBOX_CLI)) < 0 ||
+		    (error = resolve_binary(&exe, claude,
+					    path && *path ? path
+							  : DEFAULT_PATH)) < 0)
+			goto out;
+	} else if ((error = build_env(&envp, o)) < 0 ||
+		   (error = build_argv(&argv, o, claude)) < 0 ||
+		   (error = resolve_binary(&exe, claude,
+					   env_get(&envp, "PATH"))) < 0) {
+		goto out;
+	}
+	if ((error = make_dirs(o)) < 0)
 		goto out;
 	if (!(w.chunk = malloc(READ_CHUNK))) {
 		wl_error_set("out of memory");
@@ -1176,9 +1308,15 @@ int wl_agent_run(const struct wl_agent_opts *o, struct wl_agent_result *res)
 	w.ctx = o->ctx;
 	w.on_line = on_run_line;
 	w.arg = &st;
-	if ((error = spawn(&c, exe, claude, argv.v, envp.v, o->cwd)) < 0)
-		goto out;
-	supervise(&c, &w);
+	if (o->sandbox) {
+		if ((error = run_sandboxed(o, argv.v, envp.v, exe, &w)) < 0)
+			goto out;
+	} else {
+		if ((error = spawn(&c, exe, claude, argv.v, envp.v, o->cwd)) <
+		    0)
+			goto out;
+		supervise(&c, &w);
+	}
 
 	if (w.reaped && WIFEXITED(w.status)) {
 		res->exit_code = WEXITSTATUS(w.status);

@@ -37,6 +37,8 @@
 
 #include <cjson/cJSON.h>
 
+#include "controller/agent_sandbox.h"
+
 struct wl_agent_opts {
 	/* the binary: a path, or a name looked up in the child's PATH;
 	   NULL: "claude" */
@@ -71,6 +73,17 @@ struct wl_agent_opts {
 	void (*on_event)(void *ctx, const cJSON *event);
 	int (*cancelled)(void *ctx); /* non-zero: kill the run; may be NULL */
 	void *ctx;
+	/*
+	 * NULL: run the CLI on the host (as above). Else run it in a sandbox
+	 * container (agent_sandbox.h): the binary found as above is mounted
+	 * read-only, cwd and config_dir are mounted at their own paths and
+	 * handed to the sandbox user, HOME and TMPDIR are the container's
+	 * tmpfs (run_dir is not used), IS_SANDBOX=1 is set, and a loopback
+	 * ANTHROPIC_BASE_URL in env is rewritten to reach the host. The
+	 * wall-clock limit and cancel remove the container (cancel is polled
+	 * about every second).
+	 */
+	const struct wl_agent_sandbox *sandbox;
 };
 
 struct wl_agent_result {

@@ -106,6 +106,17 @@ static const struct option options[] = {
 	  OFF(agent_fix_attempts), 0, 10 },
 	{ "agent.cliRetries", "WORKLET_AGENT_CLI_RETRIES", K_INT,
 	  OFF(agent_cli_retries), 0, 20 },
+	{ "agent.sandbox", "WORKLET_AGENT_SANDBOX", K_STR,
+	  OFF(agent_sandbox_mode), 0, 0 },
+	{ "agent.image", "WORKLET_AGENT_IMAGE", K_STR, OFF(agent_image), 0, 0 },
+	{ "agent.network", "WORKLET_AGENT_NETWORK", K_STR, OFF(agent_network),
+	  0, 0 },
+	{ "agent.memory", "WORKLET_AGENT_MEMORY", K_SIZE, OFF(agent_memory), 0,
+	  0 },
+	{ "agent.cpus", "WORKLET_AGENT_CPUS", K_CPUS, OFF(agent_nano_cpus), 0,
+	  0 },
+	{ "agent.pids", "WORKLET_AGENT_PIDS", K_INT, OFF(agent_pids), 16,
+	  1000000 },
 	{ "github.apiUrl", "WORKLET_GITHUB_API_URL", K_STR, OFF(github_api_url),
 	  0, 0 },
 	{ "git.cacheTtlSeconds", "WORKLET_GIT_CACHE_TTL_SECONDS", K_SECONDS,
@@ -149,8 +160,8 @@ int wl_config_init(struct wl_config *c)
 	    set_str(&c->listen, "127.0.0.1:8080") ||
 	    set_str(&c->base_domain, "localhost") ||
 	    set_str(&c->claude_bin, "claude") ||
-	    set_str(&c->agent_tools,
-		    "Read,Write,Edit,MultiEdit,Glob,Grep,LS") ||
+	    set_str(&c->agent_sandbox_mode, "docker") ||
+	    set_str(&c->agent_image, "worklet-local/node:18") ||
 	    set_str(&c->git_author_name, "worklet") ||
 	    set_str(&c->git_token_hosts, "github.com") ||
 	    set_str(&c->github_api_url, "https://api.github.com") ||
@@ -186,6 +197,10 @@ int wl_config_init(struct wl_config *c)
 	c->agent_retry_backoff_ms = 5 * 1000;
 	c->agent_fix_attempts = 2;
 	c->agent_cli_retries = 2;
+	c->agent_sandboxed = 1;
+	c->agent_memory = 1LL << 30;
+	c->agent_nano_cpus = 1000000000;
+	c->agent_pids = 512;
 	return 0;
 }
 
@@ -207,6 +222,9 @@ void wl_config_release(struct wl_config *c)
 	free(c->claude_bin);
 	free(c->agent_model);
 	free(c->agent_tools);
+	free(c->agent_sandbox_mode);
+	free(c->agent_image);
+	free(c->agent_network);
 	free(c->agent_system_prompt);
 	free(c->git_author_name);
 	free(c->git_token_hosts);
@@ -376,6 +394,38 @@ out_buf:
 	return error;
 }
 
+/* WORKLET_AGENT_SANDBOX and the network's default (needs the instance). */
+static int check_agent_sandbox(struct wl_config *c)
+{
+	char net[64];
+
+	if (!strcmp(c->agent_sandbox_mode, "docker")) {
+		c->agent_sandboxed = 1;
+	} else if (!strcmp(c->agent_sandbox_mode, "host")) {
+		c->agent_sandboxed = 0;
+	} else {
+		wl_error_set("WORKLET_AGENT_SANDBOX '%s': expected docker or "
+			     "host",
+			     c->agent_sandbox_mode);
+		return WL_EINVALID;
+	}
+	if (!c->agent_network) {
+		snprintf(net, sizeof(net), "%s-agent", c->instance);
+		if (set_str(&c->agent_network, net) < 0)
+			return WL_ERROR;
+	}
+	return 0;
+}
+
+const char *wl_config_agent_tools(const struct wl_config *c)
+{
+	if (c->agent_tools)
+		return c->agent_tools;
+	return c->agent_sandboxed
+		       ? "Read,Write,Edit,MultiEdit,Glob,Grep,LS,Bash"
+		       : "Read,Write,Edit,MultiEdit,Glob,Grep,LS";
+}
+
 int wl_config_load_env(struct wl_config *c)
 {
 	const char *v;
@@ -446,6 +496,8 @@ int wl_config_load_env(struct wl_config *c)
 			     c->port_min, c->port_max);
 		return WL_EINVALID;
 	}
+	if ((error = check_agent_sandbox(c)) < 0)
+		return error;
 	if (strncmp(c->docker_host, "unix://", 7)) {
 		wl_error_set("DOCKER_HOST '%s': only unix:// sockets are "
 			     "supported",

@@ -36,7 +36,8 @@
  *   WORKLET_AGENT_MAX_TURNS    --max-turns (default 30)
  *   WORKLET_AGENT_TIMEOUT_SECONDS  wall clock per run (default 600)
  *   WORKLET_AGENT_TOOLS        allowed tools, comma-separated (default
- *                              Read,Write,Edit,MultiEdit,Glob,Grep,LS; no
+ *                              Read,Write,Edit,MultiEdit,Glob,Grep,LS,
+ *                              plus Bash in the sandbox; on the host no
  *                              Bash unless listed)
  *   WORKLET_AGENT_SYSTEM_PROMPT  appended to the CLI's system prompt
  *   WORKLET_AGENT_CONCURRENCY  agent runs at once, all worklets (default 2)
@@ -45,6 +46,15 @@
  *   WORKLET_AGENT_FIX_ATTEMPTS fix-up prompts after a failed build or
  *                              start (default 2; 0 turns them off)
  *   WORKLET_AGENT_CLI_RETRIES  the CLI's own API retries (default 2)
+ *   WORKLET_AGENT_SANDBOX      docker (default): the CLI runs in a
+ *                              container per run (agent_sandbox.h); host:
+ *                              on the host, as workletd's child
+ *   WORKLET_AGENT_IMAGE        the sandbox's image (default
+ *                              worklet-local/node:18)
+ *   WORKLET_AGENT_NETWORK      the sandbox's network (default
+ *                              <instance>-agent, created; none: none)
+ *   WORKLET_AGENT_MEMORY, WORKLET_AGENT_CPUS, WORKLET_AGENT_PIDS  the
+ *                              sandbox's limits (1Gi, 1, 512)
  *   WORKLET_GIT_AUTHOR_NAME, WORKLET_GIT_AUTHOR_EMAIL  commit author
  *   WORKLET_GITHUB_API_URL     GitHub's REST API (default
  *                              https://api.github.com; Enterprise:
@@ -128,6 +138,13 @@ struct wl_config {
 	int64_t agent_retry_backoff_ms;
 	int agent_fix_attempts;
 	int agent_cli_retries;
+	int agent_sandboxed; /* from agent_sandbox_mode: 1 docker, 0 host */
+	char *agent_sandbox_mode; /* "docker" | "host" */
+	char *agent_image;
+	char *agent_network; /* default "<instance>-agent" */
+	int64_t agent_memory;
+	int64_t agent_nano_cpus;
+	int agent_pids;
 	char *git_token_hosts;	  /* hosts GITHUB_TOKEN is offered to */
 	char *git_allowed_hosts;  /* NULL: any host; else the only ones */
 	int64_t git_cache_ttl_ms; /* unused mirrors are removed after it */
@@ -186,6 +203,12 @@ void wl_config_label_filter(const struct wl_config *c, const char *extra,
 struct wl_resources;
 int wl_config_check_resources(const struct wl_config *c,
 			      const struct wl_resources *r);
+
+/*
+ * The agent's allowed tools: as configured, else the mode's default (Bash
+ * only in the sandbox).
+ */
+const char *wl_config_agent_tools(const struct wl_config *c);
 
 /* 1 if the listen address is a loopback address. */
 int wl_config_listen_is_loopback(const struct wl_config *c);

@@ -178,8 +178,9 @@ static void on_docker_event(void *ctx, const char *action,
 	struct wl_controller *c = ctx;
 
 	(void)container_id;
-	if (!worklet_id || (strcmp(action, "die") && strcmp(action, "start") &&
-			    strcmp(action, "destroy") && strcmp(action, "oom")))
+	if (!worklet_id || !*worklet_id ||
+	    (strcmp(action, "die") && strcmp(action, "start") &&
+	     strcmp(action, "destroy") && strcmp(action, "oom")))
 		return;
 	wl_debug("worklet '%s': docker event %s", worklet_id, action);
 	wl_workqueue_add(c->queue, worklet_id);
@@ -320,6 +321,24 @@ static void collect_docker(struct wl_controller *c, struct wl_docker *d)
 		wl_warn("image budget: %s", wl_error_last());
 }
 
+/*
+ * Agent sandbox containers of an earlier workletd (killed mid-run): a
+ * container that outlived its runner would keep editing a tree that the
+ * prompt recovery restores.
+ */
+static void collect_agents(struct wl_controller *c)
+{
+	int n = wl_agent_sandbox_gc(c->cfg->docker_host, c->cfg->instance,
+				    c->rec.runner);
+
+	if (n < 0)
+		wl_warn("agent containers: %s", wl_error_last());
+	else if (n > 0)
+		wl_info("removed %d agent container%s left by an earlier "
+			"workletd",
+			n, n == 1 ? "" : "s");
+}
+
 static void *resync_main(void *arg)
 {
 	struct wl_controller *c = arg;
@@ -335,6 +354,7 @@ static void *resync_main(void *arg)
 		queue_labelled(c, d);
 		queue_clones(c);
 		collect_docker(c, d);
+		collect_agents(c);
 		if (wl_git_cache_collect(c->rec.mirrors_dir,
 					 c->cfg->git_cache_ttl_ms) > 0)
 			wl_info("removed repository mirrors unused for %llds",

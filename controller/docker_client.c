@@ -86,6 +86,8 @@ struct xfer {
 	enum log_mode log_mode;
 
 	const volatile int *cancel;
+	int (*stop)(void *ctx); /* polled like cancel; may be NULL */
+	void *stop_ctx;
 	int64_t deadline_ms; /* monotonic; 0 = none */
 	enum abort_reason aborted;
 	int error; /* a callback failed; its message is set */
@@ -315,7 +317,7 @@ static int on_progress(void *p, curl_off_t dltotal, curl_off_t dlnow,
 	(void)dlnow;
 	(void)ultotal;
 	(void)ulnow;
-	if (x->cancel && *x->cancel) {
+	if ((x->cancel && *x->cancel) || (x->stop && x->stop(x->stop_ctx))) {
 		x->aborted = ABORT_CANCEL;
 		return 1;
 	}
@@ -376,7 +378,7 @@ static int perform(struct xfer *x, const char *method, const char *path,
 		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, x);
-	if (x->cancel || x->deadline_ms) {
+	if (x->cancel || x->stop || x->deadline_ms) {
 		curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
 		curl_easy_setopt(c, CURLOPT_XFERINFODATA, x);
 		curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
@@ -1898,5 +1900,128 @@ int wl_docker_network_remove(struct wl_docker *d, const char *name)
 done:
 	wl_buf_release(&path);
 	xfer_release(&x);
+	return error;
+}
+/* ---- raw create, selected log streams, networks (the agent sandbox) ---- */
+
+int wl_docker_container_create_json(struct wl_docker *d, const char *name,
+				    const char *body, char **id)
+{
+	struct wl_buf path;
+	struct xfer x;
+	cJSON *j = NULL;
+	int error;
+
+	*id = NULL;
+	if (name && (error = check_ref("container name", name)) < 0)
+		return error;
+	wl_buf_init(&path, URL_MAX);
+	xfer_init(&x, d, SINK_BODY, "cannot create container '%s'",
+		  name ? name : "");
+	if ((error = wl_buf_puts(&path, "/containers/create")) < 0 ||
+	    (name && (error = wl_buf_printf(&path, "?name=%s", name)) < 0) ||
+	    (error = perform(&x, "POST", wl_buf_cstr(&path), "application/json",
+			     body, strlen(body), REQUEST_TIMEOUT_MS)) < 0)
+		goto done;
+	if (x.status != 201 && x.status != 200) {
+		error = http_fail(&x);
+		if (x.status == 409)
+			error = WL_EEXISTS;
+		goto done;
+	}
+	if ((error = parse_body(&j, &x)) < 0)
+		goto done;
+	if (!jstr(j, "Id")) {
+		wl_error_set("%s: Docker's answer has no Id", what(&x));
+		error = WL_ERROR;
+		goto done;
+	}
+	error = dup_str(id, jstr(j, "Id"));
+done:
+	cJSON_Delete(j);
+	wl_buf_release(&path);
+	xfer_release(&x);
+	return error;
+}
+
+static const char *stream_params(int streams)
+{
+	switch (streams) {
+	case WL_DOCKER_STDOUT:
+		return "stdout=1&stderr=0";
+	case WL_DOCKER_STDERR:
+		return "stdout=0&stderr=1";
+	default:
+		return "stdout=1&stderr=1";
+	}
+}
+
+int wl_docker_container_logs_stream(struct wl_docker *d, const char *id,
+				    int streams, int tail, struct wl_buf *out)
+{
+	struct wl_buf path;
+	struct xfer x;
+	int error;
+
+	if ((error = check_ref("container id", id)) < 0)
+		return error;
+	wl_buf_init(&path, URL_MAX);
+	xfer_init(&x, d, SINK_LOGS, "cannot read logs of container '%s'", id);
+	x.logs = out;
+	if ((error = wl_buf_printf(&path, "/containers/%s/logs?%s", id,
+				   stream_params(streams))) < 0 ||
+	    (tail >= 0 &&
+	     (error = wl_buf_printf(&path, "&tail=%d", tail)) < 0) ||
+	    (error = perform(&x, "GET", wl_buf_cstr(&path), NULL, NULL, 0,
+			     REQUEST_TIMEOUT_MS)) < 0)
+		goto done;
+	if (x.status != 200)
+		error = http_fail(&x);
+done:
+	wl_buf_release(&path);
+	xfer_release(&x);
+	return error;
+}
+
+int wl_docker_container_follow(struct wl_docker *d, const char *id,
+			       const struct wl_docker_follow *f)
+{
+	struct wl_buf path, pending;
+	struct xfer x;
+	int error;
+
+	if ((error = check_ref("container id", id)) < 0)
+		return error;
+	wl_buf_init(&path, URL_MAX);
+	wl_buf_init(&pending, 1 << 20);
+	xfer_init(&x, d, SINK_LOGS, "cannot follow logs of container '%s'", id);
+	x.logs = &pending;
+	x.logs_cb = f->cb;
+	x.logs_ctx = f->ctx;
+	x.stop = f->stop;
+	x.stop_ctx = f->ctx;
+	x.deadline_ms = f->deadline_ms;
+	if ((error = wl_buf_printf(&path, "/containers/%s/logs?%s&follow=1", id,
+				   stream_params(f->streams))) < 0 ||
+	    (error = perform(&x, "GET", wl_buf_cstr(&path), NULL, NULL, 0, 0)) <
+		    0)
+		goto done;
+	if (x.status != 200)
+		error = http_fail(&x);
+done:
+	wl_buf_release(&pending);
+	wl_buf_release(&path);
+	xfer_release(&x);
+	return error;
+}
+
+int wl_docker_network_ensure(struct wl_docker *d, const char *name,
+			     const struct wl_kvlist *labels,
+			     const struct wl_kvlist *options)
+{
+	char *id = NULL;
+	int error = wl_docker_network_create(d, name, labels, options, &id);
+
+	free(id);
 	return error;
 }

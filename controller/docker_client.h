@@ -238,4 +238,45 @@ int wl_docker_events(struct wl_docker *d, const char *label,
 		     wl_docker_event_cb cb, void *ctx,
 		     const volatile int *stop);
 
+/* ---- for the agent sandbox (controller/agent_sandbox.c) ---- */
+
+/*
+ * POST /containers/create?name=NAME with a body the caller built (JSON),
+ * for containers whose shape the generic config cannot express (mounts,
+ * tmpfs, a user). WL_EEXISTS when the name is in use.
+ */
+int wl_docker_container_create_json(struct wl_docker *d, const char *name,
+				    const char *body, char **id);
+
+enum { WL_DOCKER_STDOUT = 1, WL_DOCKER_STDERR = 2 };
+
+/* wl_docker_container_logs, of the selected streams only. */
+int wl_docker_container_logs_stream(struct wl_docker *d, const char *id,
+				    int streams, int tail, struct wl_buf *out);
+
+struct wl_docker_follow {
+	int streams; /* WL_DOCKER_STDOUT and/or WL_DOCKER_STDERR */
+	wl_docker_logs_cb cb;
+	void *ctx;
+	/* polled about every second; non-zero ends it with WL_ECANCELED */
+	int (*stop)(void *ctx);
+	int64_t deadline_ms; /* monotonic; 0: none; then WL_ETIMEOUT */
+};
+
+/*
+ * Follow a container's output from its start (all of it), decoded, to
+ * f->cb, until the container stops (0), f->stop says so, the deadline
+ * passes, or the connection fails.
+ */
+int wl_docker_container_follow(struct wl_docker *d, const char *id,
+			       const struct wl_docker_follow *f);
+
+/*
+ * A bridge network of that name, created (with labels and driver options,
+ * either may be NULL) if missing; an existing one is used as it is.
+ */
+int wl_docker_network_ensure(struct wl_docker *d, const char *name,
+			     const struct wl_kvlist *labels,
+			     const struct wl_kvlist *options);
+
 #endif

@@ -305,12 +305,27 @@ static void commit_message(char *out, size_t n, const struct wl_prompt *pr)
 			 pr->id);
 }
 
+/*
+ * The CLI's config dir (CLAUDE_CONFIG_DIR: transcripts, settings). On the
+ * host all worklets share <state>/claude; a sandbox gets its worklet's
+ * own, <state>/agent-config/<id>, and sees no other.
+ */
+static void agent_config_dir(char *out, size_t n, const struct wl_reconciler *r,
+			     const char *id)
+{
+	if (r->cfg->agent_sandboxed)
+		snprintf(out, n, "%s/agent-config/%s", r->store.root, id);
+	else
+		snprintf(out, n, "%s/claude", r->store.root);
+}
+
 static int run_agent(struct wl_prompt_pass *pp, struct wl_prompt *pr,
 		     const char *text, struct wl_agent_result *res)
 {
 	const struct wl_config *cfg = pp->r->cfg;
 	struct wl_status *st = &pp->wl->status;
 	struct wl_agent_opts o;
+	struct wl_agent_sandbox sb;
 	struct run_ctx rc;
 	char config_dir[4096], run_dir[4096], retries[32];
 	char key[8192], token[8192], base[4096];
@@ -324,8 +339,7 @@ static int run_agent(struct wl_prompt_pass *pp, struct wl_prompt *pr,
 		 pp->r->store.prompts_dir, pp->id, pr->id);
 	snprintf(rc.spec_path, sizeof(rc.spec_path), "%s/%s.yaml",
 		 pp->r->store.specs_dir, pp->id);
-	snprintf(config_dir, sizeof(config_dir), "%s/claude",
-		 pp->r->store.root);
+	agent_config_dir(config_dir, sizeof(config_dir), pp->r, pp->id);
 	snprintf(run_dir, sizeof(run_dir), "%s/agent-runs/%s",
 		 pp->r->store.root, pp->id);
 	/* Each run starts with an empty HOME and TMPDIR. */
@@ -360,7 +374,7 @@ static int run_agent(struct wl_prompt_pass *pp, struct wl_prompt *pr,
 					   st->session_id);
 	o.model = cfg->agent_model;
 	o.max_turns = cfg->agent_max_turns;
-	o.allowed_tools = cfg->agent_tools;
+	o.allowed_tools = wl_config_agent_tools(cfg);
 	o.system_prompt = cfg->agent_system_prompt;
 	o.config_dir = config_dir;
 	o.run_dir = run_dir;
@@ -369,6 +383,19 @@ static int run_agent(struct wl_prompt_pass *pp, struct wl_prompt *pr,
 	o.on_event = on_event;
 	o.cancelled = is_cancelled;
 	o.ctx = &rc;
+	if (cfg->agent_sandboxed) {
+		memset(&sb, 0, sizeof(sb));
+		sb.docker_host = cfg->docker_host;
+		sb.image = cfg->agent_image;
+		sb.network = cfg->agent_network;
+		sb.memory_bytes = cfg->agent_memory;
+		sb.nano_cpus = cfg->agent_nano_cpus;
+		sb.pids_limit = cfg->agent_pids;
+		sb.instance = cfg->instance;
+		sb.worklet_id = pp->id;
+		sb.runner = pp->r->runner;
+		o.sandbox = &sb;
+	}
 
 	rc.log_fd = open_agent_log(pp);
 	{
@@ -596,7 +623,15 @@ int wl_prompts_step(struct wl_prompt_pass *pp, int *committed,
 		}
 		if (pr.stage == WL_STAGE_RUNNING &&
 		    (!pr.runner || strcmp(pr.runner, pp->r->runner))) {
-			/* The agent was running when workletd went away. */
+			/* The agent was running when workletd went away;
+			   in a sandbox (whatever the mode is now) it may
+			   still be: nothing may write to the tree after
+			   the restore. */
+			if (wl_agent_sandbox_remove(pp->r->cfg->docker_host,
+						    pp->r->cfg->instance,
+						    pp->id) < 0)
+				wl_warn("worklet '%s': %s", pp->id,
+					wl_error_last());
 			restore(pp);
 			finish(pp, &pr, WL_PROMPT_ERROR,
 			       "interrupted: workletd stopped while the agent "
@@ -712,6 +747,8 @@ void wl_prompts_forget(struct wl_reconciler *r, const char *id,
 	if (wl_prompt_remove_all(&r->store, id) < 0)
 		wl_warn("worklet '%s': %s", id, wl_error_last());
 	snprintf(path, sizeof(path), "%s/agent-runs/%s", r->store.root, id);
+	wl_fs_remove_tree(path);
+	snprintf(path, sizeof(path), "%s/agent-config/%s", r->store.root, id);
 	wl_fs_remove_tree(path);
 	/* The CLI's transcripts: projects/<cwd, non-alphanumerics as '-'>. */
 	len = (size_t)snprintf(path, sizeof(path), "%s/claude/projects/",

@@ -22,6 +22,8 @@ from wltest import Env, containers, free_port, local_images  # noqa: E402
 
 PAGE = "<!doctype html><html><body><h1>%s</h1></body></html>\n"
 ROUNDS = int(sys.argv[1]) if len(sys.argv) > 1 else 5
+# WORKLET_AGENT_SANDBOX values to measure, each a worklet run of its own
+MODES = sys.argv[2].split(",") if len(sys.argv) > 2 else ["docker", "host"]
 
 
 def rules(n):
@@ -69,9 +71,10 @@ def log_times(path, wid, pid):
     return marks
 
 
-def by_worklet(srv):
+def by_worklet(srv, mode):
     env = Env("bench-prompt", ANTHROPIC_BASE_URL=srv.url, ANTHROPIC_API_KEY="bench",
-              WORKLET_LOG_LEVEL="info", WORKLET_GIT_POLL_SECONDS=60)
+              WORKLET_LOG_LEVEL="info", WORKLET_GIT_POLL_SECONDS=60,
+              WORKLET_AGENT_SANDBOX=mode)
     env.start()
     env.wait_api()
     out = []
@@ -177,19 +180,24 @@ def main():
     srv.start()
     try:
         hand = by_hand(srv)
-        wl = by_worklet(srv)
+        wls = [(mode, by_worklet(srv, mode)) for mode in MODES]
     finally:
         srv.stop()
     print("prompt -> new content served, %d rounds, medians in seconds" % ROUNDS)
-    print("%-10s %8s %8s %8s %8s %8s" % ("", "total", "agent", "commit", "build", "rollout"))
-    for name, rows in (("by hand", hand), ("worklet", wl)):
-        print("%-10s %8.3f %8.3f %8.3f %8.3f %8.3f" % (
+    print("%-18s %8s %8s %8s %8s %8s" % ("", "total", "agent", "commit", "build", "rollout"))
+    rows_by = [("by hand", hand)] + [("worklet (%s)" % m, rows) for m, rows in wls]
+    for name, rows in rows_by:
+        print("%-18s %8.3f %8.3f %8.3f %8.3f %8.3f" % (
             name, med(rows, "total"), med(rows, "agent"), med(rows, "commit"),
             med(rows, "build"), med(rows, "rollout")))
-    print("worklet / by hand: %.2f (the by-hand path has no zero-downtime switch:"
-          " it serves nothing between docker rm and the new container's start)"
-          % (med(wl, "total") / med(hand, "total")))
-    print(json.dumps({"by_hand": hand, "worklet": wl}), file=sys.stderr)
+    for mode, wl in wls:
+        print("worklet (%s) / by hand: %.2f (the by-hand path has no zero-downtime"
+              " switch: it serves nothing between docker rm and the new container's"
+              " start)" % (mode, med(wl, "total") / med(hand, "total")))
+    if len(wls) > 1:
+        print("agent step, %s minus %s: %+.3f s per prompt" % (
+            wls[0][0], wls[1][0], med(wls[0][1], "agent") - med(wls[1][1], "agent")))
+    print(json.dumps({"by_hand": hand, "worklet": dict(wls)}), file=sys.stderr)
 
 
 if __name__ == "__main__":

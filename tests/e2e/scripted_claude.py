@@ -422,7 +422,7 @@ class _Server(ThreadingHTTPServer):
 class ScriptedClaude:
     """The scripted server; see the module docstring."""
 
-    def __init__(self, rules=None, host="127.0.0.1", port=0, log=None):
+    def __init__(self, rules=None, host="0.0.0.0", port=0, log=None):
         self._lock = threading.Lock()
         self._requests = []
         self._rules = []
@@ -471,6 +471,11 @@ class ScriptedClaude:
     @property
     def url(self):
         host, port = self._httpd.server_address[:2]
+        # Bound to every address so that agent sandbox containers reach it
+        # (workletd rewrites a loopback ANTHROPIC_BASE_URL to
+        # host.docker.internal); the host itself uses the loopback.
+        if host == "0.0.0.0":
+            host = "127.0.0.1"
         return "http://%s:%d" % (host, port)
 
     def start(self):
@@ -540,7 +545,7 @@ class ScriptedClaude:
 def main(argv=None):
     ap = argparse.ArgumentParser(description="Scripted Anthropic Messages API server.")
     ap.add_argument("--port", type=int, default=0, help="port (0: any free one)")
-    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--host", default="0.0.0.0")
     ap.add_argument("--script", required=True, help="JSON file: a list of rules")
     ap.add_argument("--log", help="append every request to this file as JSON lines")
     args = ap.parse_args(argv)

@@ -78,6 +78,16 @@ def containers(worklet_id=None, all_=True):
     return out or []
 
 
+AGENT_NETWORK = "worklet-e2e-agent"
+
+
+def agent_containers(worklet_id):
+    """The agent sandbox containers of a worklet (worklet.agent-for)."""
+    q = urllib.parse.quote(json.dumps({"label": ["worklet.agent-for=%s" % worklet_id]}))
+    _, out = docker("GET", "/containers/json?all=1&filters=%s" % q)
+    return out or []
+
+
 def images(worklet_id):
     q = urllib.parse.quote(json.dumps({"label": ["worklet.id=%s" % worklet_id]}))
     _, out = docker("GET", "/images/json?filters=%s" % q)
@@ -168,6 +178,9 @@ class Env:
             "WORKLET_TOKENS_FILE": self.tokens_file,
         }
         self.settings.update(local_images())
+        # The agent sandbox: every test run shares one network instead of
+        # creating one per instance (Docker's address pools are small).
+        self.settings["WORKLET_AGENT_NETWORK"] = AGENT_NETWORK
         self.settings.update({k: str(v) for k, v in settings.items()})
 
     # -- the service -------------------------------------------------------
@@ -333,7 +346,7 @@ class Env:
     def cleanup(self):
         self.stop()
         for wid in self.ids:
-            for c in containers(wid):
+            for c in containers(wid) + agent_containers(wid):
                 docker("DELETE", "/containers/%s?force=1&v=1" % c["Id"])
             for img in images(wid):
                 docker("DELETE", "/images/%s?force=1" % img["Id"])

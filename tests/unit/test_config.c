@@ -178,6 +178,54 @@ static void test_resource_ceilings(void)
 	wl_config_release(&c);
 }
 
+static void test_agent_sandbox(void)
+{
+	struct wl_config c;
+	char net[64];
+
+	CHECK(wl_config_init(&c) == 0);
+	setenv("WORKLET_INSTANCE", "inst-1", 1);
+	CHECK(wl_config_load_env(&c) == 0);
+	CHECK(c.agent_sandboxed == 1);
+	CHECK_STR(c.agent_image, "worklet-local/node:18");
+	snprintf(net, sizeof(net), "%s-agent", c.instance);
+	CHECK_STR(c.agent_network, net);
+	CHECK(c.agent_memory == 1LL << 30 && c.agent_nano_cpus == 1000000000 &&
+	      c.agent_pids == 512);
+	CHECK_CONTAINS(wl_config_agent_tools(&c), ",Bash");
+	wl_config_release(&c);
+
+	CHECK(wl_config_init(&c) == 0);
+	setenv("WORKLET_AGENT_SANDBOX", "host", 1);
+	setenv("WORKLET_AGENT_NETWORK", "none", 1);
+	setenv("WORKLET_AGENT_MEMORY", "512Mi", 1);
+	setenv("WORKLET_AGENT_CPUS", "0.5", 1);
+	CHECK(wl_config_load_env(&c) == 0);
+	CHECK(c.agent_sandboxed == 0);
+	CHECK_STR(c.agent_network, "none");
+	CHECK(c.agent_memory == 512LL << 20 && c.agent_nano_cpus == 500000000);
+	CHECK(strstr(wl_config_agent_tools(&c), "Bash") == NULL);
+	wl_config_release(&c);
+
+	CHECK(wl_config_init(&c) == 0);
+	setenv("WORKLET_AGENT_TOOLS", "Read,Edit", 1);
+	CHECK(wl_config_load_env(&c) == 0);
+	CHECK_STR(wl_config_agent_tools(&c), "Read,Edit");
+	wl_config_release(&c);
+
+	CHECK(wl_config_init(&c) == 0);
+	setenv("WORKLET_AGENT_SANDBOX", "podman", 1);
+	CHECK(wl_config_load_env(&c) == WL_EINVALID);
+	CHECK_CONTAINS(wl_error_last(), "WORKLET_AGENT_SANDBOX 'podman'");
+	wl_config_release(&c);
+	unsetenv("WORKLET_AGENT_SANDBOX");
+	unsetenv("WORKLET_AGENT_NETWORK");
+	unsetenv("WORKLET_AGENT_MEMORY");
+	unsetenv("WORKLET_AGENT_CPUS");
+	unsetenv("WORKLET_AGENT_TOOLS");
+	unsetenv("WORKLET_INSTANCE");
+}
+
 int main(void)
 {
 	static const struct wl_unit_test tests[] = {
@@ -187,6 +235,7 @@ int main(void)
 		UNIT(test_bad_settings_name_the_key),
 		UNIT(test_env_errors),
 		UNIT(test_instance_label),
+		UNIT(test_agent_sandbox),
 		{ 0 },
 	};
 	return wl_unit_run(tests);
