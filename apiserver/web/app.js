@@ -622,7 +622,7 @@ $('pr-form').addEventListener('submit', async (e) => {
   const out = $('pr-result');
   const btn = e.target.querySelector('button');
   out.className = 'muted';
-  out.textContent = 'Pushing and opening the pull request…';
+  say(out, 'Pushing and opening the pull request…');
   btn.disabled = true;
   try {
     const r = await api('POST', pid() + '/pr', { title: $('pr-title').value.trim(), description: $('pr-desc').value });
