@@ -253,8 +253,8 @@ static int write_asset_headers(struct lws *wsi, struct api_state *a,
 	struct wl_apiserver *srv = server_of(wsi);
 
 	if (lws_add_http_common_headers(wsi, (unsigned)a->rs.status,
-					a->asset->content_type,
-					a->rs.body.len, p, end) ||
+					a->asset->content_type, a->rs.body.len,
+					p, end) ||
 	    add_header(wsi, "etag:", a->asset->etag, p, end) ||
 	    add_header(wsi, "cache-control:", "no-cache", p, end) ||
 	    add_header(wsi, "x-content-type-options:", "nosniff", p, end) ||
@@ -1069,8 +1069,9 @@ static int serve_asset(struct lws *wsi, struct wl_session *s,
 	a = s->impl;
 	a->asset = asset;
 	wl_buf_reset(&a->rs.body);
-	if (wl_webui_not_modified(asset, header(wsi, WSI_TOKEN_HTTP_IF_NONE_MATCH,
-						inm, sizeof(inm)))) {
+	if (wl_webui_not_modified(asset,
+				  header(wsi, WSI_TOKEN_HTTP_IF_NONE_MATCH, inm,
+					 sizeof(inm)))) {
 		a->rs.status = 304;
 	} else if (wl_buf_add(&a->rs.body, asset->data, asset->len) < 0) {
 		return -1;
@@ -1146,10 +1147,9 @@ out:
  * instead of the request's credentials. 1 if path is one (then *user,
  * prefix and rest are set, or *refused says why not), else 0.
  */
-static int preview_route(struct wl_apiserver *srv, const char *path,
-			 char *id, size_t idn, char *user, size_t usern,
-			 char *prefix, size_t prefixn, const char **rest,
-			 int *refused)
+static int preview_route(struct wl_apiserver *srv, const char *path, char *id,
+			 size_t idn, char *user, size_t usern, char *prefix,
+			 size_t prefixn, const char **rest, int *refused)
 {
 	size_t toff, tlen, roff;
 

@@ -167,7 +167,7 @@ function onListEvent(ev) {
     return;
   }
   if (ev.type === 'phase') {
-    if (!w) { loadList(); return; } // someone created one elsewhere
+    if (!w) { loadOne(ev.worklet_id); return; } // new: created elsewhere, or our POST is still on its way
     w.status = ev.phase;
     renderList();
     if (state.current === ev.worklet_id) onPhase(ev);
@@ -216,6 +216,14 @@ async function loadList() {
     if (err.status !== 401) flash('Cannot load your worklets: ' + err.message);
   }
   renderList();
+}
+
+async function loadOne(id) {
+  try {
+    const w = await api('GET', '/worklets/' + encodeURIComponent(id));
+    state.worklets.set(id, Object.assign(state.worklets.get(id) || {}, w));
+    renderList();
+  } catch { /* deleted meanwhile: its event follows */ }
 }
 
 function renderList() {
@@ -380,7 +388,7 @@ function onPhase(ev) {
   const w = state.worklets.get(state.current);
   if (w) { w.status = ev.phase; badge($('d-phase'), ev.phase); }
   refreshDetail();
-  if (ev.phase === 'running') loadPreview();
+  loadPreview(); // a new ticket when running, else says why there is none
   if (ev.phase === 'error') loadLogs();
 }
 
@@ -406,6 +414,7 @@ const STEP = /^Step (\d+)\/(\d+) : (.*)$/;
 function appendLog(id, line) {
   const pre = $(id);
   const stick = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 8;
+  line = line.replace(/\x1b\[[0-9;]*[A-Za-z]/g, ''); // colours of npm & co
   const m = STEP.exec(line);
   pre.append(el('span', { class: m ? 'step' : null, text: line + '\n' }));
   while (pre.childNodes.length > LOG_MAX) pre.firstChild.remove();
@@ -445,11 +454,12 @@ function renderFailure(w) {
   if (w.status !== 'error') { say(n, ''); return; }
   const built = (w.conditions || []).find((c) => c.type === 'Built');
   const step = failedStep();
-  let text = 'This worklet failed';
-  if (built && built.status === 'False') text = 'The build failed';
-  if (step && built && built.status === 'False') text += ` at step ${step.n}/${step.of}: ${step.what}`;
-  const why = (built && built.status === 'False' && built.message) || w.last_error;
-  say(n, text + (why ? ' — ' + why : '.'));
+  const buildFailed = built && built.status === 'False';
+  const why = (buildFailed && built.message) || w.last_error || '';
+  let text = buildFailed ? 'The build failed' : 'This worklet failed';
+  // The controller's message usually names the step already.
+  if (buildFailed && step && !/step \d+\/\d+/.test(why)) text += ` at step ${step.n}/${step.of}: ${step.what}`;
+  say(n, text + (why ? ': ' + why : '.'));
   markFailedStep();
 }
 

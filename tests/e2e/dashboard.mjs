@@ -36,9 +36,9 @@ function expect(cond, what) {
   if (!cond) throw new Error('expected: ' + what);
 }
 
-async function shot(page, name) {
+async function shot(page, name, fullPage = true) {
   const path = join(OUT, name + '.png');
-  await page.screenshot({ path, fullPage: true });
+  await page.screenshot({ path, fullPage });
   result.screenshots.push(path);
   log('screenshot', path);
 }
@@ -57,10 +57,12 @@ try {
   // Count document loads of the dashboard and fetches of the list.
   let loads = 0;
   let listFetches = 0;
+  let apiRequests = 0;
   page.on('load', () => { loads++; });
   page.on('request', (r) => {
     const u = new URL(r.url());
     if (u.pathname === '/api/worklet/worklets' && r.method() === 'GET') listFetches++;
+    if (u.pathname.startsWith('/api/')) apiRequests++;
     expect(!u.search.includes(TOKEN) && !u.pathname.includes(TOKEN), 'no token in a URL: ' + r.url());
   });
 
@@ -106,6 +108,10 @@ try {
   result.list_fetches_while_building = listFetches - before;
   expect(listFetches - before === 0, `no list polling (fetched ${listFetches - before} times)`);
   expect(loads === 1, 'no page reload');
+  // Nothing polls: a quiet list makes no requests at all.
+  const quiet = apiRequests;
+  await page.waitForTimeout(3000);
+  expect(apiRequests === quiet, `no requests while nothing changes (${apiRequests - quiet})`);
   await shot(page, '03-list-running');
 
   // ---- the worklet page: preview in the frame ----
@@ -170,7 +176,7 @@ try {
     return { px: document.documentElement.scrollWidth - innerWidth, wide };
   });
   expect(overflow.px <= 0, `no horizontal scrolling at 375 px (overflow ${overflow.px} px: ${overflow.wide.join(' ')})`);
-  await shot(page, '09-phone-detail');
+  await shot(page, '09-phone-detail', false);
   await page.setViewportSize({ width: 1280, height: 860 });
 
   // ---- a build that fails shows its failing step ----

@@ -108,7 +108,9 @@ if __name__ == "__main__":
             GITHUB_TOKEN=TOKEN, WORKLET_GIT_TOKEN_HOSTS=HOST,
             WORKLET_GITHUB_API_URL=GH.api_url,
             ANTHROPIC_BASE_URL=CLAUDE.url, ANTHROPIC_API_KEY="sk-e2e-dash",
-            WORKLET_AGENT_TIMEOUT_SECONDS=60)
+            WORKLET_AGENT_TIMEOUT_SECONDS=60,
+            # this machine is shared; a busy one starts apps slowly
+            WORKLET_HEALTH_TIMEOUT_SECONDS=90)
     finally:
         GIT.stop()
         GH.stop()
