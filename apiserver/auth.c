@@ -156,6 +156,26 @@ int wl_auth_bearer_protocol(const char *protocols, char *out, size_t n)
 	return 1;
 }
 
+int wl_auth_user_protocol(const char *protocols, char *out, size_t n)
+{
+	const char *p = protocols;
+
+	while (*p) {
+		size_t len;
+
+		while (*p == ' ' || *p == ',')
+			p++;
+		len = strcspn(p, ", ");
+		if (len > 5 && !strncmp(p, "user.", 5) && len - 5 < n) {
+			memcpy(out, p + 5, len - 5);
+			out[len - 5] = '\0';
+			return 1;
+		}
+		p += len;
+	}
+	return 0;
+}
+
 int wl_auth_trusts_header(const struct wl_auth *a)
 {
 	return a->trust_header;

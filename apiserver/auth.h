@@ -70,6 +70,15 @@ int wl_auth_preview_check(const struct wl_auth *a, const char *ticket,
 			  size_t len, const char *worklet_id, int64_t now,
 			  char *user, size_t n);
 
+/*
+ * The X-User-ID of a browser's WebSocket, where the header is trusted: the
+ * subprotocol "user.<id>" (the caller also checks that the request is
+ * same-origin, as a page's own fetch with X-User-ID would be). When
+ * protocols holds one, copy the id to out (n bytes) and return 1; else 0.
+ * The id is not validated (wl_auth_check does that).
+ */
+int wl_auth_user_protocol(const char *protocols, char *out, size_t n);
+
 /* 1 if X-User-ID is trusted. */
 int wl_auth_trusts_header(const struct wl_auth *a);
 

@@ -415,18 +415,45 @@ static const char *query_param(const char *query, const char *name, char *out,
 	return NULL;
 }
 
+/*
+ * 1 if the request's Origin is its own Host (http or https): a page of
+ * ours, not another site's (browsers send Origin on every WebSocket).
+ */
+static int same_origin(struct lws *wsi)
+{
+	char origin[512], host[256];
+	const char *o;
+
+	if (!header(wsi, WSI_TOKEN_ORIGIN, origin, sizeof(origin)) ||
+	    !header(wsi, WSI_TOKEN_HOST, host, sizeof(host)))
+		return 0;
+	o = origin;
+	if (!strncasecmp(o, "http://", 7))
+		o += 7;
+	else if (!strncasecmp(o, "https://", 8))
+		o += 8;
+	else
+		return 0;
+	return !strcasecmp(o, host);
+}
+
 /* Authenticate from the request headers; the message says why not. */
 static int authenticate(struct lws *wsi, struct wl_session *s)
 {
 	struct wl_apiserver *srv = server_of(wsi);
 	char authz[1024], user[WL_USER_MAX + 1], proto[1024];
-	const char *a, *u;
+	const char *a, *u, *p;
 
 	a = header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION, authz, sizeof(authz));
 	u = custom_header(wsi, "x-user-id:", user, sizeof(user));
-	if (!a && header(wsi, WSI_TOKEN_PROTOCOL, proto, sizeof(proto)) &&
-	    wl_auth_bearer_protocol(proto, authz, sizeof(authz)))
+	p = header(wsi, WSI_TOKEN_PROTOCOL, proto, sizeof(proto));
+	if (!a && p && wl_auth_bearer_protocol(proto, authz, sizeof(authz)))
 		a = authz;
+	/* A browser's WebSocket cannot send X-User-ID (dashboard, dev mode). */
+	if (!a && !u && p && wl_auth_trusts_header(srv->auth) &&
+	    same_origin(wsi) &&
+	    wl_auth_user_protocol(proto, user, sizeof(user)))
+		u = user;
 	return wl_auth_check(srv->auth, a, u, s->user, sizeof(s->user));
 }
 

@@ -1,17 +1,21 @@
 // The worklet dashboard: plain ES module, no framework, no build step.
 // The API token lives in sessionStorage (this tab only) and goes out only
 // in the Authorization header, or as the WebSocket subprotocol
-// "bearer.<token>" (browsers cannot set headers on a WebSocket).
+// "bearer.<token>" (browsers cannot set headers on a WebSocket). A server
+// that trusts X-User-ID (local mode) takes a user id instead: the header on
+// fetch, the subprotocol "user.<id>" on a WebSocket.
 // Phases arrive on the watch streams; nothing polls for them.
 
 const API = '/api/worklet';
 const TOKEN_KEY = 'worklet.token';
+const USER_KEY = 'worklet.user';
 const PHASES = ['creating', 'building', 'deploying', 'running', 'stopped', 'error'];
 const $ = (id) => document.getElementById(id);
 const LOG_MAX = 2000; // lines kept per log view
 
 const state = {
   token: sessionStorage.getItem(TOKEN_KEY),
+  user: sessionStorage.getItem(USER_KEY), // local mode only
   worklets: new Map(), // id -> worklet (snake_case view)
   listLoaded: false,
   current: null, // id on the detail page
@@ -63,7 +67,7 @@ class ApiError extends Error {
 }
 
 async function api(method, path, body) {
-  const headers = { Authorization: 'Bearer ' + state.token };
+  const headers = state.token ? { Authorization: 'Bearer ' + state.token } : { 'X-User-ID': state.user };
   const init = { method, headers };
   if (body !== undefined) {
     headers['Content-Type'] = 'application/json';
@@ -111,7 +115,7 @@ class Watch {
     const base = this.path.split('?')[0];
     const url = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + API + base +
       (q.toString() ? '?' + q : '');
-    this.ws = new WebSocket(url, ['worklet', 'bearer.' + state.token]);
+    this.ws = new WebSocket(url, ['worklet', state.token ? 'bearer.' + state.token : 'user.' + state.user]);
     this.ws.onopen = () => {
       this.delay = 500;
       this.onState('live');
@@ -178,7 +182,12 @@ function onListEvent(ev) {
 
 function signOut(message) {
   sessionStorage.removeItem(TOKEN_KEY);
+  sessionStorage.removeItem(USER_KEY);
   state.token = null;
+  state.user = null;
+  state.worklets = new Map();
+  state.listLoaded = false;
+  state.current = null;
   for (const k of Object.keys(streams)) { if (streams[k]) streams[k].close(); streams[k] = null; }
   show($('conn'), false);
   route();
@@ -203,6 +212,24 @@ $('signin-form').addEventListener('submit', async (e) => {
 });
 
 $('signout').addEventListener('click', () => signOut());
+
+$('local-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  state.user = $('local-user').value.trim();
+  sessionStorage.setItem(USER_KEY, state.user);
+  route();
+});
+
+// Without credentials the server says whether it trusts X-User-ID (its
+// 401 names the header then): offer local mode only where it works.
+async function probeLocalMode() {
+  try {
+    const res = await fetch(API + '/worklets');
+    const body = await res.json().catch(() => null);
+    const trusted = res.status === 401 && body && body.error && /X-User-ID/.test(body.error.message);
+    show($('local-form'), !!trusted);
+  } catch { /* offline: the token form is there */ }
+}
 
 // ---- the list ----------------------------------------------------------------
 
@@ -651,13 +678,13 @@ $('pr-form').addEventListener('submit', async (e) => {
 // ---- routing ---------------------------------------------------------------
 
 function route() {
-  const signedIn = !!state.token;
+  const signedIn = !!(state.token || state.user);
   show($('signin'), !signedIn);
   show($('signout'), signedIn);
   const m = /^#\/w\/([^/]+)$/.exec(location.hash);
   show($('list'), signedIn && !m);
   show($('detail'), signedIn && !!m);
-  if (!signedIn) { $('token').focus(); return; }
+  if (!signedIn) { $('token').focus(); probeLocalMode(); return; }
   startAllStream();
   if (m) {
     const id = decodeURIComponent(m[1]);

@@ -169,6 +169,7 @@ try {
 
   // ---- phone width ----
   await page.setViewportSize({ width: 375, height: 812 });
+  await page.evaluate(() => scrollTo(0, 0));
   await page.waitForTimeout(300);
   const overflow = await page.evaluate(() => {
     const wide = [...document.querySelectorAll('body *')].filter((e) => e.getBoundingClientRect().right > innerWidth + 1)

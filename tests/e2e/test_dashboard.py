@@ -6,13 +6,17 @@ Claude Code CLI against the scripted Messages API) and see the preview
 change, read the app's logs, open a pull request (scripted GitHub, real git
 smart-HTTP server), survive a workletd restart (the page reconnects), show
 a failed build's failing step, fit a phone's width, delete with
-confirmation. Screenshots go to build/test-output/dashboard/ (or
+confirmation. In local mode (X-User-ID trusted) it works without a token,
+and its WebSocket's user is taken only from its own origin. Screenshots go to build/test-output/dashboard/ (or
 $WL_TEST_OUTPUT/dashboard)."""
 
+import asyncio
 import json
 import os
 import subprocess
 import time
+
+import websockets
 
 from git_http import GitHTTPServer
 from scripted_claude import ScriptedClaude
@@ -97,14 +101,75 @@ def test_dashboard(env):
     check(status == 404, "the deleted worklet is still there")
     code, w, _ = env.api("GET", "/api/worklet/worklets/" + result["broken_id"])
     check(w["status"] == "error", w)
+    # Preview tickets: admit the owner to that worklet's proxy only.
+    bad = result["broken_id"]
+    code, t, _ = env.api("POST", "/api/worklet/worklets/%s/preview" % bad)
+    check(code == 200 and t["path"].startswith("/api/worklet/worklets/%s/preview/" % bad), t)
+    code, text, _ = env.api("GET", t["path"], user=None)
+    check(code == 503, (code, text))  # admitted, but it is not serving
+    code, _, _ = env.api("GET", t["path"].replace("~alice~", "~bob~"), user=None)
+    check(code == 401, code)
+    flipped = t["path"][:-2] + ("1" if t["path"][-2] == "0" else "0") + "/"
+    code, _, _ = env.api("GET", flipped, user=None)
+    check(code == 401, code)
+    code, _, _ = env.api("POST", "/api/worklet/worklets/%s/preview" % bad, user="bob")
+    check(code == 404, code)
     for path in result["screenshots"]:
         check(os.path.getsize(path) > 5000, "empty screenshot " + path)
         print("screenshot: " + path)
 
 
+async def ws_status(env, protocols, origin):
+    """The answer to a watch upgrade offering protocols from origin."""
+    url = "ws://127.0.0.1:%d/api/worklet/watch" % env.api_port
+    try:
+        async with websockets.connect(url, subprotocols=protocols, origin=origin,
+                                      open_timeout=10):
+            return 101
+    except websockets.exceptions.InvalidStatusCode as e:
+        return e.status_code
+
+
+def test_local_mode(env):
+    """A server that trusts X-User-ID (loopback): the page goes on without
+    a token; its WebSocket names the user as "user.<id>", accepted only
+    from the dashboard's own origin."""
+    check(browser_ready(), "chromium or playwright-core missing: run hack/setup.sh")
+    own = "http://127.0.0.1:%d" % env.api_port
+    check(asyncio.run(ws_status(env, ["worklet", "user.carol"], own)) == 101, "same origin")
+    check(asyncio.run(ws_status(env, ["worklet", "user.carol"], "http://evil.example")) == 401,
+          "another site's page must not pass as a user")
+    check(asyncio.run(ws_status(env, ["worklet", "user.bad!id"], own)) == 401, "bad id")
+    repo = env.make_repo("static")
+    penv = dict(os.environ, WL_BASE=env.base_url, WL_USER="carol", WL_OUT=OUT)
+    proc = subprocess.Popen(["node", os.path.join(HERE, "dashboard_local.mjs")], env=penv,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    result = None
+    try:
+        for line in proc.stdout:
+            print("  browser: " + line.rstrip(), flush=True)
+            if line.strip() == "CREATE":
+                code, w, _ = env.api("POST", "/api/worklet/worklets",
+                                     {"name": "local", "git_repo": repo}, user=None,
+                                     headers={"X-User-ID": "carol"})
+                check(code == 201, (code, w))
+                env.ids.append(w["id"])
+                proc.stdin.write(w["id"] + "\n")
+                proc.stdin.flush()
+            elif line.startswith("RESULT "):
+                result = json.loads(line[7:])
+        code = proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    check(code == 0 and result, "the browser flow failed (exit %s)" % code)
+    print("screenshot: " + result["screenshot"])
+
+
 if __name__ == "__main__":
     try:
-        run([test_dashboard], "dashboard",
+        run([test_dashboard, test_local_mode], "dashboard",
             GITHUB_TOKEN=TOKEN, WORKLET_GIT_TOKEN_HOSTS=HOST,
             WORKLET_GITHUB_API_URL=GH.api_url,
             ANTHROPIC_BASE_URL=CLAUDE.url, ANTHROPIC_API_KEY="sk-e2e-dash",
