@@ -179,6 +179,32 @@ static void test_preview_ticket(void)
 	wl_config_release(&c);
 }
 
+static void test_user_protocol(void)
+{
+	static const struct {
+		const char *protocols, *user; /* user NULL: none */
+	} cases[] = {
+		{ "worklet, user.carol", "carol" },
+		{ "user.carol", "carol" },
+		{ "worklet,user.a.b-c", "a.b-c" },
+		{ "worklet", NULL },
+		{ "worklet, user.", NULL },
+		{ "worklet, bearer.xuser.evil", NULL },
+		{ "worklet, xuser.evil", NULL },
+		{ "", NULL },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char user[129] = "";
+		int got = wl_auth_user_protocol(cases[i].protocols, user,
+						sizeof(user));
+
+		CHECK(got == (cases[i].user != NULL));
+		if (got && cases[i].user)
+			CHECK_STR(user, cases[i].user);
+	}
+}
+
 int main(void)
 {
 	static const struct wl_unit_test tests[] = {
@@ -187,6 +213,7 @@ int main(void)
 		UNIT(test_csp),
 		UNIT(test_preview_path),
 		UNIT(test_preview_ticket),
+		UNIT(test_user_protocol),
 		{ 0 },
 	};
 	return wl_unit_run(tests);
