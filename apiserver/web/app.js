@@ -610,7 +610,7 @@ function renderPrompts() {
   ol.replaceChildren(...state.prompts.map((p) => {
     const st = el('span', { class: 'pstatus ' + p.status, text: p.status === 'processing' ? (p.stage || 'processing') : p.status });
     const meta = [];
-    if (p.cost_usd != null) meta.push('$' + Number(p.cost_usd).toFixed(4));
+    if (p.cost_usd != null && p.status !== 'processing') meta.push('$' + Number(p.cost_usd).toFixed(4));
     if (p.duration_ms) meta.push((p.duration_ms / 1000).toFixed(1) + ' s');
     const li = el('li', { class: 'prompt', 'data-id': p.id, 'data-status': p.status },
       el('p', { class: 'ptext', text: p.prompt }),
