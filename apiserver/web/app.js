@@ -546,6 +546,9 @@ async function loadPreview() {
     show(frame, true);
     say(note, '');
     frame.src = t.path;
+    // A new tab cannot send credentials either (web_url would answer 401);
+    // noopener keeps it away from this page and its session storage.
+    $('d-open').href = t.path;
   } catch (err) {
     say(note, 'No preview: ' + err.message);
   }

@@ -124,6 +124,11 @@ try {
   await page.locator('#log-build').filter({ hasText: /Step 1\/\d+/ }).waitFor();
   await page.locator('#d-conds tr[data-type=Ready]').filter({ hasText: 'True' }).waitFor();
   await shot(page, '04-detail');
+  const [tab] = await Promise.all([ctx.waitForEvent('page'), page.locator('#d-open').click()]);
+  await tab.locator('h1', { hasText: 'hello from static' }).waitFor({ timeout: 30000 });
+  expect(await tab.evaluate(() => window.opener === null && sessionStorage.length === 0),
+    'the new tab has no opener and no token');
+  await tab.close();
 
   // ---- a prompt: progress while it runs, then the new preview ----
   await page.getByLabel('Prompt', { exact: true }).fill('Change the heading');
