@@ -2,7 +2,12 @@
 
 #include <ctype.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
 #include <openssl/sha.h>
+#include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +32,7 @@ struct wl_auth {
 	struct token *tokens;
 	size_t count;
 	int trust_header;
+	unsigned char preview_key[32]; /* signs preview tickets; per process */
 };
 
 int wl_auth_valid_user(const char *user)
@@ -109,6 +115,11 @@ int wl_auth_new(struct wl_auth **out, const struct wl_config *cfg)
 		wl_auth_free(a);
 		return error;
 	}
+	if (RAND_bytes(a->preview_key, sizeof(a->preview_key)) != 1) {
+		wl_auth_free(a);
+		wl_error_set("cannot draw a random key for preview tickets");
+		return WL_ERROR;
+	}
 	if (!a->count && !a->trust_header) {
 		wl_auth_free(a);
 		wl_error_set(
@@ -128,6 +139,7 @@ void wl_auth_free(struct wl_auth *a)
 	if (a->tokens)
 		OPENSSL_cleanse(a->tokens, a->count * sizeof(*a->tokens));
 	free(a->tokens);
+	OPENSSL_cleanse(a->preview_key, sizeof(a->preview_key));
 	free(a);
 }
 
@@ -142,6 +154,26 @@ int wl_auth_bearer_protocol(const char *protocols, char *out, size_t n)
 	snprintf(out, n, "Bearer %.*s", (int)(end ? end - b : (long)strlen(b)),
 		 b);
 	return 1;
+}
+
+int wl_auth_user_protocol(const char *protocols, char *out, size_t n)
+{
+	const char *p = protocols;
+
+	while (*p) {
+		size_t len;
+
+		while (*p == ' ' || *p == ',')
+			p++;
+		len = strcspn(p, ", ");
+		if (len > 5 && !strncmp(p, "user.", 5) && len - 5 < n) {
+			memcpy(out, p + 5, len - 5);
+			out[len - 5] = '\0';
+			return 1;
+		}
+		p += len;
+	}
+	return 0;
 }
 
 int wl_auth_trusts_header(const struct wl_auth *a)
@@ -197,5 +229,87 @@ int wl_auth_check(const struct wl_auth *a, const char *authorization,
 				       "X-User-ID"
 				     : "authentication required: send "
 				       "'Authorization: Bearer <token>'");
+	return WL_EINVALID;
+}
+
+/* ---- preview tickets ------------------------------------------------------
+ */
+
+#define TICKET_MAC_BYTES 16
+
+/* The MAC of (id, user, expires) as lower-case hex into out (33 bytes). */
+static int ticket_mac(const struct wl_auth *a, const char *worklet_id,
+		      const char *user, int64_t expires, char *out)
+{
+	unsigned char mac[EVP_MAX_MD_SIZE];
+	unsigned int mac_len = 0;
+	char msg[512];
+	int len;
+
+	len = snprintf(msg, sizeof(msg), "preview.v1\n%s\n%s\n%" PRId64,
+		       worklet_id, user, expires);
+	if (len < 0 || (size_t)len >= sizeof(msg) ||
+	    !HMAC(EVP_sha256(), a->preview_key, sizeof(a->preview_key),
+		  (const unsigned char *)msg, (size_t)len, mac, &mac_len) ||
+	    mac_len < TICKET_MAC_BYTES)
+		return -1;
+	for (int i = 0; i < TICKET_MAC_BYTES; i++)
+		snprintf(out + 2 * i, 3, "%02x", mac[i]);
+	return 0;
+}
+
+int wl_auth_preview_ticket(const struct wl_auth *a, const char *user,
+			   const char *worklet_id, int64_t expires, char *out,
+			   size_t n)
+{
+	char mac[2 * TICKET_MAC_BYTES + 1];
+	int len;
+
+	if (!wl_auth_valid_user(user) ||
+	    ticket_mac(a, worklet_id, user, expires, mac) < 0) {
+		wl_error_set("cannot make a preview ticket for '%s'",
+			     worklet_id);
+		return WL_ERROR;
+	}
+	len = snprintf(out, n, "%" PRId64 "~%s~%s", expires, user, mac);
+	if (len < 0 || (size_t)len >= n) {
+		wl_error_set("preview ticket too long");
+		return WL_ERROR;
+	}
+	return 0;
+}
+
+int wl_auth_preview_check(const struct wl_auth *a, const char *ticket,
+			  size_t len, const char *worklet_id, int64_t now,
+			  char *user, size_t n)
+{
+	char copy[WL_AUTH_TICKET_MAX], mac[2 * TICKET_MAC_BYTES + 1];
+	char *u, *m, *end;
+	long long expires;
+
+	if (len == 0 || len >= sizeof(copy))
+		goto invalid;
+	memcpy(copy, ticket, len);
+	copy[len] = '\0';
+	u = strchr(copy, '~');
+	m = u ? strchr(u + 1, '~') : NULL;
+	if (!u || !m)
+		goto invalid;
+	*u++ = '\0';
+	*m++ = '\0';
+	expires = strtoll(copy, &end, 10);
+	if (end == copy || *end || !wl_auth_valid_user(u) ||
+	    strlen(m) != 2 * TICKET_MAC_BYTES ||
+	    ticket_mac(a, worklet_id, u, (int64_t)expires, mac) < 0 ||
+	    CRYPTO_memcmp(mac, m, sizeof(mac) - 1))
+		goto invalid;
+	if ((int64_t)expires < now) {
+		wl_error_set("preview ticket expired: reload the preview");
+		return WL_EINVALID;
+	}
+	snprintf(user, n, "%s", u);
+	return 0;
+invalid:
+	wl_error_set("invalid preview ticket");
 	return WL_EINVALID;
 }

@@ -94,6 +94,7 @@
 #include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "apiserver/http1.h"
@@ -202,7 +203,8 @@ struct upstream {
 /* The exchange in progress on a client connection. */
 struct exchange {
 	int port;
-	char prefix[sizeof(WL_ROUTE_WORKLETS) + WL_ID_MAX + 8];
+	char prefix[sizeof(WL_ROUTE_WORKLETS) + WL_ID_MAX + 16 +
+		    WL_AUTH_TICKET_MAX];
 	int http10;
 	int is_head;
 	int idempotent;
@@ -1080,8 +1082,8 @@ static void route_request(struct client *c, size_t hlen)
 	struct wl_route route;
 	char id[WL_ID_MAX + 1], user[WL_USER_MAX + 1];
 	const char *target;
-	size_t path_len, rest = 0, target_len;
-	int error;
+	size_t path_len, rest = 0, target_len, ticket = 0, ticket_len = 0;
+	int error, has_ticket = 0;
 
 	if (wl_http1_parse_request(&rq, iob_data(&c->in), hlen) < 0 ||
 	    facts_of(rq.iter, &rf) < 0) {
@@ -1107,6 +1109,15 @@ static void route_request(struct client *c, size_t hlen)
 			 rq.target);
 		target = rq.target + rest;
 		target_len = rq.target_len - rest;
+	} else if (rq.target[0] == '/' &&
+		   wl_route_preview_path(rq.target, path_len, id, sizeof(id),
+					 &ticket, &ticket_len, &rest) &&
+		   rest < sizeof(x->prefix)) {
+		snprintf(x->prefix, sizeof(x->prefix), "%.*s", (int)rest,
+			 rq.target);
+		target = rq.target + rest;
+		target_len = rq.target_len - rest;
+		has_ticket = 1;
 	} else {
 		hand_off(c);
 		return;
@@ -1162,7 +1173,10 @@ static void route_request(struct client *c, size_t hlen)
 			    "the request URI is too long");
 		return;
 	}
-	if (authenticate(c, &rf, user, sizeof(user)) < 0) {
+	if (has_ticket ? wl_auth_preview_check(f->o.auth, rq.target + ticket,
+					       ticket_len, id, time(NULL), user,
+					       sizeof(user)) < 0
+		       : authenticate(c, &rf, user, sizeof(user)) < 0) {
 		answer_json(c, 401, "unauthorized", wl_error_last());
 		return;
 	}

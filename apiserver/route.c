@@ -346,3 +346,33 @@ int wl_route_proxy_path(const char *path, size_t len, char *id, size_t n,
 	*rest = (size_t)(slash + 6 - path);
 	return 1;
 }
+
+int wl_route_preview_path(const char *path, size_t len, char *id, size_t n,
+			  size_t *ticket, size_t *ticket_len, size_t *rest)
+{
+	size_t plen = strlen(WL_ROUTE_WORKLETS), idlen;
+	const char *p, *slash, *t, *tend, *end = path + len;
+
+	if (len < plen || strncmp(path, WL_ROUTE_WORKLETS, plen))
+		return 0;
+	p = path + plen;
+	slash = memchr(p, '/', (size_t)(end - p));
+	if (!slash)
+		return 0;
+	idlen = (size_t)(slash - p);
+	if (idlen == 0 || idlen >= n || end - slash < 9 ||
+	    strncmp(slash, "/preview/", 9))
+		return 0;
+	t = slash + 9;
+	tend = memchr(t, '/', (size_t)(end - t));
+	if (!tend)
+		tend = end;
+	if (tend == t)
+		return 0;
+	memcpy(id, p, idlen);
+	id[idlen] = '\0';
+	*ticket = (size_t)(t - path);
+	*ticket_len = (size_t)(tend - t);
+	*rest = (size_t)(tend - path);
+	return 1;
+}

@@ -77,4 +77,13 @@ int wl_route_host_id(const char *base_domain, const char *host, size_t len,
 int wl_route_proxy_path(const char *path, size_t len, char *id, size_t n,
 			size_t *rest);
 
+/*
+ * The preview form (see auth.h): when path (len bytes, no query) is
+ * WL_ROUTE_WORKLETS "<id>/preview/<ticket>" with "/..." or nothing after
+ * it, copy the id to id (n bytes), set *ticket and *ticket_len to where
+ * the ticket is, *rest to the offset of what follows it, and return 1.
+ */
+int wl_route_preview_path(const char *path, size_t len, char *id, size_t n,
+			  size_t *ticket, size_t *ticket_len, size_t *rest);
+
 #endif

@@ -28,12 +28,14 @@
 
 #include <cjson/cJSON.h>
 #include <libwebsockets.h>
+#include <openssl/crypto.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "apiserver/api.h"
@@ -47,6 +49,7 @@
 #include "apiserver/route.h"
 #include "apiserver/session.h"
 #include "apiserver/watch.h"
+#include "apiserver/webui.h"
 #include "controller/ctl_metrics.h"
 #include "controller/docker_client.h"
 #include "specs/codec.h"
@@ -81,6 +84,7 @@ struct wl_apiserver {
 	struct wl_events *events;
 	struct wl_applogs *applogs;
 	struct wl_front *front;
+	char csp[512]; /* the dashboard's Content-Security-Policy */
 	struct lws_context *ctx;
 	struct lws_vhost *vhost;
 	volatile int stop;
@@ -112,6 +116,7 @@ struct api_state {
 	int headers_sent;
 	size_t sent;
 	int close_after;
+	const struct wl_webui_asset *asset; /* a dashboard file, or NULL */
 	struct job *job;
 	/* POST /pr: waiting for the controller (see pr_tick) */
 	lws_sorted_usec_list_t pr_sul;
@@ -232,6 +237,35 @@ static int respond_now(struct lws *wsi, struct wl_session *s, int status,
 	return 0;
 }
 
+static int add_header(struct lws *wsi, const char *name, const char *value,
+		      unsigned char **p, unsigned char *end)
+{
+	return lws_add_http_header_by_name(wsi, (const unsigned char *)name,
+					   (const unsigned char *)value,
+					   (int)strlen(value), p, end);
+}
+
+/* A dashboard file (webui.h): cacheable, revalidated by its ETag. */
+static int write_asset_headers(struct lws *wsi, struct api_state *a,
+			       unsigned char *start, unsigned char **p,
+			       unsigned char *end)
+{
+	struct wl_apiserver *srv = server_of(wsi);
+
+	if (lws_add_http_common_headers(wsi, (unsigned)a->rs.status,
+					a->asset->content_type, a->rs.body.len,
+					p, end) ||
+	    add_header(wsi, "etag:", a->asset->etag, p, end) ||
+	    add_header(wsi, "cache-control:", "no-cache", p, end) ||
+	    add_header(wsi, "x-content-type-options:", "nosniff", p, end) ||
+	    add_header(wsi, "x-frame-options:", "DENY", p, end) ||
+	    add_header(wsi, "referrer-policy:", "no-referrer", p, end) ||
+	    add_header(wsi, "content-security-policy:", srv->csp, p, end) ||
+	    lws_finalize_write_http_header(wsi, start, p, end))
+		return -1;
+	return 0;
+}
+
 static int write_api(struct lws *wsi, struct api_state *a)
 {
 	unsigned char buf[LWS_PRE + 16384];
@@ -242,6 +276,15 @@ static int write_api(struct lws *wsi, struct api_state *a)
 
 	if (!a->responded)
 		return 0;
+	if (!a->headers_sent && a->asset) {
+		if (write_asset_headers(wsi, a, start, &p, end) < 0)
+			return -1;
+		a->headers_sent = 1;
+		if (a->rs.body.len) {
+			lws_callback_on_writable(wsi);
+			return 0;
+		}
+	}
 	if (!a->headers_sent) {
 		if (lws_add_http_common_headers(wsi, (unsigned)a->rs.status,
 						a->rs.content_type,
@@ -372,18 +415,45 @@ static const char *query_param(const char *query, const char *name, char *out,
 	return NULL;
 }
 
+/*
+ * 1 if the request's Origin is its own Host (http or https): a page of
+ * ours, not another site's (browsers send Origin on every WebSocket).
+ */
+static int same_origin(struct lws *wsi)
+{
+	char origin[512], host[256];
+	const char *o;
+
+	if (!header(wsi, WSI_TOKEN_ORIGIN, origin, sizeof(origin)) ||
+	    !header(wsi, WSI_TOKEN_HOST, host, sizeof(host)))
+		return 0;
+	o = origin;
+	if (!strncasecmp(o, "http://", 7))
+		o += 7;
+	else if (!strncasecmp(o, "https://", 8))
+		o += 8;
+	else
+		return 0;
+	return !strcasecmp(o, host);
+}
+
 /* Authenticate from the request headers; the message says why not. */
 static int authenticate(struct lws *wsi, struct wl_session *s)
 {
 	struct wl_apiserver *srv = server_of(wsi);
 	char authz[1024], user[WL_USER_MAX + 1], proto[1024];
-	const char *a, *u;
+	const char *a, *u, *p;
 
 	a = header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION, authz, sizeof(authz));
 	u = custom_header(wsi, "x-user-id:", user, sizeof(user));
-	if (!a && header(wsi, WSI_TOKEN_PROTOCOL, proto, sizeof(proto)) &&
-	    wl_auth_bearer_protocol(proto, authz, sizeof(authz)))
+	p = header(wsi, WSI_TOKEN_PROTOCOL, proto, sizeof(proto));
+	if (!a && p && wl_auth_bearer_protocol(proto, authz, sizeof(authz)))
 		a = authz;
+	/* A browser's WebSocket cannot send X-User-ID (dashboard, dev mode). */
+	if (!a && !u && p && wl_auth_trusts_header(srv->auth) &&
+	    same_origin(wsi) &&
+	    wl_auth_user_protocol(proto, user, sizeof(user)))
+		u = user;
 	return wl_auth_check(srv->auth, a, u, s->user, sizeof(s->user));
 }
 
@@ -396,6 +466,7 @@ enum route {
 	ROUTE_PROXY,
 	ROUTE_WATCH,
 	ROUTE_LOGS,
+	ROUTE_PREVIEW, /* POST: a preview ticket */
 };
 
 /*
@@ -427,6 +498,8 @@ static enum route classify(const char *path, char *id, size_t n,
 		return ROUTE_WATCH;
 	if (!strcmp(slash, "/logs"))
 		return ROUTE_LOGS;
+	if (!strcmp(slash, "/preview"))
+		return ROUTE_PREVIEW;
 	return ROUTE_API;
 }
 
@@ -1000,6 +1073,128 @@ static int dispatch_api(struct lws *wsi, struct wl_session *s)
 	return 0;
 }
 
+/* ---- the dashboard and its preview ---------------------------------------
+ */
+
+/* GET /, /app.js, ...: a file of the dashboard (webui.h). */
+static int serve_asset(struct lws *wsi, struct wl_session *s,
+		       const struct wl_webui_asset *asset, const char *method)
+{
+	char inm[256];
+	struct api_state *a;
+
+	if (strcmp(method, "GET")) {
+		if (respond_now(wsi, s, 405, "method_not_allowed",
+				"method not allowed; use GET") < 0)
+			return -1;
+		a = s->impl;
+		snprintf(a->rs.allow, sizeof(a->rs.allow), "GET");
+		return 0;
+	}
+	if (begin_api(wsi, s) < 0)
+		return -1;
+	a = s->impl;
+	a->asset = asset;
+	wl_buf_reset(&a->rs.body);
+	if (wl_webui_not_modified(asset,
+				  header(wsi, WSI_TOKEN_HTTP_IF_NONE_MATCH, inm,
+					 sizeof(inm)))) {
+		a->rs.status = 304;
+	} else if (wl_buf_add(&a->rs.body, asset->data, asset->len) < 0) {
+		return -1;
+	}
+	respond(wsi, a);
+	return 0;
+}
+
+#define PREVIEW_TICKET_SECONDS (12 * 3600)
+
+/*
+ * POST .../{id}/preview: a ticket that lets a sandboxed frame show the
+ * caller's own worklet (auth.h). The answer names the path to load.
+ */
+static int mint_preview(struct lws *wsi, struct wl_session *s, const char *id)
+{
+	struct wl_apiserver *srv = server_of(wsi);
+	char ticket[WL_AUTH_TICKET_MAX];
+	int64_t expires = (int64_t)time(NULL) + PREVIEW_TICKET_SECONDS;
+	struct api_state *a = s->impl;
+	struct wl_worklet w;
+	cJSON *o = NULL;
+	char *text = NULL;
+	int error;
+
+	if (strcmp(a->method, "POST")) {
+		wl_api_error(&a->rs, 405, "method_not_allowed",
+			     "method not allowed; use POST");
+		snprintf(a->rs.allow, sizeof(a->rs.allow), "POST");
+		goto out;
+	}
+	wl_worklet_init(&w);
+	error = wl_api_load_owned(&srv->store, id, s->user, &w);
+	wl_worklet_release(&w);
+	if (error < 0) {
+		wl_api_error(&a->rs, 404, "not_found", "worklet not found");
+		goto out;
+	}
+	if (wl_auth_preview_ticket(srv->auth, s->user, id, expires, ticket,
+				   sizeof(ticket)) < 0) {
+		wl_api_error(&a->rs, 500, "internal", "%s", wl_error_last());
+		goto out;
+	}
+	o = cJSON_CreateObject();
+	if (o) {
+		char path[URI_MAX];
+
+		snprintf(path, sizeof(path), WORKLETS "%s/preview/%s/", id,
+			 ticket);
+		cJSON_AddStringToObject(o, "path", path);
+		cJSON_AddNumberToObject(o, "expires_in",
+					PREVIEW_TICKET_SECONDS);
+		text = cJSON_PrintUnformatted(o);
+	}
+	if (!text) {
+		wl_api_error(&a->rs, 500, "internal", "out of memory");
+		goto out;
+	}
+	a->rs.status = 200;
+	a->rs.content_type = "application/json";
+	wl_buf_reset(&a->rs.body);
+	wl_buf_puts(&a->rs.body, text);
+out:
+	free(text);
+	cJSON_Delete(o);
+	OPENSSL_cleanse(ticket, sizeof(ticket));
+	respond(wsi, a);
+	return 0;
+}
+
+/*
+ * The preview form of the proxy: the ticket in the path authenticates,
+ * instead of the request's credentials. 1 if path is one (then *user,
+ * prefix and rest are set, or *refused says why not), else 0.
+ */
+static int preview_route(struct wl_apiserver *srv, const char *path, char *id,
+			 size_t idn, char *user, size_t usern, char *prefix,
+			 size_t prefixn, const char **rest, int *refused)
+{
+	size_t toff, tlen, roff;
+
+	*refused = 0;
+	if (!wl_route_preview_path(path, strlen(path), id, idn, &toff, &tlen,
+				   &roff))
+		return 0;
+	if (roff >= prefixn ||
+	    wl_auth_preview_check(srv->auth, path + toff, tlen, id,
+				  (int64_t)time(NULL), user, usern) < 0) {
+		*refused = 1;
+		return 1;
+	}
+	snprintf(prefix, prefixn, "%.*s", (int)roff, path);
+	*rest = path + roff;
+	return 1;
+}
+
 static int on_http(struct lws *wsi, struct wl_session *s, const char *uri)
 {
 	struct wl_apiserver *srv = server_of(wsi);
@@ -1033,6 +1228,30 @@ static int on_http(struct lws *wsi, struct wl_session *s, const char *uri)
 		return route_proxy(wsi, s, id, "", path, 0);
 	}
 
+	{
+		const struct wl_webui_asset *asset = wl_webui_find(uri);
+
+		if (asset)
+			return serve_asset(wsi, s, asset, method);
+	}
+	{
+		char prefix[URI_MAX], path[URI_MAX + URI_MAX + 2],
+			query[URI_MAX];
+		int refused;
+
+		if (preview_route(srv, uri, id, sizeof(id), s->user,
+				  sizeof(s->user), prefix, sizeof(prefix),
+				  &rest, &refused)) {
+			if (refused)
+				return respond_now(wsi, s, 401, "unauthorized",
+						   wl_error_last());
+			has_query = query_of(wsi, query, sizeof(query));
+			snprintf(path, sizeof(path), "%s%s%s",
+				 rest[0] ? rest : "/", has_query > 0 ? "?" : "",
+				 has_query > 0 ? query : "");
+			return route_proxy(wsi, s, id, prefix, path, 0);
+		}
+	}
 	if (!strcmp(uri, "/healthz")) {
 		if (begin_api(wsi, s) < 0)
 			return -1;
@@ -1082,6 +1301,8 @@ static int on_http(struct lws *wsi, struct wl_session *s, const char *uri)
 	a->has_query = query_of(wsi, a->query, sizeof(a->query)) > 0;
 	wl_buf_init(&a->body, (size_t)srv->cfg->max_body);
 
+	if (r == ROUTE_PREVIEW)
+		return mint_preview(wsi, s, id);
 	if (r == ROUTE_LOGS) {
 		if (strcmp(method, "GET")) {
 			wl_api_error(&a->rs, 405, "method_not_allowed",
@@ -1215,19 +1436,36 @@ static int on_ws_confirm(struct lws *wsi, struct wl_session *s)
 	char uri[URI_MAX], host[256], query[URI_MAX], v[32];
 	struct ws_plan *plan;
 	const char *rest = NULL;
-	int has_query;
+	int has_query, refused;
 	int64_t since = 0;
 
 	memset(s, 0, sizeof(*s));
 	s->server = srv;
 	if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) < 0)
 		return refuse_upgrade(wsi, 414, "the request URI is too long");
-	if (authenticate(wsi, s) < 0)
-		return refuse_upgrade(wsi, 401, wl_error_last());
 	plan = calloc(1, sizeof(*plan));
 	if (!plan)
 		return -1;
 	has_query = query_of(wsi, query, sizeof(query));
+	if (preview_route(srv, uri, plan->id, sizeof(plan->id), s->user,
+			  sizeof(s->user), plan->prefix, sizeof(plan->prefix),
+			  &rest, &refused)) {
+		if (refused) {
+			free(plan);
+			return refuse_upgrade(wsi, 401, wl_error_last());
+		}
+		plan->route = ROUTE_PROXY;
+		snprintf(plan->path, sizeof(plan->path), "%s%s%s",
+			 rest[0] ? rest : "/", has_query > 0 ? "?" : "",
+			 has_query > 0 ? query : "");
+		snprintf(plan->user, sizeof(plan->user), "%s", s->user);
+		lws_set_opaque_user_data(wsi, plan);
+		return 0;
+	}
+	if (authenticate(wsi, s) < 0) {
+		free(plan);
+		return refuse_upgrade(wsi, 401, wl_error_last());
+	}
 	if (header(wsi, WSI_TOKEN_HOST, host, sizeof(host)) &&
 	    wl_route_host_id(srv->cfg->base_domain, host, strlen(host),
 			     plan->id, sizeof(plan->id))) {
@@ -1487,6 +1725,13 @@ int wl_apiserver_new(struct wl_apiserver **out, const struct wl_config *cfg)
 	pthread_mutex_init(&srv->job_lock, NULL);
 	pthread_cond_init(&srv->job_cond, NULL);
 	pthread_mutex_init(&srv->adopt_lock, NULL);
+	if (wl_webui_csp(cfg, srv->csp, sizeof(srv->csp)) < 0) {
+		wl_error_set("the dashboard's policy is too long for base "
+			     "domain '%s'",
+			     cfg->base_domain);
+		error = WL_EINVALID;
+		goto fail;
+	}
 	if ((error = wl_store_init(&srv->store, cfg->state_dir)) < 0 ||
 	    (error = wl_auth_new(&srv->auth, cfg)) < 0 ||
 	    (error = wl_route_cache_new(&srv->routes, &srv->store)) < 0 ||

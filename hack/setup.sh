@@ -11,7 +11,9 @@
 #    when they are missing or their recipe changed, since no container
 #    registry can be reached from here;
 # 4. installs the Claude Code CLI (npm, global) at the pinned version when
-#    `claude --version` says anything else.
+#    `claude --version` says anything else;
+# 5. installs tests/browser/'s npm packages (playwright-core, for the
+#    dashboard test in Debian's chromium) when its package-lock.json changed.
 #
 # Idempotent: on a machine where it already ran it takes well under a second.
 # Concurrent runs wait for each other. It exports nothing; the image names
@@ -32,6 +34,7 @@ PACKAGES=(
 	libgit2-dev libarchive-dev libssl-dev
 	docker.io debootstrap ca-certificates curl iproute2
 	python3 python3-yaml python3-websockets clang-format
+	chromium
 )
 # The Claude Code CLI the service runs and the e2e tests drive (against
 # tests/e2e/scripted_claude.py): an exact version known to work with both.
@@ -111,6 +114,21 @@ install_claude_cli() {
 	[[ ${have%% *} == "$CLAUDE_CODE_VERSION" ]] ||
 		wl_die "after installing $pkg@$CLAUDE_CODE_VERSION, 'claude --version' says '${have:-nothing}' ($(command -v claude || echo 'not on PATH'))"
 	wl_log "claude: $have"
+}
+
+# tests/browser: `npm ci` from the committed lock file, only when the lock
+# file changed since the last install (a stamp in node_modules says which).
+install_browser_tests() {
+	local dir="$WL_REPO/tests/browser" stamp sum
+	stamp="$dir/node_modules/.worklet-lock.sha256"
+	sum=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
+	[[ -f $stamp && $(cat "$stamp") == "$sum" ]] && return 0
+	command -v npm >/dev/null ||
+		wl_die "npm not found: install Node.js with npm for the browser tests"
+	wl_log "installing the browser tests' packages (tests/browser, npm ci)"
+	(cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >&2) ||
+		wl_die "npm ci in tests/browser failed"
+	echo "$sum" >"$stamp"
 }
 
 docker_socket() {
@@ -351,5 +369,6 @@ build_images() {
 
 install_packages
 install_claude_cli
+install_browser_tests
 start_docker
 build_images
