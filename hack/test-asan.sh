@@ -24,7 +24,7 @@ cmake -S . -B build-asan -DWL_SANITIZE=ON -DWL_WERROR=ON >/dev/null
 make -C build-asan -j"$(nproc)" >/dev/null
 # Reports go to each process's stderr: CTest's output for unit tests,
 # workletd's log for e2e tests (where the harness looks for them).
-export ASAN_OPTIONS="detect_leaks=1:halt_on_error=1:abort_on_error=0:strict_string_checks=1"
+export ASAN_OPTIONS="detect_leaks=1:halt_on_error=1:abort_on_error=0"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
 export LSAN_OPTIONS="suppressions=$WL_REPO/tests/lsan.supp:print_suppressions=0"
 export CTEST_PARALLEL_LEVEL="${CTEST_PARALLEL_LEVEL:-$(nproc)}"
