@@ -328,7 +328,7 @@ int wl_http1_filter_cookie(const char *in, size_t len, struct wl_buf *out)
 			s++;
 		if (!((size_t)(e - s) > sl &&
 		      !strncmp(s, WL_HTTP1_SESSION_COOKIE, sl) &&
-		      (s[sl] == '=' || s[sl] == ' ')) &&
+		      (s[sl] == '=' || s[sl] == ' ' || s[sl] == '\t')) &&
 		    e > s) {
 			if (out->len && wl_buf_puts(out, "; ") < 0)
 				return -1;

@@ -109,12 +109,8 @@ struct watch {
 struct run_state {
 	const struct wl_agent_opts *o;
 	int seen_result;
-	int is_error;
-	int api_error_status;
-	int num_turns;
-	double cost_usd;
-	char *text;
-	char *session_id;
+	/* what the last result event said (wl_agent_take_result) */
+	struct wl_agent_result r;
 };
 
 static const char *errstr(int err, char *buf, size_t n)
@@ -1169,20 +1165,22 @@ static char *failure_message(const struct wl_agent_opts *o,
 		put_duration(&b, o->timeout_ms);
 	} else if (w->was_cancelled) {
 		wl_buf_puts(&b, "cancelled");
-	} else if (st->seen_result && st->is_error) {
+	} else if (st->seen_result && st->r.is_error) {
 		wl_buf_puts(&b, "the agent reported an error: ");
-		put_one_line(&b, st->text && *st->text ? st->text : "(no text)",
+		put_one_line(&b,
+			     st->r.text && *st->r.text ? st->r.text
+						       : "(no text)",
 			     QUOTE_MAX);
-		if (st->api_error_status)
+		if (st->r.api_error_status)
 			wl_buf_printf(&b, " (API error status %d)",
-				      st->api_error_status);
+				      st->r.api_error_status);
 	} else {
 		put_exit(&b, w);
 		if (!st->seen_result)
 			wl_buf_puts(&b, " without a result");
-		if (st->api_error_status)
+		if (st->r.api_error_status)
 			wl_buf_printf(&b, " (API error status %d)",
-				      st->api_error_status);
+				      st->r.api_error_status);
 		if (w->skipped)
 			wl_buf_printf(&b,
 				      " (%zu output lines over %d MiB "
@@ -1221,44 +1219,55 @@ static int json_int(const cJSON *obj, const char *name)
 	return d > INT_MAX ? INT_MAX : d < INT_MIN ? INT_MIN : (int)d;
 }
 
-static void take_result(struct run_state *st, const cJSON *ev)
+int wl_agent_take_result(struct wl_agent_result *res, const cJSON *ev)
 {
+	const cJSON *type = cJSON_GetObjectItemCaseSensitive(ev, "type");
 	const cJSON *cost =
 		cJSON_GetObjectItemCaseSensitive(ev, "total_cost_usd");
 
-	st->seen_result = 1;
-	st->is_error =
+	if (!cJSON_IsString(type) || strcmp(type->valuestring, "result"))
+		return 0;
+	res->is_error =
 		cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(ev, "is_error"));
-	free(st->text);
-	st->text = json_string(ev, "result");
-	free(st->session_id);
-	st->session_id = json_string(ev, "session_id");
-	st->num_turns = json_int(ev, "num_turns");
-	st->cost_usd = cJSON_IsNumber(cost) ? cost->valuedouble : 0.0;
-	st->api_error_status = json_int(ev, "api_error_status");
+	free(res->text);
+	res->text = json_string(ev, "result");
+	free(res->session_id);
+	res->session_id = json_string(ev, "session_id");
+	res->num_turns = json_int(ev, "num_turns");
+	res->cost_usd = cJSON_IsNumber(cost) ? cost->valuedouble : 0.0;
+	res->api_error_status = json_int(ev, "api_error_status");
+	return 1;
+}
+
+cJSON *wl_agent_parse_event(const char *line, size_t len)
+{
+	const char *end = NULL;
+	cJSON *ev;
+
+	ev = cJSON_ParseWithLengthOpts(line, len, &end, 0);
+	if (!ev)
+		return NULL;
+	/* cJSON stops after the value: anything but blanks is not JSON */
+	while (end && end < line + len && (unsigned char)*end <= ' ')
+		end++;
+	if (!cJSON_IsObject(ev) || end != line + len) {
+		cJSON_Delete(ev);
+		return NULL;
+	}
+	return ev;
 }
 
 static void on_run_line(void *arg, const char *line, size_t len)
 {
 	struct run_state *st = arg;
-	const char *end = NULL;
-	const cJSON *type;
-	cJSON *ev;
+	cJSON *ev = wl_agent_parse_event(line, len);
 
-	ev = cJSON_ParseWithLengthOpts(line, len, &end, 0);
 	if (!ev)
 		return;
-	/* cJSON stops after the value: anything but blanks is not JSON */
-	while (end && end < line + len && (unsigned char)*end <= ' ')
-		end++;
-	if (!cJSON_IsObject(ev) || end != line + len)
-		goto out;
 	if (st->o->on_event)
 		st->o->on_event(st->o->ctx, ev);
-	type = cJSON_GetObjectItemCaseSensitive(ev, "type");
-	if (cJSON_IsString(type) && !strcmp(type->valuestring, "result"))
-		take_result(st, ev);
-out:
+	if (wl_agent_take_result(&st->r, ev))
+		st->seen_result = 1;
 	cJSON_Delete(ev);
 }
 
@@ -1325,10 +1334,10 @@ int wl_agent_run(const struct wl_agent_opts *o, struct wl_agent_result *res)
 	}
 	res->timed_out = w.timed_out;
 	res->cancelled = w.was_cancelled;
-	res->is_error = st.is_error;
-	res->api_error_status = st.api_error_status;
-	res->num_turns = st.num_turns;
-	res->cost_usd = st.cost_usd;
+	res->is_error = st.r.is_error;
+	res->api_error_status = st.r.api_error_status;
+	res->num_turns = st.r.num_turns;
+	res->cost_usd = st.r.cost_usd;
 	if (w.tail.len) {
 		const char *s = wl_buf_cstr(&w.tail);
 
@@ -1337,14 +1346,14 @@ int wl_agent_run(const struct wl_agent_opts *o, struct wl_agent_result *res)
 			s++;
 		res->stderr_tail = redact(s, o->env);
 	}
-	res->ok = res->exit_code == 0 && st.seen_result && !st.is_error &&
+	res->ok = res->exit_code == 0 && st.seen_result && !st.r.is_error &&
 		  !w.timed_out && !w.was_cancelled;
 	if (!res->ok)
 		res->error = failure_message(o, &st, &w);
-	res->text = st.text;
-	res->session_id = st.session_id;
-	st.text = NULL;
-	st.session_id = NULL;
+	res->text = st.r.text;
+	res->session_id = st.r.session_id;
+	st.r.text = NULL;
+	st.r.session_id = NULL;
 	error = 0;
 out:
 	res->duration_ms = wl_time_mono_ms() - start;
@@ -1353,8 +1362,8 @@ out:
 		free(res->error);
 		res->error = strdup(wl_error_last());
 	}
-	free(st.text);
-	free(st.session_id);
+	free(st.r.text);
+	free(st.r.session_id);
 	free(exe);
 	strv_release(&argv);
 	strv_release(&envp);

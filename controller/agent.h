@@ -125,6 +125,21 @@ void wl_agent_result_release(struct wl_agent_result *res);
 int wl_agent_session_exists(const char *config_dir, const char *cwd,
 			    const char *session_id);
 
+/*
+ * The runner's reading of one stdout line of the CLI (stream-json): the
+ * event when the line is a JSON object and nothing else but blanks, or
+ * NULL for a line that is skipped. Free with cJSON_Delete(). Pure; the
+ * fuzz target tests/fuzz/fuzz_agent_stream.c drives it.
+ */
+cJSON *wl_agent_parse_event(const char *line, size_t len);
+
+/*
+ * When ev is a "result" event, take what it says into res (is_error,
+ * api_error_status, num_turns, cost_usd, and text and session_id, which
+ * replace earlier ones) and return 1; else 0, res untouched. Pure.
+ */
+int wl_agent_take_result(struct wl_agent_result *res, const cJSON *ev);
+
 /* A fresh random (version 4) UUID, lower case, NUL-terminated. */
 int wl_agent_new_session_id(char out[37]);
 

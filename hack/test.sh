@@ -2,7 +2,11 @@
 # hack/test.sh: install what is missing, build with -Werror, check C
 # formatting, and run every test with CTest.
 #
-#   hack/test.sh [CTEST_ARGS...]       e.g. hack/test.sh -L unit, -R spec
+#   hack/test.sh [--sanitize] [CTEST_ARGS...]   e.g. -L unit, -R spec
+#
+# --sanitize: then run the same tests a second time under ASan, UBSan and
+# LSan (hack/test-asan.sh, build-asan/); any sanitizer report fails. CI
+# (.ci/run) does.
 #
 # Exits non-zero when anything fails; the formatting check and the tests
 # both run, so one report shows both. CTEST_PARALLEL_LEVEL defaults to the
@@ -11,6 +15,12 @@ set -euo pipefail
 # shellcheck source=hack/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$WL_REPO"
+
+sanitize=0
+if [[ "${1:-}" == "--sanitize" ]]; then
+	sanitize=1
+	shift
+fi
 
 hack/setup.sh
 # shellcheck source=hack/env.sh
@@ -41,6 +51,11 @@ hack/build.sh -DWL_WERROR=ON
 wl_log "running tests"
 export CTEST_PARALLEL_LEVEL="${CTEST_PARALLEL_LEVEL:-$(nproc)}"
 ctest --test-dir build --output-on-failure "$@" || failed+=(tests)
+
+if ((sanitize)); then
+	wl_log "running the tests again under ASan + UBSan + LSan"
+	hack/test-asan.sh "$@" || failed+=(sanitizers)
+fi
 
 if ((${#failed[@]})); then
 	wl_die "failed: ${failed[*]}"

@@ -136,6 +136,22 @@ class Failure(Exception):
     pass
 
 
+# What a sanitizer prints into workletd's output (hack/test-asan.sh runs
+# the suites against a workletd built with ASan, UBSan and LSan).
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                   "runtime error:", "WARNING: AddressSanitizer")
+
+
+def sanitizer_report(text):
+    """The sanitizer report in a process's output, from its first line, or
+    None when there is none."""
+    starts = [i for i in (text.find(m) for m in SANITIZER_MARKS) if i >= 0]
+    if not starts:
+        return None
+    start = text.rfind("\n", 0, min(starts)) + 1
+    return text[start:start + 6000]
+
+
 class Env:
     """A private workletd and its directories."""
 
@@ -385,6 +401,12 @@ def run(tests, name, **settings):
         t0 = time.time()
         try:
             fn(env)
+            # workletd exits on SIGTERM (LSan reports leaks then): any
+            # sanitizer report in its output fails the test.
+            env.stop()
+            report = sanitizer_report(env.logs())
+            if report:
+                raise Failure("workletd's output has a sanitizer report:\n" + report)
             passed += 1
             print("ok   %s (%.1fs)" % (fn.__name__, time.time() - t0), flush=True)
         except Exception:  # noqa: BLE001 - report every failure the same way
