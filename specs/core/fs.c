@@ -33,12 +33,18 @@ static int fsync_dir_of(const char *path)
 	return error;
 }
 
+/* A full disk or quota is its own code: the API answers 507 for it. */
+static int write_error(int err)
+{
+	return err == ENOSPC || err == EDQUOT ? WL_ENOSPACE : WL_ERROR;
+}
+
 int wl_fs_write_atomic(const char *path, const void *data, size_t len,
 		       mode_t mode)
 {
 	char tmp[4096], rnd[17];
 	const char *p = data;
-	int fd = -1, error = WL_ERROR;
+	int fd = -1, err, error = WL_ERROR;
 
 	wl_random_hex(rnd, 8);
 	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp-%s", path, rnd) >=
@@ -48,8 +54,9 @@ int wl_fs_write_atomic(const char *path, const void *data, size_t len,
 	}
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
 	if (fd < 0) {
-		wl_error_set("cannot create '%s': %s", tmp, strerror(errno));
-		return WL_ERROR;
+		err = errno;
+		wl_error_set("cannot create '%s': %s", tmp, strerror(err));
+		return write_error(err);
 	}
 	while (len > 0) {
 		ssize_t n = write(fd, p, len);
@@ -57,20 +64,26 @@ int wl_fs_write_atomic(const char *path, const void *data, size_t len,
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
+			err = errno;
 			wl_error_set("cannot write '%s': %s", path,
-				     strerror(errno));
+				     strerror(err));
+			error = write_error(err);
 			goto done;
 		}
 		p += n;
 		len -= (size_t)n;
 	}
 	if (fsync(fd) < 0) {
-		wl_error_set("cannot sync '%s': %s", path, strerror(errno));
+		err = errno;
+		wl_error_set("cannot sync '%s': %s", path, strerror(err));
+		error = write_error(err);
 		goto done;
 	}
 	if (close(fd) < 0) {
+		err = errno;
 		fd = -1;
-		wl_error_set("cannot write '%s': %s", path, strerror(errno));
+		wl_error_set("cannot write '%s': %s", path, strerror(err));
+		error = write_error(err);
 		goto done;
 	}
 	fd = -1;
