@@ -20,6 +20,14 @@ int wl_fs_write_atomic(const char *path, const void *data, size_t len,
 		       mode_t mode);
 
 /*
+ * Remove the temp files of wl_fs_write_atomic in dir ("<name>.tmp-<pid>-
+ * <16 hex>") whose writer process is gone: a crash between create and
+ * rename leaves one behind. A live writer's (another process sharing the
+ * state directory) are kept. Returns how many were removed, or WL_ERROR.
+ */
+int wl_fs_sweep_temps(const char *dir);
+
+/*
  * Read a whole file into out (appended; out's max bounds the size).
  * Returns 0, WL_ENOTFOUND if it does not exist, WL_ETOOBIG, or WL_ERROR.
  */

@@ -3,6 +3,7 @@ or orphan container; a restart of a healthy controller adopts what runs."""
 
 import glob
 import os
+import subprocess
 import time
 
 import yaml
@@ -56,5 +57,36 @@ def test_restart_adopts_running_containers(env):
     check(st2["phase"] == "running" and st2["port"] == st["port"], st2)
 
 
+def test_stale_temp_files_swept(env):
+    """A kill -9 between an atomic write's create and rename leaves a temp
+    file; the next start removes those of dead writers, and only those."""
+    wid = env.new_id("static")
+    env.apply(wid, env.make_repo("static"))
+    env.wait_phase(wid, "running", 300)
+    env.kill9()
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    hexs = "0123456789abcdef"
+    stale = [os.path.join(env.state, d, "%s.yaml.tmp-%d-%s" % (wid, dead.pid, hexs))
+             for d in ("specs", "status")]
+    stale.append(os.path.join(env.state, "prompts", "%s.p1.json.tmp-%d-%s" % (
+        wid, dead.pid, hexs)))
+    kept = [os.path.join(env.state, "specs", "%s.yaml.tmp-1-%s" % (wid, hexs)),
+            os.path.join(env.state, "specs", "notes.tmp-e2e")]
+    for path in stale + kept:
+        with open(path, "w") as f:
+            f.write("half a write")
+    env.start()
+    env.wait_api()
+    left = [p for p in stale if os.path.exists(p)]
+    check(not left, "stale temp files left: %s" % left)
+    check(all(os.path.exists(p) for p in kept), "a live writer's or a user's file removed")
+    check("removed 3 temp file(s)" in env.logs(), "the sweep was not logged")
+    env.wait_phase(wid, "running", 60)
+    for p in kept:
+        os.unlink(p)
+
+
 if __name__ == "__main__":
-    run([test_kill9_mid_build_converges, test_restart_adopts_running_containers], "crash")
+    run([test_kill9_mid_build_converges, test_restart_adopts_running_containers,
+         test_stale_temp_files_swept], "crash")
