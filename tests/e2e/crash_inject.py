@@ -456,8 +456,8 @@ def main(argv=None):
                 print(msg, flush=True)
     finally:
         stop_servers()
-    summary(results)
-    print("kills aimed at a log line: %d of %d" % (marked, len(results)))
+        summary(results)
+        print("kills aimed at a log line: %d of %d" % (marked, len(results)))
     return 0 if results and all(r[2] for r in results) else 1
 
 
