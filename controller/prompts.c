@@ -78,14 +78,32 @@ static void slot_give(struct wl_reconciler *r)
 	pthread_mutex_unlock(&r->agent_lock);
 }
 
+/*
+ * Record a prompt's progress. A full disk is waited out (the worker holds
+ * this worklet until the write goes through or workletd stops): a record
+ * left behind on disk would make the next pass run the agent again and
+ * lose the commit it made.
+ */
 static int save_prompt(struct wl_prompt_pass *pp, struct wl_prompt *pr)
 {
-	int error;
+	int error, waited = 0;
 
 	pr->updated_ms = wl_time_now_ms();
-	if ((error = wl_prompt_write_status(&pp->r->store, pr)) < 0)
+	while ((error = wl_prompt_write_status(&pp->r->store, pr)) ==
+		       WL_ENOSPACE &&
+	       !*pp->r->stop) {
+		if (!waited++)
+			wl_err("worklet '%s': prompt %s: cannot write its "
+			       "status, waiting for space: %s",
+			       pp->id, pr->id, store_err());
+		sleep(1);
+	}
+	if (error < 0)
 		wl_err("worklet '%s': prompt %s: cannot write its status: %s",
 		       pp->id, pr->id, store_err());
+	else if (waited)
+		wl_info("worklet '%s': prompt %s: status written after %d s",
+			pp->id, pr->id, waited);
 	return error;
 }
 

@@ -9,6 +9,7 @@ import errno
 import json
 import os
 import subprocess
+import threading
 import time
 
 import yaml
@@ -16,8 +17,12 @@ import yaml
 from scripted_claude import ScriptedClaude
 from wltest import check, containers, run
 
-SRV = ScriptedClaude([{"match": "Add a page", "turns": [
-    {"write": {"path": "page.html", "content": "<p>page</p>"}}, {"text": "ok"}]}]).start()
+SRV = ScriptedClaude([
+    {"match": "Add a page", "turns": [
+        {"write": {"path": "page.html", "content": "<p>page</p>"}}, {"text": "ok"}]},
+    {"match": "Slow change", "turns": [
+        {"write": {"path": "slow.html", "content": "<p>slow</p>"}, "delay": 4},
+        {"text": "done slowly"}]}]).start()
 W = "/api/worklet/worklets"
 
 
@@ -190,9 +195,71 @@ def full_state_dir(env):
     check_parses(env.state)
 
 
+class KeepFull:
+    """Fill the state directory and keep it full (whatever is freed, e.g.
+    by a rename over an older file, is taken again) until closed."""
+
+    def __init__(self, state):
+        self.state, self.stop = state, threading.Event()
+        fill(os.path.join(state, "filler"))
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        n = 0
+        while not self.stop.is_set():
+            n += 1
+            fill(os.path.join(self.state, "filler%d" % n))
+            time.sleep(0.02)
+
+    def close(self):
+        self.stop.set()
+        self.thread.join()
+        for name in os.listdir(self.state):
+            if name.startswith("filler"):
+                os.unlink(os.path.join(self.state, name))
+
+
+def test_prompt_finishing_on_a_full_disk(env):
+    """The agent finishes and commits while the disk is full: the record of
+    the commit is waited for, not dropped; the agent is not run again and
+    the prompt completes with its commit once space is back."""
+    mount_state(env)
+    try:
+        wid = create(env, env.make_repo("static"))
+        env.wait_phase(wid, "running", 240)
+        SRV.clear()
+        code, p, _ = env.api("POST", "%s/%s/prompt" % (W, wid), {"prompt": "Slow change"})
+        check(code == 202, (code, p))
+        deadline = time.time() + 30
+        while env.api("GET", "%s/%s/prompts/%s" % (W, wid, p["id"]))[1]["stage"] != "running":
+            check(time.time() < deadline, "the agent never started")
+            time.sleep(0.1)
+        full = KeepFull(env.state)
+        try:
+            time.sleep(12)  # the agent's 4 s turn, the commit, failed writes
+            check("waiting for space" in env.logs(), "the controller did not wait for space")
+            check(env.proc.poll() is None, "workletd died")
+        finally:
+            full.close()
+        done = wait_prompt(env, wid, p["id"])
+        log = subprocess.run(["git", "-C", os.path.join(env.clones, wid), "log", "--format=%H %s"],
+                             check=True, capture_output=True, text=True).stdout.splitlines()
+        slow = [line.split()[0] for line in log if line.endswith(" Slow change")]
+        check(done["status"] == "completed" and done["changed"] and
+              done["response"] == "done slowly", done)
+        check(len(slow) == 1 and done["commit_sha"] == slow[0], (done, log))
+        runs = [b for b in SRV.message_requests() if "Slow change" in str(b["messages"])]
+        check(len(runs) == 2, "the agent ran again: %d requests" % len(runs))
+        env.wait(wid, lambda s: s.get("servingCommit") == slow[0], 120, "rolled out")
+        check_parses(env.state)
+    finally:
+        umount_state(env)
+
+
 if __name__ == "__main__":
     try:
-        run([test_full_state_dir], "disk",
+        run([test_full_state_dir, test_prompt_finishing_on_a_full_disk], "disk",
             ANTHROPIC_BASE_URL=SRV.url, ANTHROPIC_API_KEY="sk-e2e-disk",
             WORKLET_AGENT_TIMEOUT_SECONDS=60, WORKLET_AGENT_CLI_RETRIES=0)
     finally:
