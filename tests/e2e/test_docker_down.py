@@ -147,8 +147,41 @@ def test_lost_while_running(env):
 test_lost_while_running.settings = SETTINGS
 
 
+def test_restart_without_live_restore(env):
+    """What a dockerd restart without live-restore does, rehearsed: Docker
+    goes away and every container stops (here: stopped through the real
+    socket while the gate is down); when Docker is back every worklet runs
+    again, one container each."""
+    ids = [create(env), create(env, "python")]
+    for wid in ids:
+        env.wait_phase(wid, "running", 240)
+    GATE.down()
+    try:
+        for c in ours():
+            code, _ = docker("POST", "/containers/%s/stop?t=2" % c["Id"])
+            check(code in (204, 304), code)
+        for wid in ids:
+            env.wait(wid, docker_down, 30, "DockerReachable=False")
+    finally:
+        GATE.up()
+    t0 = time.time()
+    for wid in ids:
+        env.wait(wid, lambda s, w=wid: s.get("phase") == "running" and docker_back(s) and
+                 any(c["State"] == "running" for c in containers(w)), 120,
+                 "running again")
+    print("  all running again %.1fs after Docker came back" % (time.time() - t0))
+    one_container_each(env, ids)
+    for wid in ids:
+        code, body, _ = env.api("GET", "%s/%s/proxy/" % (W, wid))
+        check(code == 200, (wid, code, body))
+
+
+test_restart_without_live_restore.settings = SETTINGS
+
+
 if __name__ == "__main__":
     try:
-        run([test_down_at_start, test_lost_during_build, test_lost_while_running], "gate")
+        run([test_down_at_start, test_lost_during_build, test_lost_while_running,
+             test_restart_without_live_restore], "gate")
     finally:
         GATE.stop()
