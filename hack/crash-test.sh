@@ -23,4 +23,4 @@ fi
 hack/setup.sh
 [[ -x build/workletd ]] || hack/build.sh -DWL_WERROR=ON
 cd tests/e2e
-exec python3 crash_inject.py --runs "$runs" "$@"
+exec /usr/bin/python3 crash_inject.py --runs "$runs" "$@"

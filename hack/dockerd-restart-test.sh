@@ -23,4 +23,4 @@ fi
 hack/setup.sh
 [[ -x build/workletd ]] || hack/build.sh -DWL_WERROR=ON
 cd tests/e2e
-exec python3 dockerd_restart.py
+exec /usr/bin/python3 dockerd_restart.py
