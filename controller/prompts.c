@@ -563,6 +563,34 @@ out:
 
 /* ---- the queue --------------------------------------------------------- */
 
+/*
+ * workletd went away while pr ran. If it had already committed (HEAD is a
+ * new commit naming the prompt, see commit_message), the prompt goes on to
+ * its deploy like any committed one: it must not end as interrupted while
+ * its change is in the branch and gets deployed. Returns 1 if adopted.
+ */
+static int adopt_commit(struct wl_prompt_pass *pp, struct wl_prompt *pr)
+{
+	char needle[64], sha[41];
+
+	snprintf(needle, sizeof(needle), "\nworklet prompt %s\n", pr->id);
+	if (wl_git_head_mentions(pp->clone_dir, needle) != 1 ||
+	    wl_git_head(pp->clone_dir, sha) < 0 ||
+	    (pr->commit && !strcmp(pr->commit, sha)))
+		return 0;
+	wl_info("worklet '%s': prompt %s had committed %.12s when workletd "
+		"stopped; deploying it",
+		pp->id, pr->id, sha);
+	restore(pp);
+	pr->changed = 1;
+	wl_str_set(&pr->commit, sha);
+	wl_str_set(&pr->error, NULL);
+	wl_str_set(&pr->runner, NULL);
+	pr->stage = WL_STAGE_BUILDING;
+	save_prompt(pp, pr);
+	return 1;
+}
+
 /* The base prompt is the first prompt, made by the controller once. */
 static void ensure_base_prompt(struct wl_prompt_pass *pp)
 {
@@ -613,7 +641,8 @@ int wl_prompts_step(struct wl_prompt_pass *pp, int *committed,
 			continue;
 		}
 		if (pr.stage == WL_STAGE_RUNNING &&
-		    (!pr.runner || strcmp(pr.runner, pp->r->runner))) {
+		    (!pr.runner || strcmp(pr.runner, pp->r->runner)) &&
+		    !adopt_commit(pp, &pr)) {
 			/* The agent was running when workletd went away. */
 			restore(pp);
 			finish(pp, &pr, WL_PROMPT_ERROR,

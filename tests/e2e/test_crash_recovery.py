@@ -10,7 +10,11 @@ import urllib.parse
 
 import yaml
 
-from wltest import check, containers, docker, run
+from scripted_claude import ScriptedClaude
+from wltest import check, containers, docker, git, run
+
+CLAUDE = ScriptedClaude([{"match": "Stall", "turns": [
+    {"write": {"path": "stall.html", "content": "<p>stall</p>"}}, {"stall": 120}]}]).start()
 
 
 INSTANCE = "crash-recovery-%d" % os.getpid()
@@ -98,6 +102,50 @@ def test_stale_temp_files_swept(env):
         os.unlink(p)
 
 
+def test_kill9_after_the_commit(env):
+    """kill -9 after a prompt's commit was made but before its record said
+    so: on restart the prompt is deployed and completes with that commit
+    (not "interrupted" while its change is in the branch and served). The
+    kill point is set up exactly: the agent stalls, workletd is killed, and
+    the commit it was about to record is made as commit_message() makes it."""
+    code, w, _ = env.api("POST", "/api/worklet/worklets",
+                         {"name": "c", "git_repo": env.make_repo("static")})
+    check(code == 201, (code, w))
+    wid = w["id"]
+    env.ids.append(wid)
+    env.wait_phase(wid, "running", 240)
+    code, p, _ = env.api("POST", "/api/worklet/worklets/%s/prompt" % wid,
+                         {"prompt": "Stall after writing"})
+    check(code == 202, (code, p))
+    clone = os.path.join(env.clones, wid)
+    deadline = time.time() + 60
+    while not os.path.exists(os.path.join(clone, "stall.html")):
+        check(time.time() < deadline, "the agent never wrote its file")
+        time.sleep(0.1)
+    env.kill9()
+    git(clone, "add", "-A")
+    git(clone, "commit", "-q", "-m", "Stall after writing\n\nworklet prompt %s\n" % p["id"])
+    sha = subprocess.run(["git", "-C", clone, "rev-parse", "HEAD"], check=True,
+                         capture_output=True, text=True).stdout.strip()
+    env.start()
+    env.wait_api()
+    deadline = time.time() + 120
+    while True:
+        _, q, _ = env.api("GET", "/api/worklet/worklets/%s/prompts/%s" % (wid, p["id"]))
+        if q["status"] != "processing":
+            break
+        check(time.time() < deadline, "prompt stuck: %r" % q)
+        time.sleep(0.2)
+    check(q["status"] == "completed" and q["commit_sha"] == sha and q["changed"], q)
+    st = env.wait(wid, lambda s: s.get("servingCommit") == sha, 60, "the commit served")
+    check(st["phase"] == "running", st)
+
+
 if __name__ == "__main__":
-    run([test_kill9_mid_build_converges, test_restart_adopts_running_containers,
-         test_stale_temp_files_swept], "crash")
+    try:
+        run([test_kill9_mid_build_converges, test_restart_adopts_running_containers,
+             test_stale_temp_files_swept, test_kill9_after_the_commit], "crash",
+            ANTHROPIC_BASE_URL=CLAUDE.url, ANTHROPIC_API_KEY="sk-e2e-crash",
+            WORKLET_AGENT_TIMEOUT_SECONDS=60, WORKLET_AGENT_CLI_RETRIES=0)
+    finally:
+        CLAUDE.stop()
