@@ -148,6 +148,8 @@ def main():
         print("\n".join(l for l in env.logs().splitlines()[-300:] if " debug " not in l)[-6000:])
     finally:
         env.cleanup()
+        if isinstance(restart, GateRestart):
+            restart.gate.stop()
     print("dockerd restart test: %s" % ("passed" if ok else "FAILED"))
     return 0 if ok else 1
 
