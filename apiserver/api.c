@@ -448,6 +448,23 @@ static void api_field_message(char *out, size_t n, const char *msg)
 	snprintf(out, n, "%s", msg);
 }
 
+/*
+ * A write to the state directory failed: a full disk is 507 and says so
+ * (nothing was changed, the client may retry once space is freed); any
+ * other failure is 500. The detail (paths) goes to the log only.
+ */
+static void storage_error(struct wl_api_response *rs, int error,
+			  const char *what)
+{
+	if (error == WL_ENOSPACE)
+		wl_api_error(rs, 507, "insufficient_storage",
+			     "%s: the state directory is full; nothing was "
+			     "changed, retry when space is freed",
+			     what);
+	else
+		wl_api_error(rs, 500, "storage", "%s", what);
+}
+
 static void handle_create(const struct wl_config *cfg,
 			  const struct wl_store *store,
 			  const struct wl_api_request *rq,
@@ -456,6 +473,7 @@ static void handle_create(const struct wl_config *cfg,
 	struct wl_worklet w;
 	char id[WL_ID_MAX + 1], msg[1024];
 	int64_t now = wl_time_now_ms();
+	int error;
 
 	wl_worklet_init(&w);
 	do {
@@ -486,9 +504,9 @@ static void handle_create(const struct wl_config *cfg,
 			     cfg->git_allowed_hosts);
 		goto out;
 	}
-	if (wl_store_write_spec(store, &w) < 0) {
+	if ((error = wl_store_write_spec(store, &w)) < 0) {
 		wl_err("create '%s': %s", id, wl_error_last());
-		wl_api_error(rs, 500, "storage", "cannot store the worklet");
+		storage_error(rs, error, "cannot store the worklet");
 		goto out;
 	}
 	wl_info("user '%s' created worklet '%s'", rq->user, id);
@@ -532,12 +550,14 @@ static void handle_list(const struct wl_config *cfg,
 static int update_spec(const struct wl_store *store, struct wl_worklet *w,
 		       struct wl_api_response *rs)
 {
+	int error;
+
 	w->meta.generation =
 		w->meta.generation > 0 ? w->meta.generation + 1 : 2;
 	w->meta.updated_ms = wl_time_now_ms();
-	if (wl_store_write_spec(store, w) < 0) {
+	if ((error = wl_store_write_spec(store, w)) < 0) {
 		wl_err("update '%s': %s", w->meta.id, wl_error_last());
-		wl_api_error(rs, 500, "storage", "cannot store the worklet");
+		storage_error(rs, error, "cannot store the worklet");
 		return -1;
 	}
 	return 0;
@@ -869,10 +889,9 @@ static void handle_put(const struct wl_config *cfg,
 		goto out;
 	}
 	if (creating) {
-		if (wl_store_write_spec(store, &in) < 0) {
+		if ((error = wl_store_write_spec(store, &in)) < 0) {
 			wl_err("apply '%s': %s", id, wl_error_last());
-			wl_api_error(rs, 500, "storage",
-				     "cannot store the worklet");
+			storage_error(rs, error, "cannot store the worklet");
 			goto out;
 		}
 		wl_info("user '%s' created worklet '%s' (PUT)", rq->user, id);
@@ -995,7 +1014,7 @@ static void handle_prompt(const struct wl_store *store,
 	char pid[WL_PROMPT_ID_LEN + 1];
 	const cJSON *it, *text;
 	cJSON *root = NULL;
-	int processing;
+	int processing, error;
 
 	wl_prompt_init(&pr);
 	if (load_or_answer(store, id, rq->user, &w, rs) < 0)
@@ -1065,9 +1084,9 @@ static void handle_prompt(const struct wl_store *store,
 		goto out;
 	}
 	/* Durable before we answer: the controller may take it at once. */
-	if (wl_prompt_create(store, &pr) < 0) {
+	if ((error = wl_prompt_create(store, &pr)) < 0) {
 		wl_err("prompt for '%s': %s", id, wl_error_last());
-		wl_api_error(rs, 500, "storage", "cannot store the prompt");
+		storage_error(rs, error, "cannot store the prompt");
 		goto out;
 	}
 	wl_info("user '%s' sent prompt %s to worklet '%s'", rq->user, pid, id);
@@ -1146,6 +1165,7 @@ static void handle_prompt_cancel(const struct wl_store *store,
 				 struct wl_api_response *rs)
 {
 	struct wl_prompt pr;
+	int error;
 
 	if (load_prompt(store, rq, id, pid, &pr, rs) < 0)
 		goto out;
@@ -1163,8 +1183,9 @@ static void handle_prompt_cancel(const struct wl_store *store,
 		goto out;
 	}
 	if (!pr.cancel_requested &&
-	    wl_prompt_request_cancel(store, id, pid) < 0) {
-		wl_api_error(rs, 500, "storage", "cannot record the cancel");
+	    (error = wl_prompt_request_cancel(store, id, pid)) < 0) {
+		wl_err("cancel %s of '%s': %s", pid, id, wl_error_last());
+		storage_error(rs, error, "cannot record the cancel");
 		goto out;
 	}
 	pr.cancel_requested = 1;

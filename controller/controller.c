@@ -392,6 +392,12 @@ int wl_controller_start(struct wl_controller *c)
 	struct wl_docker *d = NULL;
 	int error;
 
+	if ((error = wl_store_sweep_temps(&c->rec.store)) > 0)
+		wl_info("removed %d temp file(s) a crashed writer left in the "
+			"state directory",
+			error);
+	else if (error < 0)
+		wl_warn("%s", wl_error_last());
 	if ((error = wl_docker_new(&d, c->cfg->docker_host)) < 0)
 		return error;
 	if (wl_docker_ping(d) < 0)

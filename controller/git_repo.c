@@ -736,6 +736,36 @@ int wl_git_head(const char *dir, char sha[41])
 	return error;
 }
 
+int wl_git_head_mentions(const char *dir, const char *needle)
+{
+	git_repository *repo = NULL;
+	git_commit *commit = NULL;
+	const char *msg;
+	git_oid oid;
+	int found;
+
+	if (git_repository_open_ext(&repo, dir, GIT_REPOSITORY_OPEN_NO_SEARCH,
+				    NULL) < 0) {
+		wl_error_set("'%s' is not a git repository: %s", dir,
+			     git_message());
+		git_error_clear();
+		return WL_ENOTFOUND;
+	}
+	if (git_reference_name_to_id(&oid, repo, "HEAD") < 0 ||
+	    git_commit_lookup(&commit, repo, &oid) < 0) {
+		wl_error_set("cannot read HEAD of '%s': %s", dir,
+			     git_message());
+		git_error_clear();
+		git_repository_free(repo);
+		return WL_ERROR;
+	}
+	msg = git_commit_message(commit);
+	found = msg && strstr(msg, needle) != NULL;
+	git_commit_free(commit);
+	git_repository_free(repo);
+	return found;
+}
+
 /* ---- the agent's changes ------------------------------------------------ */
 
 static int open_repo(git_repository **repo, const char *dir)

@@ -65,6 +65,12 @@ int wl_git_host_allowed(const char *url, const char *hosts);
 int wl_git_head(const char *dir, char sha[41]);
 
 /*
+ * 1 when the message of HEAD's commit in dir contains needle, 0 when not,
+ * or WL_ENOTFOUND / WL_ERROR.
+ */
+int wl_git_head_mentions(const char *dir, const char *needle);
+
+/*
  * *changed = 1 when the working tree differs from HEAD: modified, deleted
  * or new files (ignored ones do not count).
  */

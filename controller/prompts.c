@@ -78,14 +78,32 @@ static void slot_give(struct wl_reconciler *r)
 	pthread_mutex_unlock(&r->agent_lock);
 }
 
+/*
+ * Record a prompt's progress. A full disk is waited out (the worker holds
+ * this worklet until the write goes through or workletd stops): a record
+ * left behind on disk would make the next pass run the agent again and
+ * lose the commit it made.
+ */
 static int save_prompt(struct wl_prompt_pass *pp, struct wl_prompt *pr)
 {
-	int error;
+	int error, waited = 0;
 
 	pr->updated_ms = wl_time_now_ms();
-	if ((error = wl_prompt_write_status(&pp->r->store, pr)) < 0)
+	while ((error = wl_prompt_write_status(&pp->r->store, pr)) ==
+		       WL_ENOSPACE &&
+	       !*pp->r->stop) {
+		if (!waited++)
+			wl_err("worklet '%s': prompt %s: cannot write its "
+			       "status, waiting for space: %s",
+			       pp->id, pr->id, store_err());
+		sleep(1);
+	}
+	if (error < 0)
 		wl_err("worklet '%s': prompt %s: cannot write its status: %s",
 		       pp->id, pr->id, store_err());
+	else if (waited)
+		wl_info("worklet '%s': prompt %s: status written after %d s",
+			pp->id, pr->id, waited);
 	return error;
 }
 
@@ -572,6 +590,34 @@ out:
 
 /* ---- the queue --------------------------------------------------------- */
 
+/*
+ * workletd went away while pr ran. If it had already committed (HEAD is a
+ * new commit naming the prompt, see commit_message), the prompt goes on to
+ * its deploy like any committed one: it must not end as interrupted while
+ * its change is in the branch and gets deployed. Returns 1 if adopted.
+ */
+static int adopt_commit(struct wl_prompt_pass *pp, struct wl_prompt *pr)
+{
+	char needle[64], sha[41];
+
+	snprintf(needle, sizeof(needle), "\nworklet prompt %s\n", pr->id);
+	if (wl_git_head_mentions(pp->clone_dir, needle) != 1 ||
+	    wl_git_head(pp->clone_dir, sha) < 0 ||
+	    (pr->commit && !strcmp(pr->commit, sha)))
+		return 0;
+	wl_info("worklet '%s': prompt %s had committed %.12s when workletd "
+		"stopped; deploying it",
+		pp->id, pr->id, sha);
+	restore(pp);
+	pr->changed = 1;
+	wl_str_set(&pr->commit, sha);
+	wl_str_set(&pr->error, NULL);
+	wl_str_set(&pr->runner, NULL);
+	pr->stage = WL_STAGE_BUILDING;
+	save_prompt(pp, pr);
+	return 1;
+}
+
 /* The base prompt is the first prompt, made by the controller once. */
 static void ensure_base_prompt(struct wl_prompt_pass *pp)
 {
@@ -632,12 +678,14 @@ int wl_prompts_step(struct wl_prompt_pass *pp, int *committed,
 						    pp->id) < 0)
 				wl_warn("worklet '%s': %s", pp->id,
 					wl_error_last());
-			restore(pp);
-			finish(pp, &pr, WL_PROMPT_ERROR,
-			       "interrupted: workletd stopped while the agent "
-			       "was running");
-			wl_prompt_release(&pr);
-			continue;
+			if (!adopt_commit(pp, &pr)) {
+				restore(pp);
+				finish(pp, &pr, WL_PROMPT_ERROR,
+				       "interrupted: workletd stopped while "
+				       "the agent was running");
+				wl_prompt_release(&pr);
+				continue;
+			}
 		}
 		if (pr.cancel_requested && pr.stage != WL_STAGE_BUILDING) {
 			if (pr.stage == WL_STAGE_RUNNING)

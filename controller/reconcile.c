@@ -1565,6 +1565,40 @@ out:
 	return error;
 }
 
+/*
+ * Docker did not answer (not a clone's network error: a ping tells): the
+ * status says so, a DockerReachable=False condition and lastError, the
+ * phase as it was, so a user sees why nothing moves. The first pass that
+ * reaches Docker again turns the condition True and clears that error.
+ */
+static void note_docker(struct pass *p, int error)
+{
+	const struct wl_condition *c =
+		wl_status_condition(&p->wl.status, "DockerReachable");
+	struct wl_status *st = &p->wl.status;
+	char msg[1024];
+
+	if (error == WL_EUNAVAIL) {
+		snprintf(msg, sizeof(msg), "%s", wl_error_last());
+		if (wl_docker_ping(p->w->docker) != WL_EUNAVAIL) {
+			wl_error_set("%s", msg);
+			return;
+		}
+		snprintf(msg, sizeof(msg), "%s", wl_error_last());
+		set_condition(p, "DockerReachable", "False",
+			      "DockerUnavailable", msg);
+		wl_str_set(&st->last_error, msg);
+		save_status(p);
+		wl_error_set("%s", msg);
+	} else if (error >= 0 && c && strcmp(c->status, "True")) {
+		if (st->last_error && c->message &&
+		    !strcmp(st->last_error, c->message))
+			wl_str_set(&st->last_error, NULL);
+		set_condition(p, "DockerReachable", "True", "Reachable", NULL);
+		save_status(p);
+	}
+}
+
 int wl_reconcile(struct wl_worker_ctx *w, const char *id, int64_t *requeue_ms)
 {
 	struct pass p;
@@ -1603,6 +1637,8 @@ int wl_reconcile(struct wl_worker_ctx *w, const char *id, int64_t *requeue_ms)
 	}
 	wl_str_set(&p.wl.meta.id, id);
 	error = reconcile_spec(&p, requeue_ms);
+	if (!p.wl.meta.deletion_ms)
+		note_docker(&p, error);
 out:
 	wl_worklet_release(&p.wl);
 	return error;

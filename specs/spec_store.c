@@ -53,6 +53,21 @@ void wl_store_release(struct wl_store *s)
 	memset(s, 0, sizeof(*s));
 }
 
+int wl_store_sweep_temps(const struct wl_store *s)
+{
+	const char *dirs[] = { s->specs_dir, s->status_dir, s->prompts_dir };
+	int total = 0;
+
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		int n = wl_fs_sweep_temps(dirs[i]);
+
+		if (n < 0)
+			return n;
+		total += n;
+	}
+	return total;
+}
+
 int wl_store_init(struct wl_store *s, const char *state_dir)
 {
 	int error;

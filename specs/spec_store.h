@@ -71,6 +71,12 @@ int wl_store_list(const struct wl_store *s, int which, char ***ids,
 		  size_t *count);
 void wl_store_free_ids(char **ids, size_t count);
 
+/*
+ * Remove the temp files crashed writers left in specs/, status/ and
+ * prompts/ (wl_fs_sweep_temps). Returns how many, or WL_ERROR.
+ */
+int wl_store_sweep_temps(const struct wl_store *s);
+
 /* "<root>/logs/<id>/<name>" into out; creates logs/<id>/. */
 int wl_store_log_path(const struct wl_store *s, const char *id,
 		      const char *name, char *out, size_t n);

@@ -25,6 +25,8 @@ enum wl_error_code {
 	WL_ECANCELED = -7, /* the job was cancelled */
 	WL_ETIMEOUT = -8,  /* a deadline passed */
 	WL_EUNAVAIL = -9,  /* a dependency (Docker, network) is unreachable */
+	WL_ENOSPACE =
+		-10, /* the disk (or quota) is full: nothing was written */
 };
 
 /* Set the calling thread's error message; returns nothing. */

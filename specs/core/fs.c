@@ -2,7 +2,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <dirent.h>
 #include <ftw.h>
+#include <signal.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,23 +35,30 @@ static int fsync_dir_of(const char *path)
 	return error;
 }
 
+/* A full disk or quota is its own code: the API answers 507 for it. */
+static int write_error(int err)
+{
+	return err == ENOSPC || err == EDQUOT ? WL_ENOSPACE : WL_ERROR;
+}
+
 int wl_fs_write_atomic(const char *path, const void *data, size_t len,
 		       mode_t mode)
 {
 	char tmp[4096], rnd[17];
 	const char *p = data;
-	int fd = -1, error = WL_ERROR;
+	int fd = -1, err, error = WL_ERROR;
 
 	wl_random_hex(rnd, 8);
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp-%s", path, rnd) >=
-	    sizeof(tmp)) {
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp-%d-%s", path,
+			     (int)getpid(), rnd) >= sizeof(tmp)) {
 		wl_error_set("path too long: '%s'", path);
 		return WL_ERROR;
 	}
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
 	if (fd < 0) {
-		wl_error_set("cannot create '%s': %s", tmp, strerror(errno));
-		return WL_ERROR;
+		err = errno;
+		wl_error_set("cannot create '%s': %s", tmp, strerror(err));
+		return write_error(err);
 	}
 	while (len > 0) {
 		ssize_t n = write(fd, p, len);
@@ -57,20 +66,26 @@ int wl_fs_write_atomic(const char *path, const void *data, size_t len,
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
+			err = errno;
 			wl_error_set("cannot write '%s': %s", path,
-				     strerror(errno));
+				     strerror(err));
+			error = write_error(err);
 			goto done;
 		}
 		p += n;
 		len -= (size_t)n;
 	}
 	if (fsync(fd) < 0) {
-		wl_error_set("cannot sync '%s': %s", path, strerror(errno));
+		err = errno;
+		wl_error_set("cannot sync '%s': %s", path, strerror(err));
+		error = write_error(err);
 		goto done;
 	}
 	if (close(fd) < 0) {
+		err = errno;
 		fd = -1;
-		wl_error_set("cannot write '%s': %s", path, strerror(errno));
+		wl_error_set("cannot write '%s': %s", path, strerror(err));
+		error = write_error(err);
 		goto done;
 	}
 	fd = -1;
@@ -86,6 +101,57 @@ done:
 		close(fd);
 	unlink(tmp);
 	return error;
+}
+
+/*
+ * The pid of a temp file name "<name>.tmp-<pid>-<16 hex>" of
+ * wl_fs_write_atomic, or 0 when name is not one.
+ */
+static long temp_writer(const char *name)
+{
+	const char *t = strstr(name, ".tmp-"), *p;
+	char *end;
+	long pid;
+
+	if (!t)
+		return 0;
+	for (const char *next; (next = strstr(t + 1, ".tmp-"));)
+		t = next;
+	p = t + 5;
+	if (*p < '1' || *p > '9')
+		return 0;
+	pid = strtol(p, &end, 10);
+	if (*end != '-' || strlen(end + 1) != 16)
+		return 0;
+	for (p = end + 1; *p; p++)
+		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+			return 0;
+	return pid;
+}
+
+int wl_fs_sweep_temps(const char *dir)
+{
+	DIR *dp = opendir(dir);
+	struct dirent *d;
+	int removed = 0;
+
+	if (!dp) {
+		if (errno == ENOENT)
+			return 0;
+		wl_error_set("cannot list '%s': %s", dir, strerror(errno));
+		return WL_ERROR;
+	}
+	while ((d = readdir(dp))) {
+		long pid = temp_writer(d->d_name);
+
+		if (!pid || pid == (long)getpid() ||
+		    !(kill((pid_t)pid, 0) < 0 && errno == ESRCH))
+			continue;
+		if (unlinkat(dirfd(dp), d->d_name, 0) == 0)
+			removed++;
+	}
+	closedir(dp);
+	return removed;
 }
 
 int wl_fs_read(struct wl_buf *out, const char *path)

@@ -13,10 +13,19 @@
  * Write a whole file atomically: a temp file in the same directory, fsync,
  * rename over the target, fsync the directory. Readers see the old content
  * or the new one, never a mix, even across a crash or a full disk (on
- * failure the target is untouched and the temp file removed).
+ * failure the target is untouched and the temp file removed). Returns 0,
+ * WL_ENOSPACE when the disk or quota is full, or WL_ERROR.
  */
 int wl_fs_write_atomic(const char *path, const void *data, size_t len,
 		       mode_t mode);
+
+/*
+ * Remove the temp files of wl_fs_write_atomic in dir ("<name>.tmp-<pid>-
+ * <16 hex>") whose writer process is gone: a crash between create and
+ * rename leaves one behind. A live writer's (another process sharing the
+ * state directory) are kept. Returns how many were removed, or WL_ERROR.
+ */
+int wl_fs_sweep_temps(const char *dir);
 
 /*
  * Read a whole file into out (appended; out's max bounds the size).

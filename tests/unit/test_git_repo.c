@@ -438,6 +438,22 @@ static void test_head_not_a_repo(void)
 	free(dir);
 }
 
+static void test_head_mentions(void)
+{
+	char *src = make_source("src-mentions"), *dir = path("plain2");
+
+	sh("cd '%s' && echo p > p.txt && " GIT "add p.txt && " GIT
+	   "commit -q -m 'Add p' -m 'worklet prompt p123'",
+	   src);
+	CHECK(wl_git_head_mentions(src, "\nworklet prompt p123\n") == 1);
+	CHECK(wl_git_head_mentions(src, "\nworklet prompt p12\n") == 0);
+	CHECK(wl_git_head_mentions(src, "worklet prompt p999") == 0);
+	CHECK(wl_fs_mkdir_p(dir, 0755) == 0);
+	CHECK(wl_git_head_mentions(dir, "x") == WL_ENOTFOUND);
+	free(src);
+	free(dir);
+}
+
 int main(void)
 {
 	static const struct wl_unit_test tests[] = {
@@ -453,6 +469,7 @@ int main(void)
 		UNIT(test_origin_changed),
 		UNIT(test_canceled),
 		UNIT(test_head_not_a_repo),
+		UNIT(test_head_mentions),
 		{ 0 },
 	};
 	int rc;

@@ -6,6 +6,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "specs/codec.h"
@@ -388,13 +389,74 @@ static void test_bad_ids(void)
 	teardown();
 }
 
+/* A pid no process has: a child that has exited and been reaped. */
+static int dead_pid(void)
+{
+	pid_t pid = fork();
+
+	if (pid == 0)
+		_exit(0);
+	waitpid(pid, NULL, 0);
+	return (int)pid;
+}
+
+static int exists_rel(const char *rel)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/%s", root, rel);
+	return wl_fs_exists(path);
+}
+
+/* A crash between create and rename leaves a temp file: swept at start. */
+static void test_sweep_temps(void)
+{
+	static const char *const dirs[] = { "specs", "status", "prompts" };
+	char dead[128], mine[128], live[128], rel[256];
+	const char *hex = "0123456789abcdef";
+
+	setup();
+	snprintf(dead, sizeof(dead), "a.yaml.tmp-%d-%s", dead_pid(), hex);
+	snprintf(mine, sizeof(mine), "b.yaml.tmp-%d-%s", (int)getpid(), hex);
+	snprintf(live, sizeof(live), "c.yaml.tmp-1-%s", hex);
+	for (size_t i = 0; i < 3; i++) {
+		const char *names[] = { dead, mine, live, "d.yaml.tmp-abcd",
+					"e.yaml" };
+
+		for (size_t j = 0; j < 5; j++) {
+			snprintf(rel, sizeof(rel), "%s/%s", dirs[i], names[j]);
+			put_file(rel, "x");
+		}
+	}
+	CHECK(wl_store_sweep_temps(&store) == 3);
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(rel, sizeof(rel), "%s/%s", dirs[i], dead);
+		CHECK(!exists_rel(rel));
+		snprintf(rel, sizeof(rel), "%s/%s", dirs[i], mine);
+		CHECK(exists_rel(rel)); /* this process may be writing it */
+		snprintf(rel, sizeof(rel), "%s/%s", dirs[i], live);
+		CHECK(exists_rel(rel)); /* another live process's */
+		snprintf(rel, sizeof(rel), "%s/d.yaml.tmp-abcd", dirs[i]);
+		CHECK(exists_rel(rel)); /* not a name we make */
+		snprintf(rel, sizeof(rel), "%s/e.yaml", dirs[i]);
+		CHECK(exists_rel(rel));
+	}
+	CHECK(wl_store_sweep_temps(&store) == 0);
+	teardown();
+}
+
 int main(void)
 {
 	static const struct wl_unit_test tests[] = {
-		UNIT(test_init_dirs),	    UNIT(test_write_read_spec),
-		UNIT(test_status_separate), UNIT(test_list_ignores_junk),
-		UNIT(test_bad_files),	    UNIT(test_too_big),
-		UNIT(test_bad_ids),	    { 0 },
+		UNIT(test_init_dirs),
+		UNIT(test_write_read_spec),
+		UNIT(test_status_separate),
+		UNIT(test_list_ignores_junk),
+		UNIT(test_bad_files),
+		UNIT(test_too_big),
+		UNIT(test_bad_ids),
+		UNIT(test_sweep_temps),
+		{ 0 },
 	};
 
 	return wl_unit_run(tests);
