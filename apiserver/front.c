@@ -78,6 +78,7 @@
 
 #include <arpa/inet.h>
 #include <cjson/cJSON.h>
+#include <ctype.h>
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -117,6 +118,8 @@
 #define OUT_HIGH (64 * 1024) /* stop moving bytes into an output above */
 #define READ_MAX (64 * 1024) /* one recv(2) */
 #define BUF_START 4096
+/* Body bytes an API request must have sent before lws sees it. */
+#define BODY_HOLD (16 * 1024)
 
 /* Deadlines. */
 #define HEAD_TIMEOUT_MS (20 * 1000)   /* a whole head, from its first byte */
@@ -240,6 +243,7 @@ struct client {
 	int queued; /* on the worker's ready list */
 	struct client *next_ready;
 	size_t peeked;	   /* bytes of the head seen at the last peek */
+	size_t need;	   /* bytes to wait for before the hand-off */
 	int64_t peek_ms;   /* when */
 	int peek_deferred; /* a slow head: peek again at the next tick */
 	char peer[INET6_ADDRSTRLEN];
@@ -1069,6 +1073,82 @@ static int method_is(const struct wl_http1_request *rq, const char *m)
  * A complete head of hlen bytes, peeked, is at the front of c->in: route
  * it. Not a proxy request: the connection goes to lws.
  */
+/*
+ * Whether a chunked body that starts at p (n bytes so far) is complete,
+ * or long enough (BODY_HOLD). A malformed one counts as complete: lws
+ * answers it.
+ */
+static int chunked_enough(const char *p, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n && i < BODY_HOLD) {
+		uint64_t size = 0;
+		size_t line = i;
+		int digits = 0;
+
+		for (; i < n && isxdigit((unsigned char)p[i]); i++, digits++) {
+			if (digits >= 15)
+				return 1;
+			size = size * 16 +
+			       (uint64_t)(isdigit((unsigned char)p[i])
+						  ? p[i] - '0'
+						  : (tolower((unsigned char)
+								     p[i]) -
+						     'a' + 10));
+		}
+		if (!digits)
+			return i < n;
+		while (i + 1 < n && !(p[i] == '\r' && p[i + 1] == '\n'))
+			i++;
+		if (i + 1 >= n)
+			return 0;
+		i += 2;
+		if (!size) /* the last chunk: trailers end at an empty line */
+			return wl_http1_head_end(p + line, n - line) != 0 ||
+			       (i + 1 < n && p[i] == '\r' && p[i + 1] == '\n');
+		if (size > BODY_HOLD)
+			return n - i >= BODY_HOLD;
+		i += (size_t)size + 2;
+	}
+	return i >= BODY_HOLD;
+}
+
+/*
+ * A request for lws (the API, the web UI, watch streams) is handed to it
+ * only once its body is here too, or its first BODY_HOLD bytes: lws holds
+ * one of its few header tables for a request until its body is read, so a
+ * client trickling a body (slowloris's slow-body variant) would otherwise
+ * lock everyone else out of the API. Waiting here costs only the
+ * connection's own socket, and the head timeout bounds it. Returns 1 to
+ * wait on (c->need set), 0 to hand off now: no body, a length lws refuses
+ * at once (413), or Expect: 100-continue (the client waits for lws's 100).
+ */
+static int body_pending(struct client *c, const struct req_facts *rf,
+			size_t hlen)
+{
+	size_t have = iob_len(&c->in) - hlen;
+
+	c->need = 0;
+	if (rf->expect_continue || c->ep.rdhup)
+		return 0;
+	if (rf->te_count) {
+		if (chunked_enough(iob_data(&c->in) + hlen, have))
+			return 0;
+		c->need = iob_len(&c->in) + 1;
+		return 1;
+	}
+	if (!rf->cl_count || rf->cl_bad || !rf->cl ||
+	    rf->cl > (uint64_t)c->w->f->o.cfg->max_body)
+		return 0;
+	c->need = hlen + (size_t)(rf->cl < BODY_HOLD ? rf->cl : BODY_HOLD);
+	if (iob_len(&c->in) >= c->need) {
+		c->need = 0;
+		return 0;
+	}
+	return 1;
+}
+
 static void route_request(struct client *c, size_t hlen)
 {
 	struct wl_front *f = c->w->f;
@@ -1106,7 +1186,8 @@ static void route_request(struct client *c, size_t hlen)
 		target = rq.target + rest;
 		target_len = rq.target_len - rest;
 	} else {
-		hand_off(c);
+		if (!body_pending(c, &rf, hlen))
+			hand_off(c);
 		return;
 	}
 
@@ -1584,6 +1665,8 @@ static int step_head(struct client *c)
 			want *= 2;
 		if (want > WL_HTTP1_HEAD_MAX + 1)
 			want = WL_HTTP1_HEAD_MAX + 1;
+		if (c->need >= want) /* a body to wait for (body_pending) */
+			want = c->need < IN_MAX ? c->need + 1 : IN_MAX;
 		c->in.r = c->in.w = 0;
 		n = fill(&c->ep, &c->in, want, MSG_PEEK);
 		if (n < 0) {
