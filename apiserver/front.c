@@ -120,6 +120,9 @@
 #define BUF_START 4096
 /* Body bytes an API request must have sent before lws sees it. */
 #define BODY_HOLD (16 * 1024)
+/* Heads lws can take (server.c: max_http_header_data 16 KiB, its slots). */
+#define HANDOFF_HEAD_MAX (15 * 1024)
+#define HANDOFF_FIELDS_MAX 64
 
 /* Deadlines. */
 #define HEAD_TIMEOUT_MS (20 * 1000)   /* a whole head, from its first byte */
@@ -842,6 +845,7 @@ struct req_facts {
 	const char *conn[4]; /* Connection header values */
 	size_t conn_len[4];
 	int nconn;
+	int nfields;
 	int conn_close, conn_upgrade;
 	int upgrade_ws;
 	int expect_continue;
@@ -857,6 +861,7 @@ static int facts_of(struct wl_http1_iter it, struct req_facts *rf)
 
 	memset(rf, 0, sizeof(*rf));
 	while ((r = wl_http1_next(&it, &f)) > 0) {
+		rf->nfields++;
 		if (wl_http1_is(&f, "host")) {
 			if (!rf->hosts++) {
 				rf->host = f.value;
@@ -1149,6 +1154,32 @@ static int body_pending(struct client *c, const struct req_facts *rf,
 	return 1;
 }
 
+/*
+ * Whether lws can parse this head. It closes the connection without a word
+ * on one it cannot (more than its max_http_header_data, server.c, or more
+ * fields than it has slots for, or "%00" in the path): answer those here,
+ * with a status that says why. Returns 0 after answering.
+ */
+static int lws_can_take(struct client *c, const struct wl_http1_request *rq,
+			const struct req_facts *rf, size_t hlen)
+{
+	c->x.req_done = 0;
+	if (hlen > HANDOFF_HEAD_MAX || rf->nfields > HANDOFF_FIELDS_MAX) {
+		answer_json(c, 431, "header_too_large",
+			    "the request head is too large (at most 15 KiB and "
+			    "64 header fields for the API)");
+		return 0;
+	}
+	for (size_t i = 0; i + 2 < rq->target_len; i++)
+		if (rq->target[i] == '%' && rq->target[i + 1] == '0' &&
+		    rq->target[i + 2] == '0') {
+			answer_json(c, 400, "bad_request",
+				    "the request URI holds %00");
+			return 0;
+		}
+	return 1;
+}
+
 static void route_request(struct client *c, size_t hlen)
 {
 	struct wl_front *f = c->w->f;
@@ -1161,9 +1192,19 @@ static void route_request(struct client *c, size_t hlen)
 	size_t path_len, rest = 0, target_len;
 	int error;
 
-	if (wl_http1_parse_request(&rq, iob_data(&c->in), hlen) < 0 ||
-	    facts_of(rq.iter, &rf) < 0) {
+	if (wl_http1_parse_request(&rq, iob_data(&c->in), hlen) < 0) {
 		hand_off(c); /* not ours to judge: lws answers as before */
+		return;
+	}
+	/*
+	 * A header field with a bare CR or another control character, a
+	 * folded line, a name that is not a token: lws would take some of
+	 * them and its bridge would forward them to the app (RFC 9112: a
+	 * server must refuse them).
+	 */
+	if (facts_of(rq.iter, &rf) < 0) {
+		c->x.req_done = 0;
+		answer_text(c, 400, "bad request: malformed header field", 1);
 		return;
 	}
 	path_len = rq.target_len;
@@ -1186,8 +1227,10 @@ static void route_request(struct client *c, size_t hlen)
 		target = rq.target + rest;
 		target_len = rq.target_len - rest;
 	} else {
-		if (!body_pending(c, &rf, hlen))
-			hand_off(c);
+		if (!lws_can_take(c, &rq, &rf, hlen) ||
+		    body_pending(c, &rf, hlen))
+			return;
+		hand_off(c);
 		return;
 	}
 
