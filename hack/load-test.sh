@@ -165,7 +165,8 @@ p_churn=$!
 wait $p_api $p_proxy $p_watch $p_probe $p_churn || true
 load_end=$(($(date +%s) - t0))
 wait_phase "${ids[2]}" running
-sleep 5
+# Idle connections to the apps stay pooled for 30 s (front.c POOL_IDLE_MS).
+sleep 35
 read -r rss1 fd1 < <(sample)
 
 # wrk: "requests errors" (non-2xx and socket errors).
