@@ -78,7 +78,6 @@
 
 #include <arpa/inet.h>
 #include <cjson/cJSON.h>
-#include <ctype.h>
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -120,9 +119,8 @@
 #define BUF_START 4096
 /* Body bytes an API request must have sent before lws sees it. */
 #define BODY_HOLD (16 * 1024)
-/* Heads lws can take (server.c: max_http_header_data 16 KiB, its slots). */
+/* Heads lws can take (server.c: max_http_header_data is 16 KiB). */
 #define HANDOFF_HEAD_MAX (15 * 1024)
-#define HANDOFF_FIELDS_MAX 64
 
 /* Deadlines. */
 #define HEAD_TIMEOUT_MS (20 * 1000)   /* a whole head, from its first byte */
@@ -463,6 +461,8 @@ static const char *reason_of(int status)
 		return "Unauthorized";
 	case 404:
 		return "Not Found";
+	case 411:
+		return "Length Required";
 	case 414:
 		return "URI Too Long";
 	case 431:
@@ -845,7 +845,6 @@ struct req_facts {
 	const char *conn[4]; /* Connection header values */
 	size_t conn_len[4];
 	int nconn;
-	int nfields;
 	int conn_close, conn_upgrade;
 	int upgrade_ws;
 	int expect_continue;
@@ -861,7 +860,6 @@ static int facts_of(struct wl_http1_iter it, struct req_facts *rf)
 
 	memset(rf, 0, sizeof(*rf));
 	while ((r = wl_http1_next(&it, &f)) > 0) {
-		rf->nfields++;
 		if (wl_http1_is(&f, "host")) {
 			if (!rf->hosts++) {
 				rf->host = f.value;
@@ -1079,47 +1077,6 @@ static int method_is(const struct wl_http1_request *rq, const char *m)
  * it. Not a proxy request: the connection goes to lws.
  */
 /*
- * Whether a chunked body that starts at p (n bytes so far) is complete,
- * or long enough (BODY_HOLD). A malformed one counts as complete: lws
- * answers it.
- */
-static int chunked_enough(const char *p, size_t n)
-{
-	size_t i = 0;
-
-	while (i < n && i < BODY_HOLD) {
-		uint64_t size = 0;
-		size_t line = i;
-		int digits = 0;
-
-		for (; i < n && isxdigit((unsigned char)p[i]); i++, digits++) {
-			if (digits >= 15)
-				return 1;
-			size = size * 16 +
-			       (uint64_t)(isdigit((unsigned char)p[i])
-						  ? p[i] - '0'
-						  : (tolower((unsigned char)
-								     p[i]) -
-						     'a' + 10));
-		}
-		if (!digits)
-			return i < n;
-		while (i + 1 < n && !(p[i] == '\r' && p[i + 1] == '\n'))
-			i++;
-		if (i + 1 >= n)
-			return 0;
-		i += 2;
-		if (!size) /* the last chunk: trailers end at an empty line */
-			return wl_http1_head_end(p + line, n - line) != 0 ||
-			       (i + 1 < n && p[i] == '\r' && p[i + 1] == '\n');
-		if (size > BODY_HOLD)
-			return n - i >= BODY_HOLD;
-		i += (size_t)size + 2;
-	}
-	return i >= BODY_HOLD;
-}
-
-/*
  * A request for lws (the API, the web UI, watch streams) is handed to it
  * only once its body is here too, or its first BODY_HOLD bytes: lws holds
  * one of its few header tables for a request until its body is read, so a
@@ -1128,21 +1085,14 @@ static int chunked_enough(const char *p, size_t n)
  * connection's own socket, and the head timeout bounds it. Returns 1 to
  * wait on (c->need set), 0 to hand off now: no body, a length lws refuses
  * at once (413), or Expect: 100-continue (the client waits for lws's 100).
+ * Chunked bodies do not get here (lws_can_take).
  */
 static int body_pending(struct client *c, const struct req_facts *rf,
 			size_t hlen)
 {
-	size_t have = iob_len(&c->in) - hlen;
-
 	c->need = 0;
 	if (rf->expect_continue || c->ep.rdhup)
 		return 0;
-	if (rf->te_count) {
-		if (chunked_enough(iob_data(&c->in) + hlen, have))
-			return 0;
-		c->need = iob_len(&c->in) + 1;
-		return 1;
-	}
 	if (!rf->cl_count || rf->cl_bad || !rf->cl ||
 	    rf->cl > (uint64_t)c->w->f->o.cfg->max_body)
 		return 0;
@@ -1155,19 +1105,30 @@ static int body_pending(struct client *c, const struct req_facts *rf,
 }
 
 /*
- * Whether lws can parse this head. It closes the connection without a word
- * on one it cannot (more than its max_http_header_data, server.c, or more
- * fields than it has slots for, or "%00" in the path): answer those here,
- * with a status that says why. Returns 0 after answering.
+ * Whether lws can take this request. It closes the connection without a
+ * word on a head it cannot parse (more than its max_http_header_data,
+ * server.c, or "%00" in the path)
+ * and never ends a chunked body: answer those here, with a status that
+ * says why. Returns 0 after answering.
  */
 static int lws_can_take(struct client *c, const struct wl_http1_request *rq,
 			const struct req_facts *rf, size_t hlen)
 {
 	c->x.req_done = 0;
-	if (hlen > HANDOFF_HEAD_MAX || rf->nfields > HANDOFF_FIELDS_MAX) {
+	if (hlen > HANDOFF_HEAD_MAX) {
 		answer_json(c, 431, "header_too_large",
-			    "the request head is too large (at most 15 KiB and "
-			    "64 header fields for the API)");
+			    "the request head is too large (at most 15 KiB for "
+			    "the API)");
+		return 0;
+	}
+	if (rf->te_count) {
+		/*
+		 * lws 4.1.6 never completes a chunked request body: the request
+		 * would hang for its 60 s timeout, holding a header table.
+		 */
+		answer_json(c, 411, "length_required",
+			    "send the body with a Content-Length: the API does "
+			    "not take chunked request bodies");
 		return 0;
 	}
 	for (size_t i = 0; i + 2 < rq->target_len; i++)
