@@ -231,6 +231,9 @@ print("  probe during load: %d probes, %d failures, p50 %s ms, max %s ms %s"
       % (pl["probes"], pl["failures"], pl["p50_ms"], pl["max_ms"], pl["errors"] or ""))
 print("  RSS kB: start %s, peak %d, end of load %d, after clients left %s; "
       "second half %+.1f%% (slope %+.0f kB/min)" % (rss0, rss_peak, load[-1][1], rss1, growth, slope))
+step = max(1, len(load) // 12)
+print("  RSS over the load (s: kB): " +
+      ", ".join("%d: %d" % (s[0] - ls, s[1]) for s in load[::step] + [load[-1]]))
 print("  descriptors: start %s, peak %d, after clients left %s, after the attacks %s"
       % (fd0, fd_peak, fd1, fd2))
 for name, p in (("slow headers (-H)", ph), ("slow body (-B)", pb)):
