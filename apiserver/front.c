@@ -50,13 +50,17 @@
  * Request heads are read without blocking anyone: a connection that sends
  * its head slowly (or never) only holds its own socket and buffer, and is
  * closed HEAD_TIMEOUT_MS after its first byte (or its accept); heads over
- * WL_HTTP1_HEAD_MAX get a 431. Framing is checked before anything reaches
- * an app: Content-Length together with Transfer-Encoding, a coding other
- * than chunked, differing Content-Lengths or two Host headers are refused
- * (400/501) and the connection is closed. Chunked bodies are decoded and
- * re-encoded in both directions, so what reaches either side is well
- * formed; responses without a length reach HTTP/1.1 clients chunked, so
- * the client connection stays reusable.
+ * WL_HTTP1_HEAD_MAX get a 431. A request for lws also waits here, under the
+ * same deadline, until its body (or BODY_HOLD of it) has arrived, and one
+ * lws could not take (a head over HANDOFF_HEAD_MAX, a chunked body, %00 in
+ * the path) is answered here: lws holds one of its few header tables per
+ * request until the body is read, and drops such heads without a word. Framing
+ * is checked before anything reaches an app: Content-Length together with
+ * Transfer-Encoding, a coding other than chunked, differing Content-Lengths or
+ * two Host headers are refused (400/501) and the connection is closed. Chunked
+ * bodies are decoded and re-encoded in both directions, so what reaches either
+ * side is well formed; responses without a length reach HTTP/1.1 clients
+ * chunked, so the client connection stays reusable.
  *
  * WebSocket: the upgrade request goes to the app with its headers (our
  * bearer subprotocol removed); when the app answers 101 the connection
