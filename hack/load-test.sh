@@ -223,8 +223,12 @@ def check(ok, what):
     checks.append(ok)
     print("%s  %s" % ("PASS" if ok else "FAIL", what))
 print("load: %s s; %s watchers" % (duration, watchers))
-print("  API   (wrk -c16): %s requests, %s errors" % (api_req, api_err))
-print("  proxy (wrk -c16): %s requests, %s errors" % (px_req, px_err))
+def wrk_errors(name):
+    # The lines that say which errors, when there were any.
+    return " ".join(l.strip() for l in open(work + "/" + name)
+                    if l.lstrip().startswith(("Non-2xx", "Socket errors")))
+print("  API   (wrk -c16): %s requests, %s errors %s" % (api_req, api_err, wrk_errors("wrk-api")))
+print("  proxy (wrk -c16): %s requests, %s errors %s" % (px_req, px_err, wrk_errors("wrk-proxy")))
 print("  watchers: %d connects, %d connect errors, %d dropped, %d messages %s"
       % (w["connects"], w["connect_errors"], w["dropped"], w["messages"], w["errors"] or ""))
 print("  probe during load: %d probes, %d failures, p50 %s ms, max %s ms %s"
