@@ -4,7 +4,8 @@ proxy plus WebSocket watchers, then 10 s of slowhttptest slow headers and
 slow bodies (300 connections each, more than lws's 256 header tables)
 while a probe asks /healthz and the worklet list every half second.
 Asserts: no errors, the service answers within 2 s throughout, descriptors
-back to the baseline after the clients leave, RSS within a gross bound."""
+back to the baseline after the clients leave, RSS within a gross bound;
+and RSS flat while idle with the git poll every second."""
 
 import json
 import os
@@ -116,5 +117,21 @@ def test_mixed_load_then_slowloris(env):
     check(got == 200 and body["status"] == "running", body)
 
 
+def test_git_poll_keeps_memory_flat(env):
+    """The harness polls git every second. Each poll leaked ~370 KiB
+    (libgit2 1.5.1's git_remote_lookup and insteadOf lookups): 20 idle
+    seconds grew RSS by about 7 MiB."""
+    code, w, _ = env.api("POST", BASE, {"git_repo": env.make_repo("static")})
+    check(code == 201, w)
+    env.ids.append(w["id"])
+    env.wait_phase(w["id"], "running", 300)
+    time.sleep(5)
+    rss0, _ = proc_figures(env.proc.pid)
+    time.sleep(20)
+    rss1, _ = proc_figures(env.proc.pid)
+    print("  RSS over 20 polls: %d -> %d kB" % (rss0, rss1))
+    check(rss1 - rss0 < 2048, "RSS grew from %d to %d kB in 20 idle s" % (rss0, rss1))
+
+
 if __name__ == "__main__":
-    run([test_mixed_load_then_slowloris], "load")
+    run([test_mixed_load_then_slowloris, test_git_poll_keeps_memory_flat], "load")
