@@ -1340,13 +1340,69 @@ static void method_not_allowed(struct wl_api_response *rs, const char *allow)
 	snprintf(rs->allow, sizeof(rs->allow), "%s", allow);
 }
 
+/*
+ * JSON text is UTF-8 (RFC 8259) and our strings are C strings: a body with
+ * bytes that are not UTF-8, or a "\u0000" escape (cJSON would cut the
+ * string there and store what comes before), is refused whole rather than
+ * stored changed. Overlong forms, surrogates and code points past
+ * U+10FFFF are not UTF-8 either.
+ */
+static const char *json_text_problem(const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	int in_str = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned c = p[i];
+		size_t more;
+		unsigned cp, min;
+
+		if (c < 0x80) {
+			if (c == '"')
+				in_str = !in_str;
+			else if (c == '\\' && in_str && i + 1 < n) {
+				if (p[i + 1] == 'u' && i + 5 < n &&
+				    !memcmp(p + i + 2, "0000", 4))
+					return "a string holds \\u0000";
+				i++; /* the escaped character */
+			}
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf)
+			more = 1, cp = c & 0x1f, min = 0x80;
+		else if (c >= 0xe0 && c <= 0xef)
+			more = 2, cp = c & 0x0f, min = 0x800;
+		else if (c >= 0xf0 && c <= 0xf4)
+			more = 3, cp = c & 0x07, min = 0x10000;
+		else
+			return "the body is not valid UTF-8";
+		if (i + more >= n)
+			return "the body is not valid UTF-8";
+		for (size_t k = 1; k <= more; k++) {
+			if ((p[i + k] & 0xc0) != 0x80)
+				return "the body is not valid UTF-8";
+			cp = (cp << 6) | (p[i + k] & 0x3f);
+		}
+		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return "the body is not valid UTF-8";
+		i += more;
+	}
+	return NULL;
+}
+
 void wl_api_handle(const struct wl_config *cfg, const struct wl_store *store,
 		   const struct wl_api_request *rq, struct wl_api_response *rs)
 {
 	char seg[4][WL_ID_MAX + 2];
 	const char *p = rq->path + strlen(PREFIX);
 	const char *m = rq->method;
+	const char *why;
 	int nseg = 0, resource;
+
+	if (rq->body_len && (why = json_text_problem(rq->body, rq->body_len))) {
+		wl_api_error(rs, 400, "malformed_json", "%s", why);
+		return;
+	}
 
 	if (strncmp(rq->path, PREFIX, strlen(PREFIX)) || (*p && *p != '/')) {
 		wl_api_error(rs, 404, "not_found", "no such endpoint");

@@ -50,13 +50,17 @@
  * Request heads are read without blocking anyone: a connection that sends
  * its head slowly (or never) only holds its own socket and buffer, and is
  * closed HEAD_TIMEOUT_MS after its first byte (or its accept); heads over
- * WL_HTTP1_HEAD_MAX get a 431. Framing is checked before anything reaches
- * an app: Content-Length together with Transfer-Encoding, a coding other
- * than chunked, differing Content-Lengths or two Host headers are refused
- * (400/501) and the connection is closed. Chunked bodies are decoded and
- * re-encoded in both directions, so what reaches either side is well
- * formed; responses without a length reach HTTP/1.1 clients chunked, so
- * the client connection stays reusable.
+ * WL_HTTP1_HEAD_MAX get a 431. A request for lws also waits here, under the
+ * same deadline, until its body (or BODY_HOLD of it) has arrived, and one
+ * lws could not take (a head over HANDOFF_HEAD_MAX, a chunked body, %00 in
+ * the path) is answered here: lws holds one of its few header tables per
+ * request until the body is read, and drops such heads without a word. Framing
+ * is checked before anything reaches an app: Content-Length together with
+ * Transfer-Encoding, a coding other than chunked, differing Content-Lengths or
+ * two Host headers are refused (400/501) and the connection is closed. Chunked
+ * bodies are decoded and re-encoded in both directions, so what reaches either
+ * side is well formed; responses without a length reach HTTP/1.1 clients
+ * chunked, so the client connection stays reusable.
  *
  * WebSocket: the upgrade request goes to the app with its headers (our
  * bearer subprotocol removed); when the app answers 101 the connection
@@ -119,6 +123,10 @@
 #define OUT_HIGH (64 * 1024) /* stop moving bytes into an output above */
 #define READ_MAX (64 * 1024) /* one recv(2) */
 #define BUF_START 4096
+/* Body bytes an API request must have sent before lws sees it. */
+#define BODY_HOLD (16 * 1024)
+/* Heads lws can take (server.c: max_http_header_data is 16 KiB). */
+#define HANDOFF_HEAD_MAX (15 * 1024)
 
 /* Deadlines. */
 #define HEAD_TIMEOUT_MS (20 * 1000)   /* a whole head, from its first byte */
@@ -243,6 +251,7 @@ struct client {
 	int queued; /* on the worker's ready list */
 	struct client *next_ready;
 	size_t peeked;	   /* bytes of the head seen at the last peek */
+	size_t need;	   /* bytes to wait for before the hand-off */
 	int64_t peek_ms;   /* when */
 	int peek_deferred; /* a slow head: peek again at the next tick */
 	char peer[INET6_ADDRSTRLEN];
@@ -460,6 +469,8 @@ static const char *reason_of(int status)
 		return "Unauthorized";
 	case 404:
 		return "Not Found";
+	case 411:
+		return "Length Required";
 	case 414:
 		return "URI Too Long";
 	case 431:
@@ -1073,6 +1084,71 @@ static int method_is(const struct wl_http1_request *rq, const char *m)
  * A complete head of hlen bytes, peeked, is at the front of c->in: route
  * it. Not a proxy request: the connection goes to lws.
  */
+/*
+ * A request for lws (the API, the web UI, watch streams) is handed to it
+ * only once its body is here too, or its first BODY_HOLD bytes: lws holds
+ * one of its few header tables for a request until its body is read, so a
+ * client trickling a body (slowloris's slow-body variant) would otherwise
+ * lock everyone else out of the API. Waiting here costs only the
+ * connection's own socket, and the head timeout bounds it. Returns 1 to
+ * wait on (c->need set), 0 to hand off now: no body, a length lws refuses
+ * at once (413), or Expect: 100-continue (the client waits for lws's 100).
+ * Chunked bodies do not get here (lws_can_take).
+ */
+static int body_pending(struct client *c, const struct req_facts *rf,
+			size_t hlen)
+{
+	c->need = 0;
+	if (rf->expect_continue || c->ep.rdhup)
+		return 0;
+	if (!rf->cl_count || rf->cl_bad || !rf->cl ||
+	    rf->cl > (uint64_t)c->w->f->o.cfg->max_body)
+		return 0;
+	c->need = hlen + (size_t)(rf->cl < BODY_HOLD ? rf->cl : BODY_HOLD);
+	if (iob_len(&c->in) >= c->need) {
+		c->need = 0;
+		return 0;
+	}
+	return 1;
+}
+
+/*
+ * Whether lws can take this request. It closes the connection without a
+ * word on a head it cannot parse (more than its max_http_header_data,
+ * server.c, or "%00" in the path)
+ * and never ends a chunked body: answer those here, with a status that
+ * says why. Returns 0 after answering.
+ */
+static int lws_can_take(struct client *c, const struct wl_http1_request *rq,
+			const struct req_facts *rf, size_t hlen)
+{
+	c->x.req_done = 0;
+	if (hlen > HANDOFF_HEAD_MAX) {
+		answer_json(c, 431, "header_too_large",
+			    "the request head is too large (at most 15 KiB for "
+			    "the API)");
+		return 0;
+	}
+	if (rf->te_count) {
+		/*
+		 * lws 4.1.6 never completes a chunked request body: the request
+		 * would hang for its 60 s timeout, holding a header table.
+		 */
+		answer_json(c, 411, "length_required",
+			    "send the body with a Content-Length: the API does "
+			    "not take chunked request bodies");
+		return 0;
+	}
+	for (size_t i = 0; i + 2 < rq->target_len; i++)
+		if (rq->target[i] == '%' && rq->target[i + 1] == '0' &&
+		    rq->target[i + 2] == '0') {
+			answer_json(c, 400, "bad_request",
+				    "the request URI holds %00");
+			return 0;
+		}
+	return 1;
+}
+
 static void route_request(struct client *c, size_t hlen)
 {
 	struct wl_front *f = c->w->f;
@@ -1085,9 +1161,19 @@ static void route_request(struct client *c, size_t hlen)
 	size_t path_len, rest = 0, target_len, ticket = 0, ticket_len = 0;
 	int error, has_ticket = 0;
 
-	if (wl_http1_parse_request(&rq, iob_data(&c->in), hlen) < 0 ||
-	    facts_of(rq.iter, &rf) < 0) {
+	if (wl_http1_parse_request(&rq, iob_data(&c->in), hlen) < 0) {
 		hand_off(c); /* not ours to judge: lws answers as before */
+		return;
+	}
+	/*
+	 * A header field with a bare CR or another control character, a
+	 * folded line, a name that is not a token: lws would take some of
+	 * them and its bridge would forward them to the app (RFC 9112: a
+	 * server must refuse them).
+	 */
+	if (facts_of(rq.iter, &rf) < 0) {
+		c->x.req_done = 0;
+		answer_text(c, 400, "bad request: malformed header field", 1);
 		return;
 	}
 	path_len = rq.target_len;
@@ -1119,6 +1205,9 @@ static void route_request(struct client *c, size_t hlen)
 		target_len = rq.target_len - rest;
 		has_ticket = 1;
 	} else {
+		if (!lws_can_take(c, &rq, &rf, hlen) ||
+		    body_pending(c, &rf, hlen))
+			return;
 		hand_off(c);
 		return;
 	}
@@ -1600,6 +1689,8 @@ static int step_head(struct client *c)
 			want *= 2;
 		if (want > WL_HTTP1_HEAD_MAX + 1)
 			want = WL_HTTP1_HEAD_MAX + 1;
+		if (c->need >= want) /* a body to wait for (body_pending) */
+			want = c->need < IN_MAX ? c->need + 1 : IN_MAX;
 		c->in.r = c->in.w = 0;
 		n = fill(&c->ep, &c->in, want, MSG_PEEK);
 		if (n < 0) {

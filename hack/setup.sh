@@ -35,6 +35,8 @@ PACKAGES=(
 	docker.io debootstrap ca-certificates curl iproute2
 	python3 python3-yaml python3-websockets clang-format
 	chromium
+	# tests/e2e/test_load.py (and hack/load-test.sh)
+	wrk slowhttptest
 )
 # The Claude Code CLI the service runs and the e2e tests drive (against
 # tests/e2e/scripted_claude.py): an exact version known to work with both.

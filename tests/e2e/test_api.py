@@ -158,7 +158,8 @@ def test_error_statuses(env):
     except ConnectionResetError:
         pass
     sock.close()
-    check(reply == b"" or reply.startswith(b"HTTP/1.1 413"), reply[:300])
+    # (411: the front end refuses chunked API bodies, lws never ends them.)
+    check(reply == b"" or reply.startswith((b"HTTP/1.1 413", b"HTTP/1.1 411")), reply[:300])
     check(http_ok(env), "the server is not answering after the oversized body")
     # Nothing was stored by any of them.
     check(os.listdir(os.path.join(env.state, "specs")) == [], "a bad request stored something")
