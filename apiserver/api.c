@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "apiserver/query.h"
 #include "controller/git_repo.h"
 #include "specs/codec.h"
 #include "specs/core/error.h"
@@ -688,19 +689,15 @@ static void handle_get(const struct wl_config *cfg,
 static int want_resource(const struct wl_api_request *rq,
 			 struct wl_api_response *rs)
 {
-	for (const char *p = rq->query; p && *p;) {
-		size_t seg = strcspn(p, "&");
+	char v[16];
+	int found = wl_query_param(rq->query, "format", v, sizeof(v));
 
-		if (seg > 7 && !strncmp(p, "format=", 7)) {
-			if (seg == 15 && !strncmp(p + 7, "resource", 8))
-				return 1;
-			wl_api_error(rs, 400, "invalid",
-				     "format: must be 'resource'");
-			return -1;
-		}
-		p = p[seg] ? p + seg + 1 : NULL;
-	}
-	return 0;
+	if (found == 0)
+		return 0;
+	if (found == 1 && !strcmp(v, "resource"))
+		return 1;
+	wl_api_error(rs, 400, "invalid", "format: must be 'resource'");
+	return -1;
 }
 
 static void respond_resource(struct wl_api_response *rs, int status,

@@ -46,6 +46,7 @@
 #include "apiserver/http.h"
 #include "apiserver/metrics.h"
 #include "apiserver/proxy.h"
+#include "apiserver/query.h"
 #include "apiserver/route.h"
 #include "apiserver/session.h"
 #include "apiserver/watch.h"
@@ -389,30 +390,6 @@ static int query_of(struct lws *wsi, char *out, size_t n)
 		out[used] = '\0';
 	}
 	return count;
-}
-
-/* Value of a query parameter (no decoding needed for ours: ids, ints). */
-static const char *query_param(const char *query, const char *name, char *out,
-			       size_t n)
-{
-	size_t len = strlen(name);
-
-	for (const char *p = query; p && *p;) {
-		const char *amp = strchr(p, '&');
-		size_t seg = amp ? (size_t)(amp - p) : strlen(p);
-
-		if (seg > len && !strncmp(p, name, len) && p[len] == '=') {
-			size_t v = seg - len - 1;
-
-			if (v >= n)
-				v = n - 1;
-			memcpy(out, p + len + 1, v);
-			out[v] = '\0';
-			return out;
-		}
-		p = amp ? amp + 1 : NULL;
-	}
-	return NULL;
 }
 
 /*
@@ -946,12 +923,14 @@ static int handle_logs(struct lws *wsi, struct wl_session *s, const char *id,
 	struct job *j;
 	char tailstr[32];
 	int64_t tail = LOG_TAIL_DEFAULT;
+	int found;
 	struct wl_buf logs;
 	cJSON *o;
 	char path[4096];
 
-	if (query_param(query, "tail", tailstr, sizeof(tailstr)) &&
-	    wl_parse_int64(&tail, tailstr, 0, LOG_TAIL_MAX) < 0)
+	if ((found = wl_query_param(query, "tail", tailstr, sizeof(tailstr))) <
+		    0 ||
+	    (found && wl_parse_int64(&tail, tailstr, 0, LOG_TAIL_MAX) < 0))
 		return respond_now(wsi, s, 400, "invalid",
 				   "tail: must be an integer from 0 to 10000");
 	wl_worklet_init(&w);
@@ -960,7 +939,7 @@ static int handle_logs(struct lws *wsi, struct wl_session *s, const char *id,
 		return respond_now(wsi, s, 404, "not_found",
 				   "worklet not found");
 	}
-	if (query_param(query, "follow", tailstr, sizeof(tailstr)) &&
+	if (wl_query_param(query, "follow", tailstr, sizeof(tailstr)) == 1 &&
 	    !strcmp(tailstr, "1")) {
 		int error =
 			start_follow(wsi, s, w.status.container_id, (int)tail);
@@ -1436,7 +1415,7 @@ static int on_ws_confirm(struct lws *wsi, struct wl_session *s)
 	char uri[URI_MAX], host[256], query[URI_MAX], v[32];
 	struct ws_plan *plan;
 	const char *rest = NULL;
-	int has_query, refused;
+	int has_query, refused, found;
 	int64_t since = 0;
 
 	memset(s, 0, sizeof(*s));
@@ -1481,16 +1460,18 @@ static int on_ws_confirm(struct lws *wsi, struct wl_session *s)
 				 rest[0] ? rest : "/", has_query > 0 ? "?" : "",
 				 has_query > 0 ? query : "");
 		} else if (plan->route == ROUTE_WATCH) {
-			if (query_param(query, "since", v, sizeof(v)) &&
-			    wl_parse_int64(&since, v, 0, INT64_MAX) < 0) {
+			if ((found = wl_query_param(query, "since", v,
+						    sizeof(v))) < 0 ||
+			    (found &&
+			     wl_parse_int64(&since, v, 0, INT64_MAX) < 0)) {
 				free(plan);
 				return refuse_upgrade(
 					wsi, 400, "since: must be an event id");
 			}
 			plan->opts.since = (uint64_t)since;
-			plan->opts.logs =
-				query_param(query, "logs", v, sizeof(v)) &&
-				!strcmp(v, "1");
+			plan->opts.logs = wl_query_param(query, "logs", v,
+							 sizeof(v)) == 1 &&
+					  !strcmp(v, "1");
 			if (plan->id[0]) {
 				snprintf(plan->worklet, sizeof(plan->worklet),
 					 "%s", plan->id);

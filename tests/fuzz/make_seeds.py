@@ -337,6 +337,16 @@ def detect_seeds():
     put("detect", "nothing", tree(0, 0, [(0xfd, "README.md", "# hi")]))
 
 
+def query_seeds():
+    # first byte: the output size (fuzz_query.c's sizes[], low 3 bits)
+    put("query", "tail", b"\x07tail\ntail=100")
+    put("query", "since", b"\x04since\nlogs=1&since=12345")
+    put("query", "tiny", b"\x00follow\nfollow=1")
+    put("query", "long", b"\x02format\nformat=resourceXXXXXXXXXXXX")
+    put("query", "empties", b"\x05logs\n&&logs&logs=&logs=1")
+    put("query", "prefix", b"\x06a\nab=1&a=2&a=3")
+
+
 yaml_seeds()
 json_seeds()
 validate_seeds()
@@ -345,4 +355,5 @@ http1_seeds()
 docker_logs_seeds()
 agent_seeds()
 detect_seeds()
+query_seeds()
 print("wrote %d seed files under %s" % (written, ROOT))
