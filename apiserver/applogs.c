@@ -222,6 +222,10 @@ out:
 
 void wl_applogs_release(struct wl_applogs *a, const char *id)
 {
+	/* NULL: the watch streams closed by lws_context_destroy, after the
+	   followers went (wl_apiserver_free ends them first). */
+	if (!a)
+		return;
 	pthread_mutex_lock(&a->lock);
 	for (struct follower *f = a->list; f; f = f->next) {
 		if (!strcmp(f->id, id) && !f->cancel) {

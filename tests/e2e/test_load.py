@@ -130,6 +130,11 @@ def test_git_poll_keeps_memory_flat(env):
     time.sleep(20)
     rss1, _ = proc_figures(env.proc.pid)
     print("  RSS over 20 polls: %d -> %d kB" % (rss0, rss1))
+    if "ASAN_OPTIONS" in os.environ:
+        # ASan keeps freed memory in its quarantine (up to 256 MB), so RSS
+        # says nothing here; LeakSanitizer checks this pass at exit.
+        print("  (ASan build: RSS bound checked by the normal pass)")
+        return
     check(rss1 - rss0 < 2048, "RSS grew from %d to %d kB in 20 idle s" % (rss0, rss1))
 
 
