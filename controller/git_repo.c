@@ -236,6 +236,24 @@ static int network_error(int rc, const char *verb, const char *url,
 }
 
 /*
+ * 1 if r's origin is exactly url. Read from the config, not with
+ * git_remote_lookup(): that one leaks ~20 KiB per call in Debian's libgit2
+ * 1.5.1 (pcre2 match data of its url.*.insteadOf lookups), and the git
+ * poll comes here every minute.
+ */
+static int origin_is(git_repository *r, const char *url)
+{
+	git_config *cfg = NULL;
+	const char *have = NULL;
+	int ok = git_repository_config_snapshot(&cfg, r) == 0 &&
+		 git_config_get_string(&have, cfg, "remote.origin.url") == 0 &&
+		 have && !strcmp(have, url);
+
+	git_config_free(cfg);
+	return ok;
+}
+
+/*
  * Open dir if it is a clone of url (a repository of its own whose origin
  * is exactly url); *repo stays NULL otherwise.
  */
@@ -243,22 +261,12 @@ static int open_existing(git_repository **repo, const char *dir,
 			 const char *url)
 {
 	git_repository *r = NULL;
-	git_config *cfg = NULL;
-	const char *origin_url = NULL;
-	int ok = 0;
+	int ok;
 
 	*repo = NULL;
-	if (git_repository_open_ext(&r, dir, GIT_REPOSITORY_OPEN_NO_SEARCH,
-				    NULL) < 0 ||
-	    git_repository_is_bare(r))
-		goto done;
-	/* Not git_remote_lookup(): it leaks, see mirror_open(). */
-	if (git_repository_config_snapshot(&cfg, r) < 0 ||
-	    git_config_get_string(&origin_url, cfg, "remote.origin.url") < 0)
-		goto done;
-	ok = origin_url && !strcmp(origin_url, url);
-done:
-	git_config_free(cfg);
+	ok = git_repository_open_ext(&r, dir, GIT_REPOSITORY_OPEN_NO_SEARCH,
+				     NULL) == 0 &&
+	     !git_repository_is_bare(r) && origin_is(r, url);
 	if (ok)
 		*repo = r;
 	else
@@ -527,23 +535,10 @@ static int mirror_open(git_repository **repo, const char *mirror,
 		       const char *url)
 {
 	git_remote *origin = NULL;
-	git_config *cfg = NULL;
-	const char *have = NULL;
-	int ok = 0;
 
 	*repo = NULL;
-	/*
-	 * The URL from the config, not git_remote_lookup(): that one leaks
-	 * ~20 KiB per call in Debian's libgit2 1.5.1 (pcre2 match data of its
-	 * url.*.insteadOf lookups), and the git poll calls this every minute.
-	 */
 	if (git_repository_open_bare(repo, mirror) == 0 &&
-	    git_repository_config_snapshot(&cfg, *repo) == 0 &&
-	    git_config_get_string(&have, cfg, "remote.origin.url") == 0 &&
-	    have && !strcmp(have, url))
-		ok = 1;
-	git_config_free(cfg);
-	if (ok)
+	    origin_is(*repo, url))
 		return 0;
 	git_repository_free(*repo);
 	*repo = NULL;
