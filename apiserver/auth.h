@@ -45,30 +45,77 @@ int wl_auth_check(const struct wl_auth *a, const char *authorization,
 int wl_auth_bearer_protocol(const char *protocols, char *out, size_t n);
 
 /*
- * Preview tickets. A browser frame cannot send a bearer header, and the
- * dashboard sandboxes the preview (an opaque origin, so no cookies reach
- * its subresources): the preview is reached at
- *   WL_ROUTE_WORKLETS "<id>/preview/<ticket>/..."
- * where ticket is "<expires>~<user>~<mac>", an HMAC-SHA256 (truncated to
- * 128 bits) of worklet id, user and expiry (unix seconds) under a key
- * drawn at start. It grants the proxy of that one worklet to that user
- * until it expires (or the server restarts), nothing of the API.
+ * Tickets: "<expires>~<user>~<mac>", an HMAC-SHA256 (truncated to 128
+ * bits) of kind, worklet id, user and expiry (unix seconds) under a key
+ * drawn at start (so they end with the process). A ticket of one kind is
+ * worthless as another, and for another worklet. None grants anything of
+ * the API.
+ *
+ *  - WL_TICKET_LOGIN: the one-time-use-ish sign-in link of an app's own
+ *    origin, "<scheme>://<id>.<base domain>[:port]" WL_AUTH_LOGIN_PATH
+ *    "?ticket=<ticket>", short-lived (WL_AUTH_LOGIN_SECONDS). Opening it
+ *    sets the session cookie below and redirects to the app.
+ *  - WL_TICKET_SESSION: the value of the WL_HTTP1_SESSION_COOKIE cookie
+ *    of one app's host (host-only, HttpOnly, SameSite=Lax), which admits
+ *    that user to that app only (WL_AUTH_SESSION_SECONDS). The proxy
+ *    strips it before the app sees the request.
+ *  - WL_TICKET_PREVIEW: the path-form preview, for servers without host
+ *    routing: WL_ROUTE_WORKLETS "<id>/preview/<ticket>/..." admits the
+ *    user to that worklet's proxy (same lifetime as a session).
  */
 #define WL_AUTH_TICKET_MAX 200
+#define WL_AUTH_LOGIN_PATH "/__worklet/login"
+#define WL_AUTH_LOGIN_SECONDS 300
+#define WL_AUTH_SESSION_SECONDS (12 * 3600)
+
+enum wl_ticket_kind { WL_TICKET_PREVIEW, WL_TICKET_LOGIN, WL_TICKET_SESSION };
 
 /* Write a ticket for (user, worklet_id) to out (n bytes); 0 or WL_ERROR. */
-int wl_auth_preview_ticket(const struct wl_auth *a, const char *user,
-			   const char *worklet_id, int64_t expires, char *out,
-			   size_t n);
+int wl_auth_ticket(const struct wl_auth *a, enum wl_ticket_kind kind,
+		   const char *user, const char *worklet_id, int64_t expires,
+		   char *out, size_t n);
 
 /*
- * Check ticket (len bytes, not NUL-terminated) for worklet_id at time now:
- * copies its user to user (n bytes) and returns 0; else WL_EINVALID with a
+ * Check ticket (len bytes, not NUL-terminated) of that kind for worklet_id
+ * at time now: copies its user to user (n bytes) and returns 0; else
+ * WL_EINVALID with a message for a 401 answer (expired or invalid).
+ */
+int wl_auth_ticket_check(const struct wl_auth *a, enum wl_ticket_kind kind,
+			 const char *ticket, size_t len, const char *worklet_id,
+			 int64_t now, char *user, size_t n);
+
+/*
+ * A host-form request without other credentials: the session cookie in
+ * the request's Cookie header values (count of them, cookies[i] of
+ * lens[i] bytes). 0 with the user copied to user, or WL_EINVALID with a
  * message for a 401 answer.
  */
-int wl_auth_preview_check(const struct wl_auth *a, const char *ticket,
-			  size_t len, const char *worklet_id, int64_t now,
-			  char *user, size_t n);
+int wl_auth_session_check(const struct wl_auth *a, const char *const *cookies,
+			  const size_t *lens, size_t count,
+			  const char *worklet_id, int64_t now, char *user,
+			  size_t n);
+
+/*
+ * Where the client thinks it is: scheme and host (with any port) from the
+ * Host header, or from X-Forwarded-Proto and X-Forwarded-Host when the
+ * peer (an address as text) is one of WORKLET_TRUSTED_PROXIES. Any of
+ * host, xf_proto, xf_host may be NULL.
+ */
+struct wl_origin {
+	char scheme[8]; /* "http" or "https" */
+	char host[256];
+	int secure; /* https: cookies get Secure */
+};
+
+void wl_auth_origin(const struct wl_auth *a, const char *peer, const char *host,
+		    const char *xf_proto, const char *xf_host,
+		    struct wl_origin *out);
+
+/* ":port" of the origin's host, or "". */
+const char *wl_origin_port(const struct wl_origin *o);
+
+/* 1 if peer (an address as text) is a trusted proxy. */
+int wl_auth_trusts_proxy(const struct wl_auth *a, const char *peer);
 
 /*
  * The X-User-ID of a browser's WebSocket, where the header is trusted: the

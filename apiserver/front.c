@@ -86,6 +86,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/crypto.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -104,6 +105,7 @@
 #include "apiserver/http1.h"
 #include "apiserver/metrics.h"
 #include "apiserver/peer_guard.h"
+#include "apiserver/query.h"
 #include "apiserver/session.h"
 #include "specs/core/error.h"
 #include "specs/core/log.h"
@@ -463,6 +465,8 @@ static ssize_t fill(struct ep *e, struct iobuf *b, size_t max, int flags)
 static const char *reason_of(int status)
 {
 	switch (status) {
+	case 302:
+		return "Found";
 	case 400:
 		return "Bad Request";
 	case 401:
@@ -606,8 +610,13 @@ static void hand_off(struct client *c)
  * complete. close: the connection ends after it (always when the request
  * body has not been read).
  */
-static void answer(struct client *c, int status, const char *ctype,
-		   const char *body, size_t len, int close)
+/*
+ * An answer of our own (not the app's); extra is more header lines, each
+ * ending in CRLF ("" for none).
+ */
+static void answer_with(struct client *c, int status, const char *ctype,
+			const char *extra, const char *body, size_t len,
+			int close)
 {
 	struct wl_buf *h = &c->w->head;
 	struct exchange *x = &c->x;
@@ -620,8 +629,10 @@ static void answer(struct client *c, int status, const char *ctype,
 		      "content-length: %zu\r\ncache-control: no-store\r\n"
 		      "x-content-type-options: nosniff\r\n"
 		      "x-frame-options: DENY\r\n"
-		      "content-security-policy: default-src 'none'\r\n%s\r\n",
-		      status, reason_of(status), ctype, len,
+		      "referrer-policy: no-referrer\r\n"
+		      "content-security-policy: default-src 'none'; "
+		      "style-src 'unsafe-inline'\r\n%s%s\r\n",
+		      status, reason_of(status), ctype, len, extra,
 		      c->close_after ? "connection: close\r\n" : "");
 	if (iob_add(&c->out, h->ptr, h->len) < 0 ||
 	    iob_add(&c->out, body, len) < 0)
@@ -633,6 +644,12 @@ static void answer(struct client *c, int status, const char *ctype,
 	x->head_done = x->resp_done = 1;
 	c->state = C_PROXY;
 	set_timer(c, T_STREAM, STREAM_IDLE_MS);
+}
+
+static void answer(struct client *c, int status, const char *ctype,
+		   const char *body, size_t len, int close)
+{
+	answer_with(c, status, ctype, "", body, len, close);
 }
 
 static void answer_text(struct client *c, int status, const char *text,
@@ -848,8 +865,12 @@ struct req_facts {
 	const char *host;
 	size_t host_len;
 	int hosts;
-	const char *authz, *user, *wsproto;
-	size_t authz_len, user_len, wsproto_len;
+	const char *authz, *user, *wsproto, *xf_proto, *xf_host, *accept;
+	size_t authz_len, user_len, wsproto_len, xf_proto_len, xf_host_len,
+		accept_len;
+	const char *cookie[4]; /* Cookie header values */
+	size_t cookie_len[4];
+	size_t ncookie;
 	const char *conn[4]; /* Connection header values */
 	size_t conn_len[4];
 	int nconn;
@@ -882,6 +903,26 @@ static int facts_of(struct wl_http1_iter it, struct req_facts *rf)
 			if (!rf->user) {
 				rf->user = f.value;
 				rf->user_len = f.vlen;
+			}
+		} else if (wl_http1_is(&f, "cookie")) {
+			if (rf->ncookie < 4) {
+				rf->cookie[rf->ncookie] = f.value;
+				rf->cookie_len[rf->ncookie++] = f.vlen;
+			}
+		} else if (wl_http1_is(&f, "x-forwarded-proto")) {
+			if (!rf->xf_proto) {
+				rf->xf_proto = f.value;
+				rf->xf_proto_len = f.vlen;
+			}
+		} else if (wl_http1_is(&f, "x-forwarded-host")) {
+			if (!rf->xf_host) {
+				rf->xf_host = f.value;
+				rf->xf_host_len = f.vlen;
+			}
+		} else if (wl_http1_is(&f, "accept")) {
+			if (!rf->accept) {
+				rf->accept = f.value;
+				rf->accept_len = f.vlen;
 			}
 		} else if (wl_http1_is(&f, "sec-websocket-protocol")) {
 			if (!rf->wsproto) {
@@ -962,6 +1003,151 @@ static int authenticate(struct client *c, const struct req_facts *rf,
 	return wl_auth_check(c->w->f->o.auth, a, u, user, n);
 }
 
+static int method_is(const struct wl_http1_request *rq, const char *m);
+
+/* Where the client thinks it is (auth.h). */
+static void origin_of(struct client *c, const struct req_facts *rf,
+		      struct wl_origin *o)
+{
+	char host[256], xfp[64], xfh[256];
+
+	wl_auth_origin(c->w->f->o.auth, c->peer,
+		       cstr(rf->host, rf->host_len, host, sizeof(host)),
+		       cstr(rf->xf_proto, rf->xf_proto_len, xfp, sizeof(xfp)),
+		       cstr(rf->xf_host, rf->xf_host_len, xfh, sizeof(xfh)), o);
+}
+
+/*
+ * A request for an app on its own host: the request's own credentials
+ * when it has any (API clients), else the app's session cookie.
+ */
+static int authenticate_app(struct client *c, const struct req_facts *rf,
+			    const char *id, char *user, size_t n)
+{
+	char proto[1024];
+
+	if (rf->authz || rf->user ||
+	    (cstr(rf->wsproto, rf->wsproto_len, proto, sizeof(proto)) &&
+	     strstr(proto, "bearer.")))
+		return authenticate(c, rf, user, n);
+	return wl_auth_session_check(c->w->f->o.auth, rf->cookie,
+				     rf->cookie_len, rf->ncookie, id,
+				     (int64_t)time(NULL), user, n);
+}
+
+/* Append text to b with HTML's special characters escaped. */
+static void html_escape(struct wl_buf *b, const char *text)
+{
+	for (const char *p = text; *p; p++) {
+		switch (*p) {
+		case '<':
+			wl_buf_puts(b, "&lt;");
+			break;
+		case '>':
+			wl_buf_puts(b, "&gt;");
+			break;
+		case '&':
+			wl_buf_puts(b, "&amp;");
+			break;
+		case '"':
+			wl_buf_puts(b, "&quot;");
+			break;
+		case '\'':
+			wl_buf_puts(b, "&#39;");
+			break;
+		default:
+			wl_buf_putc(b, *p);
+		}
+	}
+}
+
+/*
+ * 401 for an app's host: a page a person can read when a browser asked
+ * for one (a navigation), else the API's JSON error.
+ */
+static void refuse_app(struct client *c, const struct req_facts *rf,
+		       const char *message)
+{
+	struct wl_buf *b = &c->w->tmp;
+
+	if (!rf->accept ||
+	    !memmem(rf->accept, rf->accept_len, "text/html", 9)) {
+		answer_json(c, 401, "unauthorized", message);
+		return;
+	}
+	wl_buf_reset(b);
+	wl_buf_puts(b, "<!doctype html>\n<html lang=\"en\"><head>"
+		       "<meta charset=\"utf-8\"><meta name=\"viewport\" "
+		       "content=\"width=device-width\"><title>Sign-in "
+		       "needed</title><style>body{font:16px/1.5 system-ui,"
+		       "sans-serif;max-width:36em;margin:4em auto;padding:0 "
+		       "1em;color:#222}</style></head><body><h1>Sign-in "
+		       "needed</h1><p>");
+	html_escape(b, message);
+	wl_buf_puts(b, "</p></body></html>\n");
+	answer(c, 401, "text/html; charset=utf-8", b->ptr, b->len, 0);
+}
+
+/*
+ * GET WL_AUTH_LOGIN_PATH?ticket=<login ticket>[&next=/path] on an app's
+ * host: swap the short-lived link for the app's session cookie and
+ * redirect to the app. The ticket never reaches the app or a log.
+ */
+static void serve_login(struct client *c, const struct wl_http1_request *rq,
+			const struct req_facts *rf, size_t path_len,
+			const char *id)
+{
+	char query[1024], ticket[WL_AUTH_TICKET_MAX], next[1024];
+	char user[WL_USER_MAX + 1], session[WL_AUTH_TICKET_MAX];
+	char extra[1536];
+	struct wl_origin o;
+	int64_t now = (int64_t)time(NULL);
+
+	if (!method_is(rq, "GET") && !method_is(rq, "HEAD")) {
+		answer_json(c, 405, "method_not_allowed",
+			    "method not allowed; open the link with GET");
+		return;
+	}
+	if (!cstr(path_len < rq->target_len ? rq->target + path_len + 1 : "",
+		  path_len < rq->target_len ? rq->target_len - path_len - 1 : 0,
+		  query, sizeof(query)) ||
+	    wl_query_param(query, "ticket", ticket, sizeof(ticket)) != 1) {
+		refuse_app(c, rf,
+			   "this link has no valid ticket: open the preview "
+			   "from the dashboard (or POST .../preview for a "
+			   "link)");
+		return;
+	}
+	if (wl_auth_ticket_check(c->w->f->o.auth, WL_TICKET_LOGIN, ticket,
+				 strlen(ticket), id, now, user,
+				 sizeof(user)) < 0) {
+		refuse_app(c, rf, wl_error_last());
+		return;
+	}
+	/* Only a path of this origin: never a redirect elsewhere. */
+	if (wl_query_param(query, "next", next, sizeof(next)) != 1 ||
+	    next[0] != '/' || next[1] == '/' || next[1] == '\\' ||
+	    strpbrk(next, "\r\n"))
+		snprintf(next, sizeof(next), "/");
+	if (wl_auth_ticket(c->w->f->o.auth, WL_TICKET_SESSION, user, id,
+			   now + WL_AUTH_SESSION_SECONDS, session,
+			   sizeof(session)) < 0) {
+		answer_json(c, 500, "internal", wl_error_last());
+		return;
+	}
+	origin_of(c, rf, &o);
+	snprintf(extra, sizeof(extra),
+		 "location: %s\r\nset-cookie: " WL_HTTP1_SESSION_COOKIE
+		 "=%s; Path=/; Max-Age=%d; HttpOnly; SameSite=Lax%s\r\n",
+		 next, session, WL_AUTH_SESSION_SECONDS,
+		 o.secure ? "; Secure" : "");
+	answer_with(c, 302, "text/plain; charset=utf-8", extra, "", 0, 0);
+	OPENSSL_cleanse(session, sizeof(session));
+	OPENSSL_cleanse(extra, sizeof(extra));
+	OPENSSL_cleanse(ticket, sizeof(ticket));
+	OPENSSL_cleanse(query, sizeof(query));
+}
+
 /* Append "Name: value\r\n". */
 static int put_field(struct wl_buf *b, const char *name, size_t nlen,
 		     const char *value, size_t vlen)
@@ -1010,6 +1196,7 @@ static int build_request(struct client *c, const struct wl_http1_request *rq,
 	struct wl_http1_iter it = rq->iter;
 	struct wl_http1_field f;
 	struct wl_buf cookies;
+	struct wl_origin o;
 	int error = -1;
 
 	wl_buf_init(&cookies, WL_HTTP1_HEAD_MAX);
@@ -1040,9 +1227,9 @@ static int build_request(struct client *c, const struct wl_http1_request *rq,
 		if (put_field(h, f.name, f.nlen, f.value, f.vlen) < 0)
 			goto done;
 	}
-	if (wl_buf_printf(h,
-			  "X-Forwarded-For: %s\r\nX-Forwarded-Proto: http\r\n",
-			  c->peer) < 0 ||
+	origin_of(c, rf, &o);
+	if (wl_buf_printf(h, "X-Forwarded-For: %s\r\nX-Forwarded-Proto: %s\r\n",
+			  c->peer, o.scheme) < 0 ||
 	    (rf->host && put_field(h, "X-Forwarded-Host", 16, rf->host,
 				   rf->host_len) < 0) ||
 	    (x->prefix[0] && put_field(h, "X-Forwarded-Prefix", 18, x->prefix,
@@ -1159,7 +1346,7 @@ static void route_request(struct client *c, size_t hlen)
 	char id[WL_ID_MAX + 1], user[WL_USER_MAX + 1];
 	const char *target;
 	size_t path_len, rest = 0, target_len, ticket = 0, ticket_len = 0;
-	int error, has_ticket = 0;
+	int error, has_ticket = 0, by_host = 0;
 
 	if (wl_http1_parse_request(&rq, iob_data(&c->in), hlen) < 0) {
 		hand_off(c); /* not ours to judge: lws answers as before */
@@ -1188,6 +1375,7 @@ static void route_request(struct client *c, size_t hlen)
 					rf.host_len, id, sizeof(id))) {
 		target = rq.target;
 		target_len = rq.target_len;
+		by_host = 1;
 	} else if (rq.target[0] == '/' &&
 		   wl_route_proxy_path(rq.target, path_len, id, sizeof(id),
 				       &rest)) {
@@ -1262,10 +1450,21 @@ static void route_request(struct client *c, size_t hlen)
 			    "the request URI is too long");
 		return;
 	}
-	if (has_ticket ? wl_auth_preview_check(f->o.auth, rq.target + ticket,
-					       ticket_len, id, time(NULL), user,
-					       sizeof(user)) < 0
-		       : authenticate(c, &rf, user, sizeof(user)) < 0) {
+	if (by_host && path_len == strlen(WL_AUTH_LOGIN_PATH) &&
+	    !memcmp(rq.target, WL_AUTH_LOGIN_PATH, path_len)) {
+		serve_login(c, &rq, &rf, path_len, id);
+		return;
+	}
+	if (by_host) {
+		if (authenticate_app(c, &rf, id, user, sizeof(user)) < 0) {
+			refuse_app(c, &rf, wl_error_last());
+			return;
+		}
+	} else if (has_ticket ? wl_auth_ticket_check(
+					f->o.auth, WL_TICKET_PREVIEW,
+					rq.target + ticket, ticket_len, id,
+					time(NULL), user, sizeof(user)) < 0
+			      : authenticate(c, &rf, user, sizeof(user)) < 0) {
 		answer_json(c, 401, "unauthorized", wl_error_last());
 		return;
 	}

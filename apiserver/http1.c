@@ -314,10 +314,19 @@ int wl_http1_request_drops(const char *name, size_t nlen)
 	return name_in(name, nlen, drop, sizeof(drop) / sizeof(drop[0]));
 }
 
+/* The name=value pair at s..e: 1 if its name is our session cookie's. */
+static int is_session_pair(const char *s, const char *e)
+{
+	size_t sl = strlen(WL_HTTP1_SESSION_COOKIE);
+
+	return (size_t)(e - s) > sl &&
+	       !strncmp(s, WL_HTTP1_SESSION_COOKIE, sl) &&
+	       (s[sl] == '=' || s[sl] == ' ' || s[sl] == '\t');
+}
+
 int wl_http1_filter_cookie(const char *in, size_t len, struct wl_buf *out)
 {
 	const char *p = in, *end = in + len;
-	size_t sl = strlen(WL_HTTP1_SESSION_COOKIE);
 
 	wl_buf_reset(out);
 	while (p < end) {
@@ -326,10 +335,7 @@ int wl_http1_filter_cookie(const char *in, size_t len, struct wl_buf *out)
 
 		while (s < e && (*s == ' ' || *s == '\t'))
 			s++;
-		if (!((size_t)(e - s) > sl &&
-		      !strncmp(s, WL_HTTP1_SESSION_COOKIE, sl) &&
-		      (s[sl] == '=' || s[sl] == ' ' || s[sl] == '\t')) &&
-		    e > s) {
+		if (!is_session_pair(s, e) && e > s) {
 			if (out->len && wl_buf_puts(out, "; ") < 0)
 				return -1;
 			if (wl_buf_add(out, s, (size_t)(e - s)) < 0)
@@ -337,6 +343,37 @@ int wl_http1_filter_cookie(const char *in, size_t len, struct wl_buf *out)
 		}
 		p = semi ? semi + 1 : end;
 	}
+	return 0;
+}
+
+int wl_http1_session_cookie_next(const char **pos, const char *end,
+				 const char **value, size_t *vlen)
+{
+	const char *p = *pos;
+
+	while (p < end) {
+		const char *semi = memchr(p, ';', (size_t)(end - p));
+		const char *e = semi ? semi : end, *s = p, *v;
+
+		p = semi ? semi + 1 : end;
+		while (s < e && (*s == ' ' || *s == '\t'))
+			s++;
+		if (!is_session_pair(s, e))
+			continue;
+		v = memchr(s, '=', (size_t)(e - s));
+		if (!v)
+			continue;
+		v++;
+		while (v < e && (*v == ' ' || *v == '\t'))
+			v++;
+		while (e > v && (e[-1] == ' ' || e[-1] == '\t'))
+			e--;
+		*value = v;
+		*vlen = (size_t)(e - v);
+		*pos = p;
+		return 1;
+	}
+	*pos = end;
 	return 0;
 }
 

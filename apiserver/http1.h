@@ -151,6 +151,15 @@ int wl_http1_request_drops(const char *name, size_t nlen);
 int wl_http1_filter_cookie(const char *in, size_t len, struct wl_buf *out);
 
 /*
+ * The values of our session cookie in a Cookie header value, one per
+ * call: start with *pos at the value's start; while one is left, set
+ * *value and *vlen to it, advance *pos and return 1; then 0. Matches the
+ * names wl_http1_filter_cookie() removes.
+ */
+int wl_http1_session_cookie_next(const char **pos, const char *end,
+				 const char **value, size_t *vlen);
+
+/*
  * Append a Location value to out, rewritten to go through the proxy when
  * it points at the app (a path, or http://127.0.0.1:<port> or
  * http://localhost:<port>): prefix + the path. Others are kept.

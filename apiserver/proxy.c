@@ -164,7 +164,8 @@ struct proxy {
 	struct lws_context *cx;
 	int is_ws;
 	int port;
-	char *prefix; /* "" when host routed */
+	char *prefix;  /* "" when host routed */
+	char proto[8]; /* X-Forwarded-Proto */
 	int up_connected;
 	int reused;	     /* up came from the pool */
 	int idempotent;	     /* retrying is safe (and there is no body) */
@@ -995,8 +996,7 @@ static int add_forwarded(struct lws *wsi, struct proxy *p, struct wl_buf *h,
 	    wl_buf_printf(h, "X-Forwarded-For: %s\r\n",
 			  strncmp(peer, "::ffff:", 7) ? peer : peer + 7) < 0)
 		return -1;
-	if (wl_buf_printf(h, "X-Forwarded-Proto: %s\r\n",
-			  lws_is_ssl(wsi) ? "https" : "http") < 0)
+	if (wl_buf_printf(h, "X-Forwarded-Proto: %s\r\n", p->proto) < 0)
 		return -1;
 	if (copy_token(wsi, WSI_TOKEN_HOST, tmp) < 0)
 		return -1;
@@ -1393,6 +1393,8 @@ int wl_proxy_begin(struct lws *wsi, struct wl_session *s,
 	wl_buf_init(&p->ws_hdrs, HEAD_MAX);
 	wl_buf_init(&p->retry, HEAD_MAX);
 	p->prefix = strdup(t->prefix ? t->prefix : "");
+	snprintf(p->proto, sizeof(p->proto), "%s",
+		 t->proto[0] ? t->proto : "http");
 	if (!p->prefix)
 		goto oom;
 

@@ -434,6 +434,47 @@ static int authenticate(struct lws *wsi, struct wl_session *s)
 	return wl_auth_check(srv->auth, a, u, s->user, sizeof(s->user));
 }
 
+/* Where the client thinks it is (auth.h). */
+static void request_origin(struct lws *wsi, struct wl_origin *o)
+{
+	struct wl_apiserver *srv = server_of(wsi);
+	char peer[128], host[256], xfp[64], xfh[256];
+	const char *pp = peer;
+
+	peer[0] = '\0';
+	lws_get_peer_simple(wsi, peer, sizeof(peer));
+	if (!strncmp(peer, "::ffff:", 7))
+		pp = peer + 7;
+	wl_auth_origin(
+		srv->auth, pp, header(wsi, WSI_TOKEN_HOST, host, sizeof(host)),
+		custom_header(wsi, "x-forwarded-proto:", xfp, sizeof(xfp)),
+		custom_header(wsi, "x-forwarded-host:", xfh, sizeof(xfh)), o);
+}
+
+/*
+ * A request for an app on its own host: its own credentials when it has
+ * any, else the app's session cookie (auth.h).
+ */
+static int authenticate_app(struct lws *wsi, struct wl_session *s,
+			    const char *id)
+{
+	struct wl_apiserver *srv = server_of(wsi);
+	char tmp[1024], cookie[4096];
+	const char *c;
+	size_t len;
+
+	if (header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION, tmp, sizeof(tmp)) ||
+	    custom_header(wsi, "x-user-id:", tmp, sizeof(tmp)) ||
+	    (header(wsi, WSI_TOKEN_PROTOCOL, tmp, sizeof(tmp)) &&
+	     strstr(tmp, "bearer.")))
+		return authenticate(wsi, s);
+	c = header(wsi, WSI_TOKEN_HTTP_COOKIE, cookie, sizeof(cookie));
+	len = c ? strlen(c) : 0;
+	return wl_auth_session_check(srv->auth, &c, &len, c ? 1 : 0, id,
+				     (int64_t)time(NULL), s->user,
+				     sizeof(s->user));
+}
+
 /* ---- routing --------------------------------------------------------------
  */
 
@@ -520,6 +561,12 @@ static int route_proxy(struct lws *wsi, struct wl_session *s, const char *id,
 	t.port = r.port;
 	t.prefix = prefix;
 	t.host_routed = prefix[0] == '\0';
+	{
+		struct wl_origin o;
+
+		request_origin(wsi, &o);
+		snprintf(t.proto, sizeof(t.proto), "%s", o.scheme);
+	}
 	snprintf(s->worklet_id, sizeof(s->worklet_id), "%s", id);
 	atomic_fetch_add(&wl_metrics.proxy_requests, 1);
 	if (wl_proxy_begin(wsi, s, &t, path_rest, is_ws) < 0) {
@@ -1086,20 +1133,23 @@ static int serve_asset(struct lws *wsi, struct wl_session *s,
 	return 0;
 }
 
-#define PREVIEW_TICKET_SECONDS (12 * 3600)
-
 /*
- * POST .../{id}/preview: a ticket that lets a sandboxed frame show the
- * caller's own worklet (auth.h). The answer names the path to load.
+ * POST .../{id}/preview: a URL a browser opens with no other credentials
+ * to see the caller's own worklet (auth.h). With host routing, a sign-in
+ * link on the app's own origin, which sets that host's session cookie;
+ * without, the path form with a ticket in the path.
  */
 static int mint_preview(struct lws *wsi, struct wl_session *s, const char *id)
 {
 	struct wl_apiserver *srv = server_of(wsi);
-	char ticket[WL_AUTH_TICKET_MAX];
-	int64_t expires = (int64_t)time(NULL) + PREVIEW_TICKET_SECONDS;
+	const struct wl_config *cfg = srv->cfg;
+	char ticket[WL_AUTH_TICKET_MAX], url[URI_MAX + 512];
+	int host = cfg->host_routing;
+	int life = host ? WL_AUTH_LOGIN_SECONDS : WL_AUTH_SESSION_SECONDS;
 	struct api_state *a = s->impl;
+	struct wl_origin o;
 	struct wl_worklet w;
-	cJSON *o = NULL;
+	cJSON *obj = NULL;
 	char *text = NULL;
 	int error;
 
@@ -1116,21 +1166,27 @@ static int mint_preview(struct lws *wsi, struct wl_session *s, const char *id)
 		wl_api_error(&a->rs, 404, "not_found", "worklet not found");
 		goto out;
 	}
-	if (wl_auth_preview_ticket(srv->auth, s->user, id, expires, ticket,
-				   sizeof(ticket)) < 0) {
+	if (wl_auth_ticket(srv->auth,
+			   host ? WL_TICKET_LOGIN : WL_TICKET_PREVIEW, s->user,
+			   id, (int64_t)time(NULL) + life, ticket,
+			   sizeof(ticket)) < 0) {
 		wl_api_error(&a->rs, 500, "internal", "%s", wl_error_last());
 		goto out;
 	}
-	o = cJSON_CreateObject();
-	if (o) {
-		char path[URI_MAX];
-
-		snprintf(path, sizeof(path), WORKLETS "%s/preview/%s/", id,
+	request_origin(wsi, &o);
+	if (host)
+		snprintf(url, sizeof(url),
+			 "%s://%s.%s%s" WL_AUTH_LOGIN_PATH "?ticket=%s",
+			 o.scheme, id, cfg->base_domain, wl_origin_port(&o),
 			 ticket);
-		cJSON_AddStringToObject(o, "path", path);
-		cJSON_AddNumberToObject(o, "expires_in",
-					PREVIEW_TICKET_SECONDS);
-		text = cJSON_PrintUnformatted(o);
+	else
+		snprintf(url, sizeof(url), "%s://%s" WORKLETS "%s/preview/%s/",
+			 o.scheme, o.host, id, ticket);
+	obj = cJSON_CreateObject();
+	if (obj) {
+		cJSON_AddStringToObject(obj, "url", url);
+		cJSON_AddNumberToObject(obj, "expires_in", life);
+		text = cJSON_PrintUnformatted(obj);
 	}
 	if (!text) {
 		wl_api_error(&a->rs, 500, "internal", "out of memory");
@@ -1141,9 +1197,12 @@ static int mint_preview(struct lws *wsi, struct wl_session *s, const char *id)
 	wl_buf_reset(&a->rs.body);
 	wl_buf_puts(&a->rs.body, text);
 out:
+	if (text)
+		OPENSSL_cleanse(text, strlen(text));
 	free(text);
-	cJSON_Delete(o);
+	cJSON_Delete(obj);
 	OPENSSL_cleanse(ticket, sizeof(ticket));
+	OPENSSL_cleanse(url, sizeof(url));
 	respond(wsi, a);
 	return 0;
 }
@@ -1164,8 +1223,9 @@ static int preview_route(struct wl_apiserver *srv, const char *path, char *id,
 				   &roff))
 		return 0;
 	if (roff >= prefixn ||
-	    wl_auth_preview_check(srv->auth, path + toff, tlen, id,
-				  (int64_t)time(NULL), user, usern) < 0) {
+	    wl_auth_ticket_check(srv->auth, WL_TICKET_PREVIEW, path + toff,
+				 tlen, id, (int64_t)time(NULL), user,
+				 usern) < 0) {
 		*refused = 1;
 		return 1;
 	}
@@ -1198,7 +1258,16 @@ static int on_http(struct lws *wsi, struct wl_session *s, const char *uri)
 			     sizeof(id))) {
 		char path[URI_MAX + URI_MAX + 2], query[URI_MAX];
 
-		if (authenticate(wsi, s) < 0)
+		/*
+		 * The sign-in link is served where app hosts are read first
+		 * (front.c); a connection that carried an API request first
+		 * is not that place, and a browser never does that.
+		 */
+		if (!strcmp(uri, WL_AUTH_LOGIN_PATH))
+			return respond_now(wsi, s, 421, "misdirected_request",
+					   "open the preview link on a "
+					   "connection of its own");
+		if (authenticate_app(wsi, s, id) < 0)
 			return respond_now(wsi, s, 401, "unauthorized",
 					   wl_error_last());
 		has_query = query_of(wsi, query, sizeof(query));
@@ -1441,17 +1510,21 @@ static int on_ws_confirm(struct lws *wsi, struct wl_session *s)
 		lws_set_opaque_user_data(wsi, plan);
 		return 0;
 	}
-	if (authenticate(wsi, s) < 0) {
-		free(plan);
-		return refuse_upgrade(wsi, 401, wl_error_last());
-	}
 	if (header(wsi, WSI_TOKEN_HOST, host, sizeof(host)) &&
 	    wl_route_host_id(srv->cfg->base_domain, host, strlen(host),
 			     plan->id, sizeof(plan->id))) {
+		if (authenticate_app(wsi, s, plan->id) < 0) {
+			free(plan);
+			return refuse_upgrade(wsi, 401, wl_error_last());
+		}
 		plan->route = ROUTE_PROXY;
 		snprintf(plan->path, sizeof(plan->path), "%s%s%s", uri,
 			 has_query > 0 ? "?" : "", has_query > 0 ? query : "");
 	} else {
+		if (authenticate(wsi, s) < 0) {
+			free(plan);
+			return refuse_upgrade(wsi, 401, wl_error_last());
+		}
 		plan->route = classify(uri, plan->id, sizeof(plan->id), &rest);
 		if (plan->route == ROUTE_PROXY) {
 			snprintf(plan->prefix, sizeof(plan->prefix),

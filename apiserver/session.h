@@ -50,6 +50,7 @@ struct wl_proxy_target {
 	int port;	    /* on 127.0.0.1 */
 	const char *prefix; /* "/api/worklet/worklets/<id>/proxy" or "" */
 	int host_routed;    /* 1: reached as <id>.<base domain> */
+	char proto[8];	    /* X-Forwarded-Proto for the app */
 };
 
 #endif

@@ -81,6 +81,8 @@ static const struct option options[] = {
 	{ "baseDomain", "WORKLET_BASE_DOMAIN", K_STR, OFF(base_domain), 0, 0 },
 	{ "hostRouting", "WORKLET_HOST_ROUTING", K_BOOL, OFF(host_routing), 0,
 	  0 },
+	{ "trustedProxies", "WORKLET_TRUSTED_PROXIES", K_STR,
+	  OFF(trusted_proxies), 0, 0 },
 	{ "tokensFile", "WORKLET_TOKENS_FILE", K_STR, OFF(tokens_file), 0, 0 },
 	{ "trustUserHeader", "WORKLET_TRUST_USER_HEADER", K_BOOL,
 	  OFF(trust_user_header), 0, 0 },
@@ -158,7 +160,7 @@ int wl_config_init(struct wl_config *c)
 	    set_str(&c->image_go_runtime, "alpine:3.19") ||
 	    set_str(&c->image_static, "nginx:alpine") ||
 	    set_str(&c->listen, "127.0.0.1:8080") ||
-	    set_str(&c->base_domain, "localhost") ||
+	    set_str(&c->base_domain, "worklet.localhost") ||
 	    set_str(&c->claude_bin, "claude") ||
 	    set_str(&c->agent_sandbox_mode, "docker") ||
 	    set_str(&c->agent_image, "worklet-local/node:18") ||
@@ -170,6 +172,7 @@ int wl_config_init(struct wl_config *c)
 		return WL_ERROR;
 	}
 	c->workers = 4;
+	c->host_routing = 1;
 	c->resync_ms = 30 * 1000;
 	c->git_poll_ms = 60 * 1000;
 	c->health_timeout_ms = 60 * 1000;
@@ -218,6 +221,7 @@ void wl_config_release(struct wl_config *c)
 	free(c->image_static);
 	free(c->listen);
 	free(c->public_url);
+	free(c->trusted_proxies);
 	free(c->base_domain);
 	free(c->claude_bin);
 	free(c->agent_model);
@@ -483,6 +487,23 @@ int wl_config_load_env(struct wl_config *c)
 		if (set_str(&c->public_url, url) < 0)
 			return WL_ERROR;
 	}
+	if (strncmp(c->public_url, "http://", 7) &&
+	    strncmp(c->public_url, "https://", 8)) {
+		wl_error_set("public URL '%s': expected http://... or "
+			     "https://...",
+			     c->public_url);
+		return WL_EINVALID;
+	}
+	if (!c->base_domain[0] || c->base_domain[0] == '.' ||
+	    c->base_domain[strlen(c->base_domain) - 1] == '.' ||
+	    strspn(c->base_domain, "abcdefghijklmnopqrstuvwxyz"
+				   "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") !=
+		    strlen(c->base_domain)) {
+		wl_error_set("base domain '%s': expected a DNS name such as "
+			     "worklet.example.com",
+			     c->base_domain);
+		return WL_EINVALID;
+	}
 	if (c->default_memory > c->max_memory ||
 	    c->default_nano_cpus > c->max_nano_cpus ||
 	    c->default_pids > c->max_pids) {
@@ -527,19 +548,34 @@ int wl_config_listen_is_loopback(const struct wl_config *c)
 int wl_config_web_url(const struct wl_config *c, const char *id, char *out,
 		      size_t n)
 {
-	const char *port = strrchr(c->listen, ':');
-	size_t len = strlen(c->public_url);
+	const char *url = c->public_url, *host, *port, *end;
+	size_t len = strlen(url);
 	int w;
 
-	if (c->host_routing)
-		w = snprintf(out, n, "http://%s.%s%s/", id, c->base_domain,
+	if (len && url[len - 1] == '/')
+		len--;
+	if (c->host_routing) {
+		/* The public URL's scheme and port, the app's own host. */
+		host = strstr(url, "://");
+		host = host ? host + 3 : url;
+		end = host + strcspn(host, "/");
+		port = NULL;
+		if (*host == '[') {
+			const char *close =
+				memchr(host, ']', (size_t)(end - host));
+
+			if (close && close + 1 < end && close[1] == ':')
+				port = close + 1;
+		} else {
+			port = memchr(host, ':', (size_t)(end - host));
+		}
+		w = snprintf(out, n, "%.*s%s.%s%.*s/", (int)(host - url), url,
+			     id, c->base_domain, port ? (int)(end - port) : 0,
 			     port ? port : "");
-	else
+	} else {
 		w = snprintf(out, n, "%.*s/api/worklet/worklets/%s/proxy/",
-			     (int)(len && c->public_url[len - 1] == '/'
-					   ? len - 1
-					   : len),
-			     c->public_url, id);
+			     (int)len, url, id);
+	}
 	if (w < 0 || (size_t)w >= n) {
 		wl_error_set("web URL for '%s' is too long", id);
 		return WL_ETOOBIG;

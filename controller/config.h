@@ -23,8 +23,16 @@
  * The API server:
  *   WORKLET_LISTEN             address:port (default 127.0.0.1:8080)
  *   WORKLET_PUBLIC_URL         how users reach it (default http://<listen>)
- *   WORKLET_BASE_DOMAIN        host routing: <id>.<domain> (default localhost)
- *   WORKLET_HOST_ROUTING       1: web_url uses http://<id>.<domain>:<port>/
+ *   WORKLET_BASE_DOMAIN        apps are served at <id>.<domain>, the
+ *                              dashboard at <domain> (default
+ *                              worklet.localhost: two labels, so that the
+ *                              two are same-site in browsers)
+ *   WORKLET_HOST_ROUTING       1 (default): web_url is the host form,
+ *                              <public scheme>://<id>.<domain>[:port]/;
+ *                              0: the path form .../<id>/proxy/
+ *   WORKLET_TRUSTED_PROXIES    proxies whose X-Forwarded-Proto/-Host are
+ *                              believed (addresses or CIDRs, comma-
+ *                              separated; default none)
  *   WORKLET_TOKENS_FILE        bearer tokens, one "<token> <user-id>" a line
  *   WORKLET_TRUST_USER_HEADER  1: trust X-User-ID (behind an auth proxy);
  *                              it is also trusted when listening on loopback
@@ -122,7 +130,13 @@ struct wl_config {
 	char *listen;
 	char *public_url;
 	char *base_domain;
-	int host_routing;
+	int host_routing; /* web_url in the host form (default) */
+	/*
+	 * Addresses and networks ("10.0.0.1", "10.0.0.0/8", "::1", comma-
+	 * separated) whose X-Forwarded-Proto and X-Forwarded-Host are believed
+	 * (apiserver/forwarded.h); NULL: nobody's.
+	 */
+	char *trusted_proxies;
 	char *tokens_file;
 	int trust_user_header; /* -1: only on loopback (default), 0, 1 */
 	int64_t max_body;

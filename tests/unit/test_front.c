@@ -260,9 +260,10 @@ static void test_every_header_reaches_the_app(void)
 
 static void test_host_routing_and_location(void)
 {
-	static const char req[] = "GET /redirect HTTP/1.1\r\nHost: "
-				  "T1.localhost:8080\r\nX-User-ID: u1\r\n"
-				  "Connection: close\r\n\r\n";
+	static const char req[] =
+		"GET /redirect HTTP/1.1\r\nHost: "
+		"T1.worklet.localhost:8080\r\nX-User-ID: u1\r\n"
+		"Connection: close\r\n\r\n";
 	static const char path_req[] =
 		"GET /api/worklet/worklets/t1/proxy/redirect HTTP/1.1\r\n"
 		"Host: x\r\nX-User-ID: u1\r\nConnection: close\r\n\r\n";
@@ -339,7 +340,8 @@ static void test_answers_of_our_own(void)
 		{ "GET /api/worklet/worklets/t2/proxy/ HTTP/1.1\r\nX-User-ID: "
 		  "u1\r\nConnection: close\r\n\r\n",
 		  "HTTP/1.1 404", "worklet not found" },
-		{ "GET / HTTP/1.1\r\nHost: nope.localhost\r\nX-User-ID: "
+		{ "GET / HTTP/1.1\r\nHost: "
+		  "nope.worklet.localhost\r\nX-User-ID: "
 		  "u1\r\nConnection: close\r\n\r\n",
 		  "HTTP/1.1 404", "worklet not found" },
 		{ "GET /api/worklet/worklets/t3/proxy/ HTTP/1.1\r\nX-User-ID: "

@@ -83,6 +83,7 @@ static void test_csp(void)
 	char csp[512];
 
 	CHECK(wl_config_init(&c) == 0);
+	c.host_routing = 0;
 	CHECK(wl_webui_csp(&c, csp, sizeof(csp)) == 0);
 	CHECK_CONTAINS(csp, "default-src 'self'");
 	CHECK_CONTAINS(csp, "connect-src 'self' ws: wss:");
@@ -91,7 +92,7 @@ static void test_csp(void)
 	CHECK(!strstr(csp, "unsafe"));
 	c.host_routing = 1;
 	CHECK(wl_webui_csp(&c, csp, sizeof(csp)) == 0);
-	CHECK_CONTAINS(csp, "frame-src 'self' *.localhost:*;");
+	CHECK_CONTAINS(csp, "frame-src 'self' *.worklet.localhost:*;");
 	CHECK(wl_webui_csp(&c, csp, 40) < 0);
 	wl_config_release(&c);
 }
@@ -141,41 +142,187 @@ static void test_preview_ticket(void)
 	c.trust_user_header = 1;
 	CHECK(wl_auth_new(&a, &c) == 0);
 	CHECK(wl_auth_new(&other, &c) == 0);
-	CHECK(wl_auth_preview_ticket(a, "alice@x.org", "w1", now + 60, t,
-				     sizeof(t)) == 0);
-	CHECK(wl_auth_preview_check(a, t, strlen(t), "w1", now, user,
-				    sizeof(user)) == 0);
+	CHECK(wl_auth_ticket(a, WL_TICKET_PREVIEW, "alice@x.org", "w1",
+			     now + 60, t, sizeof(t)) == 0);
+	CHECK(wl_auth_ticket_check(a, WL_TICKET_PREVIEW, t, strlen(t), "w1",
+				   now, user, sizeof(user)) == 0);
 	CHECK_STR(user, "alice@x.org");
 	/* Another worklet, a later time, another server's key: refused. */
-	CHECK(wl_auth_preview_check(a, t, strlen(t), "w2", now, user,
-				    sizeof(user)) < 0);
-	CHECK(wl_auth_preview_check(a, t, strlen(t), "w1", now + 61, user,
-				    sizeof(user)) < 0);
+	CHECK(wl_auth_ticket_check(a, WL_TICKET_PREVIEW, t, strlen(t), "w2",
+				   now, user, sizeof(user)) < 0);
+	CHECK(wl_auth_ticket_check(a, WL_TICKET_PREVIEW, t, strlen(t), "w1",
+				   now + 61, user, sizeof(user)) < 0);
 	CHECK_CONTAINS(wl_error_last(), "expired");
-	CHECK(wl_auth_preview_check(other, t, strlen(t), "w1", now, user,
-				    sizeof(user)) < 0);
+	CHECK(wl_auth_ticket_check(other, WL_TICKET_PREVIEW, t, strlen(t), "w1",
+				   now, user, sizeof(user)) < 0);
 	/* Tampered: the user, the expiry, the MAC; truncated; garbage. */
 	snprintf(bad, sizeof(bad), "%lld~bob~%s", (long long)(now + 60),
 		 strrchr(t, '~') + 1);
-	CHECK(wl_auth_preview_check(a, bad, strlen(bad), "w1", now, user,
-				    sizeof(user)) < 0);
+	CHECK(wl_auth_ticket_check(a, WL_TICKET_PREVIEW, bad, strlen(bad), "w1",
+				   now, user, sizeof(user)) < 0);
 	snprintf(bad, sizeof(bad), "9%s", t);
-	CHECK(wl_auth_preview_check(a, bad, strlen(bad), "w1", now, user,
-				    sizeof(user)) < 0);
+	CHECK(wl_auth_ticket_check(a, WL_TICKET_PREVIEW, bad, strlen(bad), "w1",
+				   now, user, sizeof(user)) < 0);
 	snprintf(bad, sizeof(bad), "%s", t);
 	bad[strlen(bad) - 1] = bad[strlen(bad) - 1] == '0' ? '1' : '0';
-	CHECK(wl_auth_preview_check(a, bad, strlen(bad), "w1", now, user,
-				    sizeof(user)) < 0);
-	CHECK(wl_auth_preview_check(a, t, strlen(t) - 1, "w1", now, user,
-				    sizeof(user)) < 0);
-	CHECK(wl_auth_preview_check(a, "x", 1, "w1", now, user, sizeof(user)) <
-	      0);
-	CHECK(wl_auth_preview_check(a, "", 0, "w1", now, user, sizeof(user)) <
-	      0);
+	CHECK(wl_auth_ticket_check(a, WL_TICKET_PREVIEW, bad, strlen(bad), "w1",
+				   now, user, sizeof(user)) < 0);
+	CHECK(wl_auth_ticket_check(a, WL_TICKET_PREVIEW, t, strlen(t) - 1, "w1",
+				   now, user, sizeof(user)) < 0);
+	CHECK(wl_auth_ticket_check(a, WL_TICKET_PREVIEW, "x", 1, "w1", now,
+				   user, sizeof(user)) < 0);
+	CHECK(wl_auth_ticket_check(a, WL_TICKET_PREVIEW, "", 0, "w1", now, user,
+				   sizeof(user)) < 0);
 	/* Only well-formed users get one. */
-	CHECK(wl_auth_preview_ticket(a, "a b", "w1", now, t, sizeof(t)) < 0);
+	CHECK(wl_auth_ticket(a, WL_TICKET_PREVIEW, "a b", "w1", now, t,
+			     sizeof(t)) < 0);
 	wl_auth_free(a);
 	wl_auth_free(other);
+	wl_config_release(&c);
+}
+
+/* A ticket is worth nothing as another kind; the session cookie. */
+static void test_ticket_kinds_and_session(void)
+{
+	struct wl_config c;
+	struct wl_auth *a = NULL;
+	char login[WL_AUTH_TICKET_MAX], session[WL_AUTH_TICKET_MAX];
+	char cookie[1024], user[129];
+	const char *cookies[2];
+	size_t lens[2];
+	int64_t now = 1800000000;
+
+	CHECK(wl_config_init(&c) == 0);
+	c.trust_user_header = 1;
+	CHECK(wl_auth_new(&a, &c) == 0);
+	CHECK(wl_auth_ticket(a, WL_TICKET_LOGIN, "alice", "w1", now + 60, login,
+			     sizeof(login)) == 0);
+	CHECK(wl_auth_ticket(a, WL_TICKET_SESSION, "alice", "w1", now + 60,
+			     session, sizeof(session)) == 0);
+	CHECK(wl_auth_ticket_check(a, WL_TICKET_LOGIN, login, strlen(login),
+				   "w1", now, user, sizeof(user)) == 0);
+	CHECK(wl_auth_ticket_check(a, WL_TICKET_SESSION, login, strlen(login),
+				   "w1", now, user, sizeof(user)) < 0);
+	CHECK(wl_auth_ticket_check(a, WL_TICKET_PREVIEW, session,
+				   strlen(session), "w1", now, user,
+				   sizeof(user)) < 0);
+	CHECK(wl_auth_ticket_check(a, WL_TICKET_LOGIN, login, strlen(login),
+				   "w1", now + 61, user, sizeof(user)) < 0);
+	CHECK_CONTAINS(wl_error_last(), "expired");
+
+	/* The cookie among others, in the second Cookie header. */
+	snprintf(cookie, sizeof(cookie), "theme=dark; wl_session=%s; x=1",
+		 session);
+	cookies[0] = "a=b";
+	lens[0] = 3;
+	cookies[1] = cookie;
+	lens[1] = strlen(cookie);
+	user[0] = '\0';
+	CHECK(wl_auth_session_check(a, cookies, lens, 2, "w1", now, user,
+				    sizeof(user)) == 0);
+	CHECK_STR(user, "alice");
+	/* Not another worklet's host. */
+	CHECK(wl_auth_session_check(a, cookies, lens, 2, "w2", now, user,
+				    sizeof(user)) < 0);
+	/* A bogus domain-wide one next to the good one does not lock out. */
+	snprintf(cookie, sizeof(cookie), "wl_session=forged; wl_session=%s",
+		 session);
+	lens[1] = strlen(cookie);
+	CHECK(wl_auth_session_check(a, cookies + 1, lens + 1, 1, "w1", now,
+				    user, sizeof(user)) == 0);
+	/* None at all, or only forged: a message that says what to do. */
+	CHECK(wl_auth_session_check(a, cookies, lens, 1, "w1", now, user,
+				    sizeof(user)) < 0);
+	CHECK_CONTAINS(wl_error_last(), "dashboard");
+	snprintf(cookie, sizeof(cookie), "wl_session=forged");
+	lens[1] = strlen(cookie);
+	CHECK(wl_auth_session_check(a, cookies + 1, lens + 1, 1, "w1", now,
+				    user, sizeof(user)) < 0);
+	CHECK_CONTAINS(wl_error_last(), "invalid");
+	wl_auth_free(a);
+	wl_config_release(&c);
+}
+
+/* X-Forwarded-* are believed only from the configured proxies. */
+static void test_origin(void)
+{
+	static const struct {
+		const char *peer, *host, *xfp, *xfh;
+		const char *scheme, *ohost, *port;
+	} cases[] = {
+		{ "127.0.0.1", "worklet.localhost:8080", NULL, NULL, "http",
+		  "worklet.localhost:8080", ":8080" },
+		/* an untrusted peer's claims are ignored */
+		{ "192.0.2.7", "a.test:80", "https", "evil.test", "http",
+		  "a.test:80", ":80" },
+		{ "10.1.2.3", "up:8080", "https", "worklet.example.com",
+		  "https", "worklet.example.com", "" },
+		{ "10.1.2.3", "up:8080", "https, http", "w.test:8443, x",
+		  "https", "w.test:8443", ":8443" },
+		{ "::1", "up", "https", NULL, "https", "up", "" },
+		{ "::ffff:10.9.9.9", "up", "https", NULL, "https", "up", "" },
+		{ "11.0.0.1", "up", "https", NULL, "http", "up", "" },
+		{ "10.1.2.3", "[::1]:9", "http", NULL, "http", "[::1]:9",
+		  ":9" },
+		{ "10.1.2.3", NULL, NULL, NULL, "http", "", "" },
+	};
+	struct wl_config c;
+	struct wl_auth *a = NULL;
+
+	CHECK(wl_config_init(&c) == 0);
+	c.trust_user_header = 1;
+	c.trusted_proxies = strdup("10.0.0.0/8, ::1");
+	CHECK(wl_auth_new(&a, &c) == 0);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct wl_origin o;
+
+		wl_auth_origin(a, cases[i].peer, cases[i].host, cases[i].xfp,
+			       cases[i].xfh, &o);
+		CHECK_STR(o.scheme, cases[i].scheme);
+		CHECK_STR(o.host, cases[i].ohost);
+		CHECK_STR(wl_origin_port(&o), cases[i].port);
+		CHECK(o.secure == !strcmp(cases[i].scheme, "https"));
+	}
+	wl_auth_free(a);
+	free(c.trusted_proxies);
+	c.trusted_proxies = strdup("10.0.0.0/33");
+	CHECK(wl_auth_new(&a, &c) < 0);
+	CHECK_CONTAINS(wl_error_last(), "10.0.0.0/33");
+	wl_config_release(&c);
+}
+
+/* The default web_url is the host form, with the public URL's scheme and
+ * port. */
+static void test_web_url(void)
+{
+	static const struct {
+		const char *public_url;
+		int host_routing;
+		const char *want;
+	} cases[] = {
+		{ "http://127.0.0.1:8080", 1,
+		  "http://w1.worklet.localhost:8080/" },
+		{ "https://worklet.example.com/", 1,
+		  "https://w1.worklet.localhost/" },
+		{ "https://[::1]:8443", 1,
+		  "https://w1.worklet.localhost:8443/" },
+		{ "http://127.0.0.1:8080/", 0,
+		  "http://127.0.0.1:8080/api/worklet/worklets/w1/proxy/" },
+	};
+	struct wl_config c;
+
+	CHECK(wl_config_init(&c) == 0);
+	CHECK(c.host_routing == 1);
+	CHECK_STR(c.base_domain, "worklet.localhost");
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char url[512];
+
+		free(c.public_url);
+		c.public_url = strdup(cases[i].public_url);
+		c.host_routing = cases[i].host_routing;
+		CHECK(wl_config_web_url(&c, "w1", url, sizeof(url)) == 0);
+		CHECK_STR(url, cases[i].want);
+	}
 	wl_config_release(&c);
 }
 
@@ -213,6 +360,9 @@ int main(void)
 		UNIT(test_csp),
 		UNIT(test_preview_path),
 		UNIT(test_preview_ticket),
+		UNIT(test_ticket_kinds_and_session),
+		UNIT(test_origin),
+		UNIT(test_web_url),
 		UNIT(test_user_protocol),
 		{ 0 },
 	};
