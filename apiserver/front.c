@@ -1111,7 +1111,8 @@ static void serve_login(struct client *c, const struct wl_http1_request *rq,
 	if (!cstr(path_len < rq->target_len ? rq->target + path_len + 1 : "",
 		  path_len < rq->target_len ? rq->target_len - path_len - 1 : 0,
 		  query, sizeof(query)) ||
-	    wl_query_param(query, "ticket", ticket, sizeof(ticket)) != 1) {
+	    wl_query_param(query, "ticket", ticket, sizeof(ticket)) != 1 ||
+	    !ticket[0]) {
 		refuse_app(c, rf,
 			   "this link has no valid ticket: open the preview "
 			   "from the dashboard (or POST .../preview for a "
@@ -1126,8 +1127,8 @@ static void serve_login(struct client *c, const struct wl_http1_request *rq,
 	}
 	/* Only a path of this origin: never a redirect elsewhere. */
 	if (wl_query_param(query, "next", next, sizeof(next)) != 1 ||
-	    next[0] != '/' || next[1] == '/' || next[1] == '\\' ||
-	    strpbrk(next, "\r\n"))
+	    wl_query_decode(next) < 0 || next[0] != '/' || next[1] == '/' ||
+	    next[1] == '\\' || strpbrk(next, "\r\n"))
 		snprintf(next, sizeof(next), "/");
 	if (wl_auth_ticket(c->w->f->o.auth, WL_TICKET_SESSION, user, id,
 			   now + WL_AUTH_SESSION_SECONDS, session,

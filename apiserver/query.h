@@ -16,4 +16,11 @@
  */
 int wl_query_param(const char *query, const char *name, char *out, size_t n);
 
+/*
+ * Percent-decode s in place ("%2F" -> "/", '+' stays '+'). 0, or -1 when an
+ * escape is malformed or decodes to a control character (s is then
+ * unspecified).
+ */
+int wl_query_decode(char *s);
+
 #endif

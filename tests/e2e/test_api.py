@@ -50,7 +50,9 @@ def test_requirements_usage_example(env):
     env.ids.append(w["id"])
     check(w["status"] == "creating", w)
     check(w["name"] == "My App Prototype" and w["user_id"] == "user123", w)
-    check(w["web_url"] == "%s/api/worklet/worklets/%s/proxy/" % (env.base_url, w["id"]), w)
+    # Each app on its own origin (curl, like browsers, resolves *.localhost
+    # to the loopback).
+    check(w["web_url"] == "http://%s.worklet.localhost:%d/" % (w["id"], env.api_port), w)
     for field in ("id", "name", "description", "status", "git_repo", "branch",
                   "base_prompt", "web_url", "port", "environment", "user_id",
                   "container_id", "session_id", "last_prompt", "last_error",
@@ -198,9 +200,9 @@ def test_two_users_are_isolated(env):
         check(got2 == 404 and body2["error"] == json.loads(json.dumps(body["error"]).replace(
             wid, "wl-0000000000")), (body, body2))
     # Host routing checks ownership too.
-    got, body, _ = env.api("GET", "/", user="bob", host="%s.localhost:%d" % (wid, env.api_port))
+    got, body, _ = env.api("GET", "/", user="bob", host="%s.worklet.localhost:%d" % (wid, env.api_port))
     check(got == 404, (got, body))
-    got, body, _ = env.api("GET", "/", host="%s.localhost:%d" % (wid, env.api_port))
+    got, body, _ = env.api("GET", "/", host="%s.worklet.localhost:%d" % (wid, env.api_port))
     check(got == 200 and "hello from static" in body, (got, body))
     # Bob's attempts changed nothing.
     st = wait_api_phase(env, wid, "running")

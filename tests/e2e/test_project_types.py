@@ -27,7 +27,7 @@ def test_every_project_type_runs(env):
         st = env.wait_phase(wid, "running", timeout=420)
         port = st["port"]
         ports.add(port)
-        check(st["webUrl"] == "%s/api/worklet/worklets/%s/proxy/" % (env.base_url, wid),
+        check(st["webUrl"] == "http://%s.worklet.localhost:%d/" % (wid, env.api_port),
               st["webUrl"])
         check(st["detection"]["type"] == kind, st["detection"])
         check(st["detection"].get("evidence"), "no detection evidence")

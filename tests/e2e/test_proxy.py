@@ -159,7 +159,7 @@ def test_requests_are_forwarded_faithfully(env):
         check(h.get("x-forwarded-prefix") == prefix, h)
         check(h.get("x-forwarded-host", "").startswith("127.0.0.1"), h)
     # The host form: the app runs at / on its own origin.
-    host = "%s.localhost:%d" % (wid, env.api_port)
+    host = "%s.worklet.localhost:%d" % (wid, env.api_port)
     code, _, data = raw(env, "GET", "/echo", {}, host=host)
     echo = json.loads(data)
     check(code == 200 and echo["path"] == "/echo", echo)
@@ -202,7 +202,7 @@ def test_websocket_echo_through_both_forms(env):
 
     async def main():
         for url in ("ws://127.0.0.1:%d/api/worklet/worklets/%s/proxy/ws" % (env.api_port, wid),
-                    "ws://%s.localhost:%d/ws" % (wid, env.api_port)):
+                    "ws://%s.worklet.localhost:%d/ws" % (wid, env.api_port)):
             # *.localhost is the loopback; connect there whatever the resolver says.
             sock = socket.create_connection(("127.0.0.1", env.api_port))
             async with websockets.connect(url, extra_headers=auth, sock=sock) as ws:
@@ -261,7 +261,7 @@ def pairs_of(raw_headers):
 
 def test_any_request_header_reaches_the_app(env):
     wid = running_echo(env)
-    host = "%s.localhost:%d" % (wid, env.api_port)
+    host = "%s.worklet.localhost:%d" % (wid, env.api_port)
     lines = "".join("%s: %s\r\n" % kv for kv in CUSTOM)
     for path, host_header in (("/api/worklet/worklets/%s/proxy/echo/x" % wid, "127.0.0.1"),
                               ("/echo/x", host)):
@@ -295,7 +295,7 @@ def test_any_request_header_reaches_the_app(env):
 def test_keepalive_connection_carries_many_requests(env):
     wid = running_echo(env)
     prefix = "/api/worklet/worklets/%s/proxy" % wid
-    host = "%s.localhost:%d" % (wid, env.api_port)
+    host = "%s.worklet.localhost:%d" % (wid, env.api_port)
     # A browser on the app's own origin: one connection, many requests,
     # each with its custom headers; then curl-like calls to the path form.
     for base, host_header in (("", host), (prefix, "127.0.0.1")):
@@ -433,7 +433,7 @@ def test_websocket_upgrade_carries_custom_headers(env):
 
     async def main():
         for url in ("ws://127.0.0.1:%d/api/worklet/worklets/%s/proxy/ws" % (env.api_port, wid),
-                    "ws://%s.localhost:%d/ws" % (wid, env.api_port)):
+                    "ws://%s.worklet.localhost:%d/ws" % (wid, env.api_port)):
             # A client that can set headers.
             await one(url, dict(custom, Authorization="Bearer " + token), None, None)
             # A browser: the token as a subprotocol, which the app never sees.
@@ -505,7 +505,7 @@ def test_oversized_head_answers_431(env):
 def test_smuggling_shapes_answer_400(env):
     wid = running_echo(env)
     prefix = "/api/worklet/worklets/%s/proxy" % wid
-    host = "%s.localhost:%d" % (wid, env.api_port)
+    host = "%s.worklet.localhost:%d" % (wid, env.api_port)
     cases = [
         ("POST %s/echo HTTP/1.1\r\nHost: x\r\n{auth}Content-Length: 4\r\n"
          "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n" % prefix, 400),
