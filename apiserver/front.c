@@ -1623,7 +1623,7 @@ static int put_response_head(struct client *c,
 	struct wl_http1_field f;
 	const char *conn = NULL;
 	size_t conn_len = 0;
-	int has_proto = 0;
+	int has_proto = 0, has_caching = 0;
 
 	while (wl_http1_next(&it, &f) > 0)
 		if (wl_http1_is(&f, "connection")) {
@@ -1639,6 +1639,8 @@ static int put_response_head(struct client *c,
 		if (wl_http1_response_drops(&f, conn, conn_len))
 			continue;
 		has_proto |= wl_http1_is(&f, "sec-websocket-protocol");
+		has_caching |= wl_http1_is(&f, "cache-control") ||
+			       wl_http1_is(&f, "expires");
 		if (wl_http1_is(&f, "location")) {
 			wl_buf_reset(v);
 			if (wl_http1_rewrite_location(x->prefix, x->port,
@@ -1670,6 +1672,14 @@ static int put_response_head(struct client *c,
 		   wl_buf_puts(h, "Transfer-Encoding: chunked\r\n") < 0) {
 		return -1;
 	}
+	/*
+	 * A prototype changes with every prompt: a response that says nothing
+	 * of caching (a plain static server's) is revalidated rather than
+	 * reused on heuristics, or a reloaded preview shows the old version.
+	 */
+	if (!has_caching && rs->status != 101 &&
+	    wl_buf_puts(h, "Cache-Control: no-cache\r\n") < 0)
+		return -1;
 	if (c->close_after && rs->status != 101 &&
 	    wl_buf_puts(h, "Connection: close\r\n") < 0)
 		return -1;

@@ -740,7 +740,7 @@ static int write_head(struct proxy *p)
 	unsigned char *buf = NULL, *start, *pos, *end;
 	const char *conn = NULL;
 	size_t conn_len = 0;
-	int ret = -1;
+	int ret = -1, has_caching = 0;
 
 	wl_buf_init(&tmp, HEAD_MAX + 4096);
 	buf = malloc(cap);
@@ -769,6 +769,8 @@ static int write_head(struct proxy *p)
 		if (f.nlen >= sizeof(lname) - 1 ||
 		    wl_http1_response_drops(&f, conn, conn_len))
 			continue;
+		has_caching |= wl_http1_is(&f, "cache-control") ||
+			       wl_http1_is(&f, "expires");
 		for (size_t i = 0; i < f.nlen; i++)
 			lname[i] = (char)tolower((unsigned char)f.name[i]);
 		lname[f.nlen] = ':';
@@ -810,6 +812,12 @@ static int write_head(struct proxy *p)
 			    (const unsigned char *)"chunked", 7, &pos, end))
 			goto done;
 	}
+	/* As front.c: no heuristic caching of a changing prototype. */
+	if (!has_caching &&
+	    lws_add_http_header_by_name(
+		    p->down, (const unsigned char *)"cache-control:",
+		    (const unsigned char *)"no-cache", 8, &pos, end))
+		goto done;
 	if (p->close_after &&
 	    lws_add_http_header_by_token(p->down, WSI_TOKEN_CONNECTION,
 					 (const unsigned char *)"close", 5,

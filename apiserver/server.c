@@ -118,6 +118,7 @@ struct api_state {
 	size_t sent;
 	int close_after;
 	const struct wl_webui_asset *asset; /* a dashboard file, or NULL */
+	char location[320];		    /* a redirect's target, or "" */
 	struct job *job;
 	/* POST /pr: waiting for the controller (see pr_tick) */
 	lws_sorted_usec_list_t pr_sul;
@@ -305,6 +306,9 @@ static int write_api(struct lws *wsi, struct api_state *a)
 			    (const unsigned char *)"content-security-policy:",
 			    (const unsigned char *)"default-src 'none'", 18, &p,
 			    end))
+			return -1;
+		if (a->location[0] &&
+		    add_header(wsi, "location:", a->location, &p, end))
 			return -1;
 		if (a->rs.allow[0] &&
 		    lws_add_http_header_by_name(
@@ -1102,11 +1106,46 @@ static int dispatch_api(struct lws *wsi, struct wl_session *s)
 /* ---- the dashboard and its preview ---------------------------------------
  */
 
+/*
+ * Where the dashboard must be opened instead of at host (a Host header
+ * value), or NULL. Previews are frames of another origin that need their
+ * own cookie, which browsers send to a frame only when it is same-site with
+ * the page: the dashboard belongs on the base domain, its apps on its
+ * subdomains. On a laptop (a *.localhost base domain, the dashboard opened
+ * at 127.0.0.1 or localhost) go there; on a server the operator chose the
+ * names.
+ */
+static const char *dashboard_home(const struct wl_config *cfg, const char *host,
+				  char *out, size_t n)
+{
+	static const char *const loopback[] = { "127.0.0.1", "localhost",
+						"[::1]" };
+	size_t dl = strlen(cfg->base_domain), hl;
+	const char *port;
+
+	if (!cfg->host_routing || !host ||
+	    (strcmp(cfg->base_domain, "localhost") &&
+	     (dl < 10 || strcmp(cfg->base_domain + dl - 10, ".localhost"))))
+		return NULL;
+	port = host[0] == '[' ? strstr(host, "]:") : strrchr(host, ':');
+	if (port && host[0] == '[')
+		port++;
+	hl = port ? (size_t)(port - host) : strlen(host);
+	for (size_t i = 0; i < sizeof(loopback) / sizeof(loopback[0]); i++)
+		if (hl == strlen(loopback[i]) &&
+		    !strncmp(host, loopback[i], hl)) {
+			snprintf(out, n, "http://%s%s/", cfg->base_domain,
+				 port ? port : "");
+			return out;
+		}
+	return NULL;
+}
+
 /* GET /, /app.js, ...: a file of the dashboard (webui.h). */
 static int serve_asset(struct lws *wsi, struct wl_session *s,
 		       const struct wl_webui_asset *asset, const char *method)
 {
-	char inm[256];
+	char inm[256], host[256], home[320];
 	struct api_state *a;
 
 	if (strcmp(method, "GET")) {
@@ -1120,6 +1159,16 @@ static int serve_asset(struct lws *wsi, struct wl_session *s,
 	if (begin_api(wsi, s) < 0)
 		return -1;
 	a = s->impl;
+	if (!strcmp(asset->path, "/index.html") &&
+	    dashboard_home(server_of(wsi)->cfg,
+			   header(wsi, WSI_TOKEN_HOST, host, sizeof(host)),
+			   home, sizeof(home))) {
+		a->rs.status = 302;
+		a->rs.content_type = "text/plain; charset=utf-8";
+		snprintf(a->location, sizeof(a->location), "%s", home);
+		respond(wsi, a);
+		return 0;
+	}
 	a->asset = asset;
 	wl_buf_reset(&a->rs.body);
 	if (wl_webui_not_modified(asset,

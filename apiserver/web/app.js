@@ -526,10 +526,23 @@ function selectTab(tab) {
 
 // ---- preview ----------------------------------------------------------------
 
-// The frame is sandboxed without allow-same-origin: the prototype runs in an
-// opaque origin and cannot read this page's token. It cannot send our
-// credentials either, so it loads through a preview ticket: a path that
-// admits this user to this worklet's proxy only, for a while.
+// POST .../preview answers with a URL a browser opens with no credentials of
+// ours. Normally that is a sign-in link on the app's own origin
+// (<id>.<base domain>): it sets a cookie for that host only and redirects to
+// the app, so the app runs at / with its cookies and storage, and being
+// another origin it cannot read this page or its token. The frame keeps a
+// sandbox only to stop the app from navigating this page away. On a server
+// without host routing the URL is a path of this very origin: then the frame
+// gets an opaque origin (no allow-same-origin) so the app cannot reach us.
+const SANDBOX_OWN_ORIGIN = 'allow-scripts allow-forms allow-same-origin allow-popups ' +
+  'allow-popups-to-escape-sandbox allow-modals allow-downloads';
+const SANDBOX_OPAQUE = 'allow-scripts allow-forms';
+
+async function previewUrl() {
+  const t = await api('POST', pid() + '/preview');
+  return t.url;
+}
+
 async function loadPreview() {
   const w = state.worklets.get(state.current);
   const frame = $('d-frame');
@@ -542,17 +555,32 @@ async function loadPreview() {
     return;
   }
   try {
-    const t = await api('POST', pid() + '/preview');
+    const url = await previewUrl();
+    const own = new URL(url, location.href).origin !== location.origin;
+    frame.setAttribute('sandbox', own ? SANDBOX_OWN_ORIGIN : SANDBOX_OPAQUE);
     show(frame, true);
     say(note, '');
-    frame.src = t.path;
-    // A new tab cannot send credentials either (web_url would answer 401);
-    // noopener keeps it away from this page and its session storage.
-    $('d-open').href = t.path;
+    frame.src = url;
   } catch (err) {
     say(note, 'No preview: ' + err.message);
   }
 }
+
+// A new tab has no credentials to send either: it opens a fresh sign-in
+// link. The blank tab is opened at once (a popup needs the click), cut from
+// this page (no opener), then sent to the link.
+$('d-open').addEventListener('click', async (e) => {
+  e.preventDefault();
+  const tab = window.open('', '_blank');
+  if (!tab) { flash('The browser blocked the new tab.'); return; }
+  tab.opener = null;
+  try {
+    tab.location.href = await previewUrl();
+  } catch (err) {
+    tab.close();
+    flash('Cannot open the preview: ' + err.message);
+  }
+});
 
 $('d-reload').addEventListener('click', loadPreview);
 

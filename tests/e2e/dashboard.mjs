@@ -69,6 +69,9 @@ try {
   // ---- sign in: a wrong token is refused, the right one kept ----
   await page.goto(BASE + '/');
   await page.getByLabel('API token').waitFor();
+  // Opened at 127.0.0.1, the dashboard moves to the base domain, so that
+  // its previews (subdomains) are same-site and get their cookie.
+  expect(new URL(page.url()).hostname === 'worklet.localhost', 'dashboard on the base domain: ' + page.url());
   await shot(page, '01-signin');
   await page.getByLabel('API token').fill('not-a-valid-token-0123456789');
   await page.getByRole('button', { name: 'Sign in' }).click();
@@ -118,9 +121,24 @@ try {
   await item.getByRole('link').click();
   const frame = page.frameLocator('#d-frame');
   await frame.locator('h1', { hasText: 'hello from static' }).waitFor({ timeout: 30000 });
+  // The app on its own origin, signed in by a link, isolated by origin.
   const src = await page.locator('#d-frame').getAttribute('src');
-  expect(src.includes('/preview/') && !src.includes(TOKEN), 'preview through a ticket, not the token: ' + src);
-  expect(await page.locator('#d-frame').getAttribute('sandbox') === 'allow-scripts allow-forms', 'sandboxed frame');
+  const srcUrl = new URL(src);
+  expect(srcUrl.hostname === `${id}.worklet.localhost` && srcUrl.pathname === '/__worklet/login' &&
+    !src.includes(TOKEN), 'preview through a sign-in link on its own origin: ' + src);
+  expect((await page.locator('#d-frame').getAttribute('sandbox')).includes('allow-same-origin'),
+    'the frame keeps its own origin (cookies, storage)');
+  const appFrame = page.frames().find((f) => f.url().startsWith(`http://${id}.worklet.localhost:`));
+  expect(appFrame && new URL(appFrame.url()).pathname === '/', 'the app at / of its origin: ' + (appFrame && appFrame.url()));
+  const inside = await appFrame.evaluate(() => {
+    let parentRead = 'read';
+    try { parentRead = String(parent.sessionStorage.length); } catch { parentRead = 'blocked'; }
+    localStorage.setItem('wl-probe', '1');
+    return { parentRead, cookie: document.cookie, storage: localStorage.getItem('wl-probe') };
+  });
+  expect(inside.parentRead === 'blocked', 'the app cannot read the dashboard: ' + inside.parentRead);
+  expect(!inside.cookie.includes('wl_session'), 'the session cookie is HttpOnly: ' + inside.cookie);
+  expect(inside.storage === '1', 'localStorage works in the preview');
   await page.locator('#log-build').filter({ hasText: /Step 1\/\d+/ }).waitFor();
   await page.locator('#d-conds tr[data-type=Ready]').filter({ hasText: 'True' }).waitFor();
   await shot(page, '04-detail');

@@ -101,16 +101,22 @@ def test_dashboard(env):
     check(status == 404, "the deleted worklet is still there")
     code, w, _ = env.api("GET", "/api/worklet/worklets/" + result["broken_id"])
     check(w["status"] == "error", w)
-    # Preview tickets: admit the owner to that worklet's proxy only.
+    # Preview links: admit the owner to that worklet's own host only.
     bad = result["broken_id"]
+    host = "%s.worklet.localhost:%d" % (bad, env.api_port)
     code, t, _ = env.api("POST", "/api/worklet/worklets/%s/preview" % bad)
-    check(code == 200 and t["path"].startswith("/api/worklet/worklets/%s/preview/" % bad), t)
-    code, text, _ = env.api("GET", t["path"], user=None)
+    check(code == 200 and t["url"].startswith("http://%s/__worklet/login?ticket=" % host), t)
+    login = t["url"].split(host, 1)[1]
+    code, _, h = env.api("GET", login, user=None, host=host)
+    h = {k.lower(): v for k, v in h.items()}
+    check(code == 302 and h.get("set-cookie", "").startswith("wl_session="), (code, h))
+    cookie = h["set-cookie"].split(";")[0]
+    code, text, _ = env.api("GET", "/", user=None, host=host, headers={"Cookie": cookie})
     check(code == 503, (code, text))  # admitted, but it is not serving
-    code, _, _ = env.api("GET", t["path"].replace("~alice~", "~bob~"), user=None)
+    code, _, _ = env.api("GET", login.replace("~alice~", "~bob~"), user=None, host=host)
     check(code == 401, code)
-    flipped = t["path"][:-2] + ("1" if t["path"][-2] == "0" else "0") + "/"
-    code, _, _ = env.api("GET", flipped, user=None)
+    flipped = login[:-1] + ("1" if login[-1] == "0" else "0")
+    code, _, _ = env.api("GET", flipped, user=None, host=host)
     check(code == 401, code)
     code, _, _ = env.api("POST", "/api/worklet/worklets/%s/preview" % bad, user="bob")
     check(code == 404, code)
