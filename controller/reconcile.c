@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "controller/asset_origin.h"
 #include "controller/build_context.h"
 #include "controller/ctl_metrics.h"
 #include "controller/detect.h"
@@ -1526,6 +1527,18 @@ static int reconcile_spec(struct pass *p, int64_t *requeue_ms)
 	wl_build_plan_to_detection(&st->detection, &plan);
 	set_condition(p, "Detected", "True", wl_project_type_name(plan.type),
 		      NULL);
+	{
+		char why[1024];
+
+		/* A warning only: the build may still be what the user wants.
+		 */
+		if (wl_asset_origin_check(p->clone_dir, why, sizeof(why)))
+			set_condition(p, "AssetOrigin", "False",
+				      "AssetsElsewhere", why);
+		else if (wl_status_condition(st, "AssetOrigin"))
+			set_condition(p, "AssetOrigin", "True", "SameOrigin",
+				      NULL);
+	}
 
 	if ((error = ensure_image(p, p->sha, &plan, &image_id)) < 0)
 		goto out;
