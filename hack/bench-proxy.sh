@@ -2,8 +2,11 @@
 # Benchmark the reverse proxy. In one run, against the same upstream
 # container (the Node fixture): wrk on (a) the container's published port,
 # (b) nginx as a reverse proxy with keepalive to the upstream, (c) worklet's
-# proxy. Prints requests/s and p50/p99 latency of each and the ratios c/a and
-# c/b (goal: c/b >= 1.0, added p99 under 1 ms). Then 1,000 WebSocket status
+# proxy (path form, X-User-ID), (d) worklet's proxy on the app's own origin
+# (host form, signed in by the preview link's session cookie, what a
+# browser sends). Prints requests/s and p50/p99 latency of each and the
+# ratios c/a, c/b (goal: c/b >= 1.0, added p99 under 1 ms) and d/c (goal:
+# >= 1.0, no regression against the path form). Then 1,000 WebSocket status
 # watchers: the time for one phase change to reach all of them.
 #
 #   hack/bench-proxy.sh [seconds per run, default 10] [watchers, default 1000]
@@ -105,10 +108,20 @@ measure() {
 		END { printf "%.0f %.3f %.3f\n", rps, p50, p99 }'
 }
 curl -fs "http://127.0.0.1:$port/" >/dev/null
+# The browser's way in: the preview link sets the app host's cookie.
+app_host=$id.worklet.localhost:$api_port
+link=$(curl -fs -X POST "$api/api/worklet/worklets/$id/preview" -H "X-User-ID: bench" |
+	sed -n 's/.*"url":"\([^"]*\)".*/\1/p')
+cookie=$(curl -fs -o /dev/null -D - -H "Host: $app_host" "http://127.0.0.1:$api_port${link#*"$app_host"}" |
+	sed -n 's/^set-cookie: \(wl_session=[^;]*\);.*/\1/Ip')
+[ -n "$cookie" ] || { echo "the preview link set no cookie ($link)" >&2; exit 1; }
+curl -fs -o /dev/null -H "Host: $app_host" -H "Cookie: $cookie" "http://127.0.0.1:$api_port/" ||
+	{ echo "the session cookie does not admit the app's host" >&2; exit 1; }
 for ((r = 0; r < rounds; r++)); do
 	measure "http://127.0.0.1:$port/" >>"$work/a"
 	measure "http://127.0.0.1:$nginx_port/" >>"$work/b"
 	measure -H "X-User-ID: bench" "$api/api/worklet/worklets/$id/proxy/" >>"$work/c"
+	measure -H "Host: $app_host" -H "Cookie: $cookie" "http://127.0.0.1:$api_port/" >>"$work/d"
 done
 # The median of each column over the rounds.
 median() { for col in 1 2 3; do cut -d' ' -f$col "$1" | sort -g | awk '{v[NR] = $1}
@@ -116,13 +129,18 @@ median() { for col in 1 2 3; do cut -d' ' -f$col "$1" | sort -g | awk '{v[NR] = 
 read -r a_rps a_p50 a_p99 < <(median "$work/a")
 read -r b_rps b_p50 b_p99 < <(median "$work/b")
 read -r c_rps c_p50 c_p99 < <(median "$work/c")
+read -r d_rps d_p50 d_p99 < <(median "$work/d")
 printf '%-28s %10s %9s %9s\n' target req/s p50_ms p99_ms
 printf '%-28s %10s %9s %9s\n' "(a) container direct" "$a_rps" "$a_p50" "$a_p99"
 printf '%-28s %10s %9s %9s\n' "(b) nginx keepalive proxy" "$b_rps" "$b_p50" "$b_p99"
-printf '%-28s %10s %9s %9s\n' "(c) worklet proxy" "$c_rps" "$c_p50" "$c_p99"
-awk -v a="$a_rps" -v b="$b_rps" -v c="$c_rps" -v ap="$a_p99" -v cp="$c_p99" 'BEGIN {
+printf '%-28s %10s %9s %9s\n' "(c) worklet proxy, path" "$c_rps" "$c_p50" "$c_p99"
+printf '%-28s %10s %9s %9s\n' "(d) worklet proxy, host" "$d_rps" "$d_p50" "$d_p99"
+awk -v a="$a_rps" -v b="$b_rps" -v c="$c_rps" -v d="$d_rps" -v ap="$a_p99" -v cp="$c_p99" \
+	-v dp="$d_p99" 'BEGIN {
 	printf "ratio c/a %.2f   ratio c/b %.2f (goal >= 1.0)   added p99 %.3f ms (goal < 1 ms)\n",
-		c / a, c / b, cp - ap }'
+		c / a, c / b, cp - ap
+	printf "host form with cookie: ratio d/c %.2f (goal >= 1.0)   p99 d-c %+.3f ms\n",
+		d / c, dp - cp }'
 
 # 1,000 watchers; one phase change (stop) must reach every one of them.
 /usr/bin/python3 - "$api_port" "$id" "$watchers" <<'PY'
