@@ -6,8 +6,13 @@
 The scaffolders (create-vite, create-next-app, create-react-app) and the
 package managers (pnpm, yarn 4, bun) come from the npm registry at the
 versions pinned in SCAFFOLDERS and TOOLS below; nothing here imitates an app
-by hand. Our own additions are few and listed in the commit message of each
-generated repository (the next-app kind's route handler and second page).
+by hand. Our own changes are few and listed in the commit message of each
+generated repository: next-app gets a route handler (app/api/hello), a
+second page linked with next/link, and its Geist fonts from the `geist`
+npm package instead of next/font/google (which downloads from Google Fonts
+during `next build` and fails offline); vite-react-yarn-berry gets
+`nodeLinker: node-modules` (under Plug'n'Play the template's TypeScript 7
+cannot find its types) and yarn's own `yarn set version self` files.
 
 Each generated repository has a lockfile (worklet builds with `npm ci` and
 its equivalents when one exists) but no node_modules. Dependencies are
@@ -31,7 +36,9 @@ Command line:
     python3 tests/e2e/scaffold.py --list        kinds, versions and cache keys
 
 Python 3 standard library only. Needs node and npm on PATH (Node >= 20.19
-for create-vite 9; the machine's Node 20 does).
+for create-vite 9; the machine's Node 20 does). Building the apps needs
+Node >= 20.19 too (vite 8, next 16: Node 18 fails); create-react-app's
+builds on Node 18.
 """
 
 import fcntl
@@ -155,7 +162,7 @@ ADDITIONS = {"next": [NEXT_ROUTE, NEXT_ABOUT, NEXT_HOME_LINK,
                       "layout: next/font/google -> geist/font/{sans,mono}"]}
 
 # Bump when the procedure below changes in a way that changes the trees.
-PROCEDURE = 1
+PROCEDURE = 2
 
 GIT_IDENT = {"GIT_AUTHOR_NAME": "worklet scaffold", "GIT_AUTHOR_EMAIL": "scaffold@worklet.test",
              "GIT_COMMITTER_NAME": "worklet scaffold",
@@ -352,6 +359,8 @@ def _make(kind, work, cache, env):
             # Without corepack, yarn records itself the way a berry project
             # does: packageManager, .yarnrc.yml's yarnPath, .yarn/releases/.
             _run(yarn + ["set", "version", "self"], app, yenv)
+            notes.append("yarn set version self (packageManager, .yarnrc.yml yarnPath, "
+                         ".yarn/releases/)")
             for name, value in spec.get("yarn_config", {}).items():
                 _run(yarn + ["config", "set", name, value], app, yenv)
                 notes.append("yarn config set %s %s" % (name, value))
@@ -362,8 +371,6 @@ def _make(kind, work, cache, env):
                     shutil.rmtree(p)
                 elif os.path.exists(p):
                     os.remove(p)
-            notes.append("yarn set version self (packageManager, .yarnrc.yml yarnPath, "
-                         ".yarn/releases/)")
         elif pm == "bun":
             benv = dict(env, BUN_INSTALL_CACHE_DIR=os.path.join(cache, "pm", "bun"))
             _run(tool("bun", cache, env) + ["install", "--lockfile-only", "--ignore-scripts",
