@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 
 #include "apiserver/http1.h"
+#include "apiserver/query.h"
 #include "specs/core/buf.h"
 #include "specs/core/error.h"
 #include "specs/core/fs.h"
@@ -383,9 +384,44 @@ int wl_auth_session_check(const struct wl_auth *a, const char *const *cookies,
 	return error;
 }
 
-/* ---- trusted proxies
- * ---------------------------------------------------------
- */
+int wl_auth_login(const struct wl_auth *a, const char *worklet_id,
+		  const char *query, int secure, int64_t now,
+		  struct wl_auth_login *out)
+{
+	char ticket[WL_AUTH_TICKET_MAX], session[WL_AUTH_TICKET_MAX];
+	char user[129], *next = out->location;
+	int error = WL_EINVALID;
+
+	if (wl_query_param(query, "ticket", ticket, sizeof(ticket)) != 1 ||
+	    !ticket[0]) {
+		wl_error_set("this link has no valid ticket: open the preview "
+			     "from the dashboard (or POST .../preview for a "
+			     "link)");
+		goto out;
+	}
+	if ((error = wl_auth_ticket_check(a, WL_TICKET_LOGIN, ticket,
+					  strlen(ticket), worklet_id, now, user,
+					  sizeof(user))) < 0 ||
+	    (error = wl_auth_ticket(a, WL_TICKET_SESSION, user, worklet_id,
+				    now + WL_AUTH_SESSION_SECONDS, session,
+				    sizeof(session))) < 0)
+		goto out;
+	/* Only a path of this origin: never a redirect elsewhere. */
+	if (wl_query_param(query, "next", next, sizeof(out->location)) != 1 ||
+	    wl_query_decode(next) < 0 || next[0] != '/' || next[1] == '/' ||
+	    next[1] == '\\')
+		snprintf(out->location, sizeof(out->location), "/");
+	snprintf(out->set_cookie, sizeof(out->set_cookie),
+		 WL_HTTP1_SESSION_COOKIE
+		 "=%s; Path=/; Max-Age=%d; HttpOnly; SameSite=Lax%s",
+		 session, WL_AUTH_SESSION_SECONDS, secure ? "; Secure" : "");
+out:
+	OPENSSL_cleanse(ticket, sizeof(ticket));
+	OPENSSL_cleanse(session, sizeof(session));
+	return error;
+}
+
+/* ---- trusted proxies ---------------------------------------------------- */
 
 struct wl_auth_net {
 	int family;

@@ -96,6 +96,22 @@ int wl_auth_session_check(const struct wl_auth *a, const char *const *cookies,
 			  size_t n);
 
 /*
+ * The sign-in link (WL_AUTH_LOGIN_PATH) of worklet_id's host opened with
+ * query (its query string, no '?'): checks the login ticket and fills out
+ * with the session cookie to set (Secure when secure) and where to go, a
+ * path of the app's own origin ("next=", else "/"). 0, or WL_EINVALID with
+ * a message for a 401 page. out holds a secret: cleanse it after use.
+ */
+struct wl_auth_login {
+	char set_cookie[WL_AUTH_TICKET_MAX + 128]; /* a Set-Cookie value */
+	char location[1024];
+};
+
+int wl_auth_login(const struct wl_auth *a, const char *worklet_id,
+		  const char *query, int secure, int64_t now,
+		  struct wl_auth_login *out);
+
+/*
  * Where the client thinks it is: scheme and host (with any port) from the
  * Host header, or from X-Forwarded-Proto and X-Forwarded-Host when the
  * peer (an address as text) is one of WORKLET_TRUSTED_PROXIES. Any of

@@ -1097,55 +1097,32 @@ static void serve_login(struct client *c, const struct wl_http1_request *rq,
 			const struct req_facts *rf, size_t path_len,
 			const char *id)
 {
-	char query[1024], ticket[WL_AUTH_TICKET_MAX], next[1024];
-	char user[WL_USER_MAX + 1], session[WL_AUTH_TICKET_MAX];
-	char extra[1536];
+	struct wl_auth_login login;
+	char query[1024], extra[sizeof(login) + 64];
 	struct wl_origin o;
-	int64_t now = (int64_t)time(NULL);
 
 	if (!method_is(rq, "GET") && !method_is(rq, "HEAD")) {
 		answer_json(c, 405, "method_not_allowed",
 			    "method not allowed; open the link with GET");
 		return;
 	}
+	origin_of(c, rf, &o);
 	if (!cstr(path_len < rq->target_len ? rq->target + path_len + 1 : "",
 		  path_len < rq->target_len ? rq->target_len - path_len - 1 : 0,
-		  query, sizeof(query)) ||
-	    wl_query_param(query, "ticket", ticket, sizeof(ticket)) != 1 ||
-	    !ticket[0]) {
-		refuse_app(c, rf,
-			   "this link has no valid ticket: open the preview "
-			   "from the dashboard (or POST .../preview for a "
-			   "link)");
-		return;
-	}
-	if (wl_auth_ticket_check(c->w->f->o.auth, WL_TICKET_LOGIN, ticket,
-				 strlen(ticket), id, now, user,
-				 sizeof(user)) < 0) {
+		  query, sizeof(query)))
+		query[0] = '\0';
+	if (wl_auth_login(c->w->f->o.auth, id, query, o.secure,
+			  (int64_t)time(NULL), &login) < 0) {
 		refuse_app(c, rf, wl_error_last());
-		return;
+	} else {
+		snprintf(extra, sizeof(extra),
+			 "location: %s\r\nset-cookie: %s\r\n", login.location,
+			 login.set_cookie);
+		answer_with(c, 302, "text/plain; charset=utf-8", extra, "", 0,
+			    0);
 	}
-	/* Only a path of this origin: never a redirect elsewhere. */
-	if (wl_query_param(query, "next", next, sizeof(next)) != 1 ||
-	    wl_query_decode(next) < 0 || next[0] != '/' || next[1] == '/' ||
-	    next[1] == '\\' || strpbrk(next, "\r\n"))
-		snprintf(next, sizeof(next), "/");
-	if (wl_auth_ticket(c->w->f->o.auth, WL_TICKET_SESSION, user, id,
-			   now + WL_AUTH_SESSION_SECONDS, session,
-			   sizeof(session)) < 0) {
-		answer_json(c, 500, "internal", wl_error_last());
-		return;
-	}
-	origin_of(c, rf, &o);
-	snprintf(extra, sizeof(extra),
-		 "location: %s\r\nset-cookie: " WL_HTTP1_SESSION_COOKIE
-		 "=%s; Path=/; Max-Age=%d; HttpOnly; SameSite=Lax%s\r\n",
-		 next, session, WL_AUTH_SESSION_SECONDS,
-		 o.secure ? "; Secure" : "");
-	answer_with(c, 302, "text/plain; charset=utf-8", extra, "", 0, 0);
-	OPENSSL_cleanse(session, sizeof(session));
+	OPENSSL_cleanse(&login, sizeof(login));
 	OPENSSL_cleanse(extra, sizeof(extra));
-	OPENSSL_cleanse(ticket, sizeof(ticket));
 	OPENSSL_cleanse(query, sizeof(query));
 }
 

@@ -118,7 +118,8 @@ struct api_state {
 	size_t sent;
 	int close_after;
 	const struct wl_webui_asset *asset; /* a dashboard file, or NULL */
-	char location[320];		    /* a redirect's target, or "" */
+	char location[1024];		    /* a redirect's target, or "" */
+	char set_cookie[WL_AUTH_TICKET_MAX + 128]; /* or "" */
 	struct job *job;
 	/* POST /pr: waiting for the controller (see pr_tick) */
 	lws_sorted_usec_list_t pr_sul;
@@ -200,6 +201,7 @@ static void api_state_free(struct api_state *a)
 				 LWS_SET_TIMER_USEC_CANCEL);
 	wl_buf_release(&a->body);
 	wl_api_response_release(&a->rs);
+	OPENSSL_cleanse(a->set_cookie, sizeof(a->set_cookie));
 	free(a);
 }
 
@@ -309,6 +311,9 @@ static int write_api(struct lws *wsi, struct api_state *a)
 			return -1;
 		if (a->location[0] &&
 		    add_header(wsi, "location:", a->location, &p, end))
+			return -1;
+		if (a->set_cookie[0] &&
+		    add_header(wsi, "set-cookie:", a->set_cookie, &p, end))
 			return -1;
 		if (a->rs.allow[0] &&
 		    lws_add_http_header_by_name(
@@ -1283,6 +1288,41 @@ static int preview_route(struct wl_apiserver *srv, const char *path, char *id,
 	return 1;
 }
 
+/* The sign-in link of an app's host (auth.h). */
+static int serve_login(struct lws *wsi, struct wl_session *s, const char *id,
+		       const char *method)
+{
+	struct wl_auth_login login;
+	char query[URI_MAX];
+	struct wl_origin o;
+	struct api_state *a;
+
+	if (strcmp(method, "GET") && strcmp(method, "HEAD"))
+		return respond_now(
+			wsi, s, 405, "method_not_allowed",
+			"method not allowed; open the link with GET");
+	if (query_of(wsi, query, sizeof(query)) <= 0)
+		query[0] = '\0';
+	request_origin(wsi, &o);
+	if (wl_auth_login(server_of(wsi)->auth, id, query, o.secure,
+			  (int64_t)time(NULL), &login) < 0) {
+		OPENSSL_cleanse(query, sizeof(query));
+		return respond_now(wsi, s, 401, "unauthorized",
+				   wl_error_last());
+	}
+	if (begin_api(wsi, s) < 0)
+		return -1;
+	a = s->impl;
+	a->rs.status = 302;
+	a->rs.content_type = "text/plain; charset=utf-8";
+	snprintf(a->location, sizeof(a->location), "%s", login.location);
+	snprintf(a->set_cookie, sizeof(a->set_cookie), "%s", login.set_cookie);
+	OPENSSL_cleanse(&login, sizeof(login));
+	OPENSSL_cleanse(query, sizeof(query));
+	respond(wsi, a);
+	return 0;
+}
+
 static int on_http(struct lws *wsi, struct wl_session *s, const char *uri)
 {
 	struct wl_apiserver *srv = server_of(wsi);
@@ -1307,15 +1347,9 @@ static int on_http(struct lws *wsi, struct wl_session *s, const char *uri)
 			     sizeof(id))) {
 		char path[URI_MAX + URI_MAX + 2], query[URI_MAX];
 
-		/*
-		 * The sign-in link is served where app hosts are read first
-		 * (front.c); a connection that carried an API request first
-		 * is not that place, and a browser never does that.
-		 */
+		/* As front.c does, on a connection lws owns (a proxy's). */
 		if (!strcmp(uri, WL_AUTH_LOGIN_PATH))
-			return respond_now(wsi, s, 421, "misdirected_request",
-					   "open the preview link on a "
-					   "connection of its own");
+			return serve_login(wsi, s, id, method);
 		if (authenticate_app(wsi, s, id) < 0)
 			return respond_now(wsi, s, 401, "unauthorized",
 					   wl_error_last());

@@ -37,6 +37,8 @@ PACKAGES=(
 	chromium
 	# tests/e2e/test_load.py (and hack/load-test.sh)
 	wrk slowhttptest
+	# tests/e2e/test_tls_proxy.py: the example site in manifests/nginx
+	nginx openssl
 )
 # The Claude Code CLI the service runs and the e2e tests drive (against
 # tests/e2e/scripted_claude.py): an exact version known to work with both.

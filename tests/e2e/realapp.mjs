@@ -41,6 +41,13 @@
 //   no_console_errors  also fail on console errors and uncaught exceptions
 //                    (they are always recorded)
 //   viewport         {width, height} (default 1280x800; the CLI only)
+//   websocket_echo   a path: a WebSocket to the page's own host there
+//                    (ws: or wss: as the page) must echo a message back
+//   expect_cookie    {name, secure?, httpOnly?, sameSite?}: the browser
+//                    holds that cookie for the page's URL, with those flags
+//   resolve          Chromium's --host-resolver-rules, e.g. "MAP *.test
+//                    127.0.0.1" (the CLI only: names a test's DNS would give)
+//   ignore_https_errors  accept the test's self-signed certificate (CLI only)
 
 import { createRequire } from 'node:module';
 import { mkdirSync, readFileSync } from 'node:fs';
@@ -58,8 +65,8 @@ export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--
 // Responses of these types with a status >= 400 are failures.
 const CHECKED_TYPES = new Set(['document', 'script', 'stylesheet', 'image', 'font', 'fetch', 'xhr']);
 
-export function launch() {
-  return chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+export function launch(extraArgs = []) {
+  return chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS.concat(extraArgs) });
 }
 
 function isFrame(target) {
@@ -171,7 +178,20 @@ export async function checkPage(target, spec, rec = null) {
   const miss = (what) => result.missing.push(what);
   try {
     if (spec.url) {
-      const resp = await target.goto(spec.url, { waitUntil: 'commit', timeout });
+      // Chromium aborts what is in flight when the host's interfaces
+      // change, and Docker adds and removes them as containers come and
+      // go: go again then, as a person would press reload.
+      let resp;
+      for (let attempt = 1; ; attempt++) {
+        try {
+          resp = await target.goto(spec.url, { waitUntil: 'commit', timeout });
+          break;
+        } catch (e) {
+          if (attempt >= 3 || !String(e.message).includes('ERR_NETWORK_CHANGED')) throw e;
+          rec.failed = rec.failed.filter((f) => f.error !== 'net::ERR_NETWORK_CHANGED');
+          result.retried = attempt;
+        }
+      }
       result.timings.response_ms = ms();
       result.status = resp ? resp.status() : null;
       if (resp && resp.status() >= 400) miss(`the page answered ${resp.status()}`);
@@ -272,6 +292,33 @@ export async function checkPage(target, spec, rec = null) {
       }
     }
 
+    if (spec.websocket_echo) {
+      const got = await target.evaluate((path) => new Promise((resolve) => {
+        const url = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + path;
+        const msg = 'realapp-' + Math.random().toString(36).slice(2);
+        let ws;
+        const t = setTimeout(() => { try { ws.close(); } catch {} resolve({ url, error: 'no echo in 10 s' }); }, 10000);
+        try { ws = new WebSocket(url); } catch (e) { clearTimeout(t); resolve({ url, error: String(e) }); return; }
+        ws.onopen = () => ws.send(msg);
+        ws.onmessage = (e) => { clearTimeout(t); ws.close(); resolve({ url, echoed: e.data === msg }); };
+        ws.onerror = () => { clearTimeout(t); resolve({ url, error: 'WebSocket error' }); };
+      }), spec.websocket_echo);
+      result.websocket = got;
+      if (!got.echoed) miss(`a WebSocket echo at ${got.url}: ${got.error ?? 'another message came back'}`);
+    }
+
+    if (spec.expect_cookie) {
+      const want = spec.expect_cookie;
+      const page = isFrame(target) ? target.page() : target;
+      const cookies = await page.context().cookies(target.url());
+      const c = cookies.find((k) => k.name === want.name);
+      result.cookie = c ? { name: c.name, domain: c.domain, secure: c.secure, httpOnly: c.httpOnly,
+        sameSite: c.sameSite } : null;
+      if (!c) miss(`the cookie ${want.name} for ${target.url()}`);
+      for (const k of ['secure', 'httpOnly', 'sameSite']) {
+        if (c && k in want && c[k] !== want[k]) miss(`cookie ${want.name} ${k} ${want[k]}, got ${c[k]}`);
+      }
+    }
   } catch (e) {
     miss('no error while checking: ' + e.message.split('\n')[0]);
   } finally {
@@ -299,10 +346,11 @@ async function main(arg) {
     process.exit(2);
   }
   const started = Date.now();
-  const browser = await launch();
+  const browser = await launch(spec.resolve ? ['--host-resolver-rules=' + spec.resolve] : []);
   let result;
   try {
-    const ctx = await browser.newContext({ viewport: spec.viewport ?? { width: 1280, height: 800 } });
+    const ctx = await browser.newContext({ viewport: spec.viewport ?? { width: 1280, height: 800 },
+      ignoreHTTPSErrors: !!spec.ignore_https_errors });
     const page = await ctx.newPage();
     result = await checkPage(page, spec);
     result.timings.with_browser_ms = Date.now() - started;
