@@ -53,8 +53,8 @@ int wl_auth_bearer_protocol(const char *protocols, char *out, size_t n);
  *
  *  - WL_TICKET_LOGIN: the one-time-use-ish sign-in link of an app's own
  *    origin, "<scheme>://<id>.<base domain>[:port]" WL_AUTH_LOGIN_PATH
- *    "?ticket=<ticket>", short-lived (WL_AUTH_LOGIN_SECONDS). Opening it
- *    sets the session cookie below and redirects to the app.
+ *    "?ticket=<ticket>", short-lived (WORKLET_PREVIEW_LINK_SECONDS, 300).
+ * Opening it sets the session cookie below and redirects to the app.
  *  - WL_TICKET_SESSION: the value of the WL_HTTP1_SESSION_COOKIE cookie
  *    of one app's host (host-only, HttpOnly, SameSite=Lax), which admits
  *    that user to that app only (WL_AUTH_SESSION_SECONDS). The proxy
@@ -65,7 +65,6 @@ int wl_auth_bearer_protocol(const char *protocols, char *out, size_t n);
  */
 #define WL_AUTH_TICKET_MAX 200
 #define WL_AUTH_LOGIN_PATH "/__worklet/login"
-#define WL_AUTH_LOGIN_SECONDS 300
 #define WL_AUTH_SESSION_SECONDS (12 * 3600)
 
 enum wl_ticket_kind { WL_TICKET_PREVIEW, WL_TICKET_LOGIN, WL_TICKET_SESSION };

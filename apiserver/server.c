@@ -1199,7 +1199,8 @@ static int mint_preview(struct lws *wsi, struct wl_session *s, const char *id)
 	const struct wl_config *cfg = srv->cfg;
 	char ticket[WL_AUTH_TICKET_MAX], url[URI_MAX + 512];
 	int host = cfg->host_routing;
-	int life = host ? WL_AUTH_LOGIN_SECONDS : WL_AUTH_SESSION_SECONDS;
+	int life = host ? (int)(cfg->preview_link_ms / 1000)
+			: WL_AUTH_SESSION_SECONDS;
 	struct api_state *a = s->impl;
 	struct wl_origin o;
 	struct wl_worklet w;

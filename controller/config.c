@@ -83,6 +83,8 @@ static const struct option options[] = {
 	  0 },
 	{ "trustedProxies", "WORKLET_TRUSTED_PROXIES", K_STR,
 	  OFF(trusted_proxies), 0, 0 },
+	{ "previewLinkSeconds", "WORKLET_PREVIEW_LINK_SECONDS", K_SECONDS,
+	  OFF(preview_link_ms), 1, 86400 },
 	{ "tokensFile", "WORKLET_TOKENS_FILE", K_STR, OFF(tokens_file), 0, 0 },
 	{ "trustUserHeader", "WORKLET_TRUST_USER_HEADER", K_BOOL,
 	  OFF(trust_user_header), 0, 0 },
@@ -173,6 +175,7 @@ int wl_config_init(struct wl_config *c)
 	}
 	c->workers = 4;
 	c->host_routing = 1;
+	c->preview_link_ms = 300 * 1000;
 	c->resync_ms = 30 * 1000;
 	c->git_poll_ms = 60 * 1000;
 	c->health_timeout_ms = 60 * 1000;

@@ -30,6 +30,8 @@
  *   WORKLET_HOST_ROUTING       1 (default): web_url is the host form,
  *                              <public scheme>://<id>.<domain>[:port]/;
  *                              0: the path form .../<id>/proxy/
+ *   WORKLET_PREVIEW_LINK_SECONDS  how long a preview sign-in link can be
+ *                              opened (default 300)
  *   WORKLET_TRUSTED_PROXIES    proxies whose X-Forwarded-Proto/-Host are
  *                              believed (addresses or CIDRs, comma-
  *                              separated; default none)
@@ -137,6 +139,7 @@ struct wl_config {
 	 * (apiserver/forwarded.h); NULL: nobody's.
 	 */
 	char *trusted_proxies;
+	int64_t preview_link_ms; /* how long a preview sign-in link works */
 	char *tokens_file;
 	int trust_user_header; /* -1: only on loopback (default), 0, 1 */
 	int64_t max_body;
