@@ -1109,10 +1109,15 @@ static int cmd_action(struct ctl *c, int argc, char **argv)
 	return code;
 }
 
+/*
+ * open: a link a browser opens with no credentials (POST .../preview): the
+ * prototype at the root of its own origin, signed in for this user. The
+ * bare web_url needs a sign-in that only such a link gives a browser.
+ */
 static int cmd_open(struct ctl *c, int argc, char **argv)
 {
 	char *pos[MAX_POS], path[512];
-	cJSON *w = NULL;
+	cJSON *w = NULL, *t = NULL;
 	int npos, code;
 
 	if ((code = parse_args(c, argc, argv, NULL, pos, &npos)) || c->help)
@@ -1124,14 +1129,19 @@ static int cmd_open(struct ctl *c, int argc, char **argv)
 	worklet_path(c, path, sizeof(path), pos[0], NULL);
 	if ((code = call_json(c, &w, "GET", path, NULL, TIMEOUT_S)))
 		return code;
-	if (jstr(w, "web_url"))
-		printf("%s\n", jstr(w, "web_url"));
+	worklet_path(c, path, sizeof(path), pos[0], "/preview");
+	if ((code = call_json(c, &t, "POST", path, NULL, TIMEOUT_S)))
+		goto out;
+	if (jstr(t, "url"))
+		printf("%s\n", jstr(t, "url"));
 	else
 		code = say(WL_CLI_SERVER, "worklet '%s' has no URL", pos[0]);
 	if (!code && strcmp(jstr_or(w, "status", ""), "running"))
 		fprintf(stderr, "note: worklet '%s' is %s, not running\n",
 			pos[0], jstr_or(w, "status", "creating"));
+out:
 	cJSON_Delete(w);
+	cJSON_Delete(t);
 	return code;
 }
 
@@ -1950,8 +1960,10 @@ static const struct command commands[] = {
 	  "  --logs           also log lines\n"
 	  "  --since N        first replay the events after id N\n"
 	  "  -o, --output json   the events as JSON, one a line\n" },
-	{ "open", cmd_open, "open ID", "print a worklet's URL",
-	  "Prints web_url, the address of the live prototype.\n" },
+	{ "open", cmd_open, "open ID", "print a link that opens the prototype",
+	  "Prints a sign-in link for a browser (valid for a few minutes): it\n"
+	  "opens the live prototype at the root of its own origin. web_url\n"
+	  "(workletctl get) is its lasting address, for API clients.\n" },
 	{ "completion", cmd_completion, "completion bash",
 	  "print the bash completion script",
 	  "Add to ~/.bashrc:  source <(workletctl completion bash)\n" },

@@ -337,10 +337,11 @@ def test_apply_get_watch_logs_lifecycle(env):
                    "Prompts:        0", "Pull request:   -", "Build output"):
         check(needle in d, "describe lacks %r:\n%s" % (needle, d))
 
-    # open prints the URL; the prototype answers there.
+    # open prints a sign-in link for a browser; web_url is the lasting one.
     url = ok(env, "open", web).stdout.strip()
-    check(url == "%s/api/worklet/worklets/%s/proxy/" % (env.base_url, web), url)
-    path = url[len(env.base_url):]
+    check(url.startswith("http://%s.worklet.localhost:%d/__worklet/login?ticket=" %
+                         (web, env.api_port)), url)
+    path = "/api/worklet/worklets/%s/proxy/" % web
 
     def hit(marker):
         code, body, _ = env.api("GET", path + "?" + marker)
