@@ -1,7 +1,7 @@
 /*
  * Dockerfile generation from a build plan.
  *
- * The same text must build on the default images (node:18-alpine,
+ * The same text must build on the default images (node:<major>-alpine,
  * python:3.9-slim, golang:1.21-alpine, alpine:3.19, nginx:alpine) and on
  * the Debian-based local images of machines without a registry, so a
  * generated file uses only what both have: /bin/sh, python3 (never
@@ -44,14 +44,6 @@
  * at all (see WL_CAPS_NONE in docker_client.h).
  */
 #define APP_USER "10001:10001"
-
-static const struct wl_base_images default_images = {
-	.node = "node:18-alpine",
-	.python = "python:3.9-slim",
-	.go = "golang:1.21-alpine",
-	.go_runtime = "alpine:3.19",
-	.static_web = "nginx:alpine",
-};
 
 /* The text being generated; the first error sticks. */
 struct gen {
@@ -142,6 +134,17 @@ static int check_plan(const struct wl_build_plan *p,
 				       im->go_runtime, im->static_web };
 	int error = 0;
 
+	for (size_t i = 0; i < im->node_image_count; i++)
+		if ((error = check_word("base image",
+					im->node_images[i].image)) < 0)
+			return error;
+	if (p->type == WL_PROJECT_NODE && p->node_major &&
+	    !wl_base_images_node(im, p->node_major)) {
+		wl_error_set("cannot generate a Dockerfile: there is no "
+			     "image for Node.js %d",
+			     p->node_major);
+		return WL_EINVALID;
+	}
 	if (p->port < 1 || p->port > 65535) {
 		wl_error_set("cannot generate a Dockerfile: port %d is not in "
 			     "1..65535",
@@ -221,9 +224,13 @@ static void emit_node_install(struct gen *g, const struct wl_build_plan *p)
 static void gen_node(struct gen *g, const struct wl_build_plan *p,
 		     const struct wl_base_images *im)
 {
+	const char *image = p->node_major
+				    ? wl_base_images_node(im, p->node_major)
+				    : im->node;
+
 	if (p->spa_dir) {
 		/* Build with node, serve the output with nginx. */
-		emit(g, "FROM %s AS build\n", im->node);
+		emit(g, "FROM %s AS build\n", image);
 		emit_node_install(g, p);
 		emit(g, "\nFROM %s\n", im->static_web);
 		emit(g, "ENTRYPOINT []\n");
@@ -231,7 +238,7 @@ static void gen_node(struct gen *g, const struct wl_build_plan *p,
 		     "COPY " GEN_DIR "/nginx.conf " NGINX_CONF_IN_IMAGE "\n");
 		emit(g, "COPY --from=build /app/%s/ /srv/\n", p->spa_dir);
 	} else {
-		emit(g, "FROM %s\n", im->node);
+		emit(g, "FROM %s\n", image);
 		emit_node_install(g, p);
 	}
 	emit_runtime_env(g, p);
@@ -432,16 +439,22 @@ int wl_dockerfile_generate(struct wl_generated *out,
 			   const struct wl_build_plan *plan,
 			   const struct wl_base_images *images)
 {
-	struct wl_base_images im = default_images;
+	struct wl_base_images im;
 	struct gen g;
 	int error = 0, nginx;
 
 	memset(out, 0, sizeof(*out));
 	wl_buf_init(&g.b, DOCKERFILE_MAX);
 	g.error = 0;
+	wl_base_images_default(&im);
 	if (images) {
-		if (images->node)
+		/* A default Node.js image comes with its table of majors. */
+		if (images->node) {
 			im.node = images->node;
+			im.node_image_count = images->node_image_count;
+			memcpy(im.node_images, images->node_images,
+			       sizeof(im.node_images));
+		}
 		if (images->python)
 			im.python = images->python;
 		if (images->go)

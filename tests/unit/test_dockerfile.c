@@ -23,6 +23,7 @@ struct row {
 	const char *dockerfile, *node_pm, *lockfile, *spa_dir, *requirements;
 	const char *go_target, *static_root;
 	int node_build, pyproject;
+	int node_major;
 	int local_images;
 	/* expected */
 	int rc;
@@ -34,7 +35,12 @@ struct row {
 };
 
 static const struct wl_base_images local_images = {
-	.node = "worklet-local/node:18",
+	.node = "worklet-local/node:24",
+	.node_images = { { 18, "worklet-local/node:18" },
+			 { 20, "worklet-local/node:20" },
+			 { 22, "worklet-local/node:22" },
+			 { 24, "worklet-local/node:24" } },
+	.node_image_count = 4,
 	.python = "worklet-local/python:3",
 	.go = "worklet-local/go:1.19",
 	.go_runtime = "worklet-local/debian:bookworm",
@@ -59,12 +65,36 @@ static const struct row rows[] = {
 	  .node_pm = "npm",
 	  .lockfile = "package-lock.json",
 	  .node_build = 1,
-	  .ordered = { "FROM node:18-alpine\n", "WORKDIR /app\n",
+	  .ordered = { "FROM node:24-alpine\n", "WORKDIR /app\n",
 		       "COPY package.json package-lock.json ./\n",
 		       "RUN npm ci --no-audit --no-fund\n", "COPY . .\n",
 		       "RUN npm run build\n", "ENV PORT=3000 HOST=0.0.0.0\n",
 		       "EXPOSE 3000\n", "CMD [\"npm\", \"start\"]\n" },
 	  .absent = { "npm install", "nginx" } },
+	{ .name = "node major 20 on local images",
+	  .type = WL_PROJECT_NODE,
+	  .port = 3000,
+	  .argv = { "npm", "start" },
+	  .node_pm = "npm",
+	  .node_major = 20,
+	  .local_images = 1,
+	  .ordered = { "FROM worklet-local/node:20\n", "RUN npm install" },
+	  .absent = { "node:24", "node:18" } },
+	{ .name = "node major 22 on the default images",
+	  .type = WL_PROJECT_NODE,
+	  .port = 3000,
+	  .argv = { "npm", "start" },
+	  .node_pm = "npm",
+	  .node_major = 22,
+	  .ordered = { "FROM node:22-alpine\n" } },
+	{ .name = "node major without an image",
+	  .type = WL_PROJECT_NODE,
+	  .port = 3000,
+	  .argv = { "npm", "start" },
+	  .node_pm = "npm",
+	  .node_major = 99,
+	  .rc = WL_EINVALID,
+	  .message = "no image for Node.js 99" },
 	{ .name = "node npm without lockfile",
 	  .type = WL_PROJECT_NODE,
 	  .port = 3000,
@@ -119,7 +149,7 @@ static const struct row rows[] = {
 	  .node_pm = "npm",
 	  .node_build = 1,
 	  .spa_dir = "dist",
-	  .ordered = { "FROM node:18-alpine AS build\n",
+	  .ordered = { "FROM node:24-alpine AS build\n",
 		       "COPY package.json ./\n", "RUN npm install",
 		       "COPY . .\n", "RUN npm run build\n",
 		       "FROM nginx:alpine\n", "ENTRYPOINT []\n",
@@ -324,6 +354,7 @@ static void test_table(void)
 		plan.pyproject = r->pyproject;
 		plan.go_target = (char *)r->go_target;
 		plan.static_root = (char *)r->static_root;
+		plan.node_major = r->node_major;
 
 		rc = wl_dockerfile_generate(
 			&gen, &plan, r->local_images ? &local_images : NULL);
@@ -398,7 +429,7 @@ static void test_bad_image(void)
 	im.node = NULL;
 	im.python = "worklet-local/python:3";
 	CHECK(wl_dockerfile_generate(&gen, &plan, &im) == 0);
-	CHECK_CONTAINS(gen.files[0].data, "FROM node:18-alpine\n");
+	CHECK_CONTAINS(gen.files[0].data, "FROM node:24-alpine\n");
 	wl_generated_release(&gen);
 }
 
