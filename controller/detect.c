@@ -40,12 +40,14 @@
 #define SOURCE_MAX (1024 * 1024)   /* a Python main file scanned for app = */
 #define EVIDENCE_LEN 300	   /* one evidence line, before "..." */
 #define QUOTED_MAX 120		   /* a quoted value inside evidence */
+#define PROCFILE_MAX 4096	   /* a Procfile's web: command */
 
 /* What every provider reads: the checkout, the spec, the images. */
 struct ctx {
 	int dfd;
 	const struct wl_spec *spec;	     /* may be NULL */
 	const struct wl_base_images *images; /* never NULL */
+	const char *procfile_web; /* Procfile's web: command, or NULL */
 };
 
 /* The nginx command of static and single-page plans (see dockerfile.c). */
@@ -773,6 +775,105 @@ done:
 	return error;
 }
 
+/* ---- Node: start -------------------------------------------------------- */
+
+/*
+ * Tools whose start script runs a development server: after a production
+ * build, their build output is served as a single-page app instead.
+ */
+static const struct spa_tool {
+	const char *dep;	  /* the package.json dependency */
+	const char *framework;	  /* plan.framework */
+	const char *const dev[4]; /* start commands that run the dev server */
+	const char *out;	  /* the build's output directory */
+	int needs_vite_config;	  /* vite: only with a vite.config.* */
+} spa_tools[] = {
+	{ "vite",
+	  "vite",
+	  { "vite", "vite dev", "vite serve", NULL },
+	  "dist",
+	  1 },
+	{ "react-scripts",
+	  "create-react-app",
+	  { "react-scripts start", NULL },
+	  "build",
+	  0 },
+	{ "@vue/cli-service",
+	  "vue-cli",
+	  { "vue-cli-service serve", NULL },
+	  "dist",
+	  0 },
+};
+
+/*
+ * 1 if the script runs cmd ("vite", "react-scripts start"), perhaps after
+ * environment assignments or cross-env, with only options after it:
+ * "vite --host", "cross-env BROWSER=none react-scripts start". Scripts
+ * with shell operators are not recognised.
+ */
+static int script_runs(const char *script, const char *cmd)
+{
+	const char *s = script;
+	size_t n = strlen(cmd);
+
+	if (strpbrk(script, ";&|`\n"))
+		return 0;
+	for (;;) {
+		size_t w;
+
+		while (*s == ' ' || *s == '\t')
+			s++;
+		w = strcspn(s, " \t");
+		if ((w == 9 && !strncmp(s, "cross-env", 9)) ||
+		    (w == 3 && !strncmp(s, "env", 3)) ||
+		    (w && memchr(s, '=', w) && *s != '=' && *s != '-')) {
+			s += w;
+			continue;
+		}
+		break;
+	}
+	if (strncmp(s, cmd, n) || (s[n] && s[n] != ' ' && s[n] != '\t'))
+		return 0;
+	s += n;
+	while (*s == ' ' || *s == '\t')
+		s++;
+	return !*s || *s == '-';
+}
+
+/* The dev-server command of tool that script runs, or NULL. */
+static const char *dev_server(const struct spa_tool *tool, const char *script)
+{
+	for (size_t i = 0; script && tool->dev[i]; i++)
+		if (script_runs(script, tool->dev[i]))
+			return tool->dev[i];
+	return NULL;
+}
+
+/*
+ * The Procfile's web: line, as Heroku runs it: through the shell (so
+ * $PORT expands), with exec when it is one plain command so that the app
+ * gets the stop signal itself.
+ */
+static int plan_procfile(struct wl_build_plan *p, const char *cmd)
+{
+	struct wl_buf line;
+	const char *argv[3];
+	int error, simple = !strpbrk(cmd, ";&|()`") && !strstr(cmd, "$(");
+
+	wl_buf_init(&line, PROCFILE_MAX + 8);
+	wl_buf_printf(&line, "%s%s", simple ? "exec " : "", cmd);
+	argv[0] = "/bin/sh";
+	argv[1] = "-c";
+	argv[2] = wl_buf_cstr(&line);
+	argv_clear(p);
+	if ((error = evidence_quoted(p, "Procfile: web: ", cmd)) == 0 &&
+	    (error = evidence_add(p, "Procfile: its web: command starts the "
+				     "app (through /bin/sh -c)")) == 0)
+		error = argv_set(p, argv, 3);
+	wl_buf_release(&line);
+	return error;
+}
+
 /*
  * 1 when package.json is present (plan filled), 0 when absent, < 0 on
  * error: WL_ENOTFOUND when nothing can be started (caller may fall back),
@@ -817,12 +918,24 @@ static int detect_node(struct wl_build_plan *p, const struct ctx *c)
 	}
 	if ((error = node_runtime(p, c, root)) < 0)
 		goto done;
+	if (c->procfile_web) {
+		error = plan_procfile(p, c->procfile_web);
+		goto done;
+	}
 
 	if (json_has_dep(root, "next")) {
 		const char *next_argv[] = { "npx",     "next", "start", "-H",
 					    "0.0.0.0", "-p",   port };
 
 		if ((error = set_str(&p->framework, "next")) < 0)
+			goto done;
+		if (start && script_runs(start, "next dev") &&
+		    (error = evidence_quoted(p,
+					     "package.json: a development "
+					     "server is not used after a "
+					     "production build: "
+					     "scripts.start = ",
+					     start)) < 0)
 			goto done;
 		if ((error = plan_start(p, next_argv, 7,
 					"package.json: dependency next "
@@ -836,21 +949,56 @@ static int detect_node(struct wl_build_plan *p, const struct ctx *c)
 		goto done;
 	}
 
-	if (json_has_dep(root, "vite") && has_vite_config(dfd, &vite_config)) {
-		if ((error = set_str(&p->framework, "vite")) < 0 ||
-		    (error = evidence_add(p,
-					  "package.json: dependency vite, %s",
-					  vite_config)) < 0)
-			goto done;
-		if (!start && build) {
-			if ((error = set_str(&p->spa_dir, "dist")) == 0)
-				error = plan_start(
-					p, nginx_argv, 5,
-					"no start script: the build output "
-					"'dist' is served as a single-page "
-					"app (index.html fallback)");
-			goto done;
+	for (size_t i = 0; i < sizeof(spa_tools) / sizeof(*spa_tools); i++) {
+		const struct spa_tool *t = &spa_tools[i];
+		const char *dev = dev_server(t, start);
+
+		if (!json_has_dep(root, t->dep))
+			continue;
+		if (t->needs_vite_config) {
+			if (!has_vite_config(dfd, &vite_config))
+				continue;
+			error = evidence_add(
+				p, "package.json: dependency vite, %s",
+				vite_config);
+		} else {
+			error = evidence_add(p, "package.json: dependency %s",
+					     t->dep);
 		}
+		if (error < 0 ||
+		    (error = set_str(&p->framework, t->framework)) < 0)
+			goto done;
+		if (!build || (start && !dev)) {
+			if (dev)
+				error = evidence_quoted(
+					p,
+					"package.json: no build script, so "
+					"the development server runs: "
+					"scripts.start = ",
+					start);
+			if (error < 0)
+				goto done;
+			break; /* the start script (or the fallbacks) */
+		}
+		if ((error = set_str(&p->spa_dir, t->out)) < 0)
+			goto done;
+		if (dev)
+			error = evidence_quoted(
+				p,
+				"package.json: a development server is not "
+				"used after a production build: "
+				"scripts.start = ",
+				start);
+		else
+			error = evidence_add(p, "package.json: no start "
+						"script");
+		if (error == 0)
+			error = plan_start(p, nginx_argv, 5,
+					   "the build output '%s' is served as "
+					   "a single-page app (index.html "
+					   "fallback)",
+					   t->out);
+		goto done;
 	}
 
 	if (start) {
@@ -1132,6 +1280,10 @@ static int detect_python(struct wl_build_plan *p, const struct ctx *c)
 					  "dependencies are not installed "
 					  "(add a requirements.txt)")) < 0)
 			goto done;
+	}
+	if (c->procfile_web) {
+		error = plan_procfile(p, c->procfile_web);
+		goto done;
 	}
 	for (size_t i = 0;
 	     i < sizeof(python_main_files) / sizeof(*python_main_files); i++)
@@ -1566,6 +1718,57 @@ static int run_auto(struct wl_build_plan *p, const struct ctx *c)
 	return 0;
 }
 
+/*
+ * The command of the Procfile's web: line (Heroku's format, "<process
+ * type>: <command>" a line) into *out (the caller frees it), or NULL.
+ */
+static int procfile_web(char **out, int dfd)
+{
+	struct wl_buf text;
+	const char *line;
+	int error = read_file(&text, dfd, "Procfile", MANIFEST_MAX);
+
+	*out = NULL;
+	if (error == WL_ENOTFOUND || error == WL_ETOOBIG) {
+		wl_error_clear();
+		return 0;
+	}
+	if (error < 0)
+		return error;
+	for (line = wl_buf_cstr(&text); line && *line;) {
+		const char *end = strchr(line, '\n'), *s = line;
+		size_t n = end ? (size_t)(end - line) : strlen(line);
+
+		while (n && (*s == ' ' || *s == '\t')) {
+			s++;
+			n--;
+		}
+		if (n > 3 && !strncmp(s, "web", 3) &&
+		    strspn(s + 3, " \t") + 3 < n &&
+		    s[3 + strspn(s + 3, " \t")] == ':') {
+			size_t skip = 4 + strspn(s + 3, " \t");
+
+			s += skip;
+			n -= skip;
+			while (n && isspace((unsigned char)*s)) {
+				s++;
+				n--;
+			}
+			while (n && isspace((unsigned char)s[n - 1]))
+				n--;
+			for (size_t i = 0; i < n; i++)
+				if ((unsigned char)s[i] < 0x20 && s[i] != '\t')
+					n = 0; /* a control character */
+			if (n && n <= PROCFILE_MAX && !(*out = strndup(s, n)))
+				error = oom();
+			break;
+		}
+		line = end ? end + 1 : NULL;
+	}
+	wl_buf_release(&text);
+	return error;
+}
+
 int wl_detect(struct wl_build_plan *out, const char *dir,
 	      const struct wl_spec *spec, const struct wl_base_images *images)
 {
@@ -1574,7 +1777,8 @@ int wl_detect(struct wl_build_plan *out, const char *dir,
 	int port_set = spec && spec->container_port > 0;
 	int dfd = -1, error = 0;
 	struct wl_base_images defaults;
-	struct ctx c = { -1, spec, images };
+	struct ctx c = { -1, spec, images, NULL };
+	char *procfile = NULL;
 
 	memset(out, 0, sizeof(*out));
 	out->port = port_set ? spec->container_port : DEFAULT_PORT;
@@ -1593,6 +1797,9 @@ int wl_detect(struct wl_build_plan *out, const char *dir,
 		c.images = &defaults;
 	}
 	c.dfd = dfd;
+	if ((error = procfile_web(&procfile, dfd)) < 0)
+		goto done;
+	c.procfile_web = procfile;
 
 	if (spec && spec->dockerfile && *spec->dockerfile) {
 		if (forced != WL_PROJECT_AUTO &&
@@ -1619,6 +1826,14 @@ int wl_detect(struct wl_build_plan *out, const char *dir,
 	if (error < 0)
 		goto done;
 
+	if (procfile &&
+	    (out->type == WL_PROJECT_GO || out->type == WL_PROJECT_STATIC) &&
+	    (error = evidence_add(out,
+				  "Procfile: its web: command is not used "
+				  "for %s projects",
+				  out->type == WL_PROJECT_GO ? "Go"
+							     : "static")) < 0)
+		goto done;
 	if (spec && spec->runtime_version && *spec->runtime_version &&
 	    out->type != WL_PROJECT_NODE &&
 	    (error = evidence_add(out, "spec.runtimeVersion applies to "
@@ -1634,6 +1849,7 @@ int wl_detect(struct wl_build_plan *out, const char *dir,
 		error = apply_start_command(out, spec->start_command);
 done:
 	close(dfd);
+	free(procfile);
 	if (error < 0)
 		wl_build_plan_release(out);
 	return error < 0 ? error : 0;

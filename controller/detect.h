@@ -12,6 +12,9 @@
  * public/ or dist/). Nothing matched: WL_ENOTFOUND with a message listing
  * what was looked for.
  *
+ * A Procfile's web: line is the start command of Node and Python plans
+ * (through /bin/sh -c, as Heroku runs it); spec.startCommand wins over it.
+ *
  * Node plans name the Node.js major to build with: spec.runtimeVersion,
  * else every request of package.json's engines.node, .nvmrc,
  * .node-version, .tool-versions (nodejs) and package.json's volta.node
@@ -47,7 +50,9 @@ struct wl_build_plan {
 	char *node_pm;	/* "npm", "yarn", "pnpm" */
 	char *lockfile; /* NULL if none */
 	int node_build; /* run the build script */
-	char *spa_dir;	/* vite without start: serve this dir (dist) */
+	char *spa_dir;	/* single-page app (vite, CRA, vue-cli) whose start
+			   is a dev server or missing: serve this build
+			   output (dist, build) with nginx */
 	int node_major; /* build (and run) with this major's image; 0: the
 			   default image (nothing was asked for) */
 	/* PYTHON */

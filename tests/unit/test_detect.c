@@ -821,6 +821,170 @@ static void test_node_runtime_images(void)
 	free(dir);
 }
 
+/*
+ * Start commands: a development server is not what serves a production
+ * build (its output is served instead), and a Procfile's web: line is
+ * honoured.
+ */
+static void test_node_start_commands(void)
+{
+	static const struct {
+		const char *name;
+		struct tree_file files[4];
+		const char *spec_start;
+		const char *framework, *argv, *spa_dir;
+		const char *evidence;
+	} cases[] = {
+		{ "Create React App: react-scripts start after a build",
+		  { { "package.json",
+		      "{\"dependencies\":{\"react-scripts\":\"5.0.1\"},"
+		      "\"scripts\":{\"start\":\"react-scripts start\","
+		      "\"build\":\"react-scripts build\"}}" },
+		    { "public/index.html", "<div id=root></div>" } },
+		  .framework = "create-react-app",
+		  .argv = "nginx -c /etc/worklet/nginx.conf -e stderr",
+		  .spa_dir = "build",
+		  .evidence = "a development server is not used after a "
+			      "production build: scripts.start = \"react-"
+			      "scripts start\"" },
+		{ "cross-env before the dev server",
+		  { { "package.json",
+		      "{\"dependencies\":{\"react-scripts\":\"5.0.1\"},"
+		      "\"scripts\":{\"start\":\"cross-env BROWSER=none PORT=1 "
+		      "react-scripts start --foo\","
+		      "\"build\":\"react-scripts build\"}}" } },
+		  .framework = "create-react-app",
+		  .argv = "nginx -c /etc/worklet/nginx.conf -e stderr",
+		  .spa_dir = "build",
+		  .evidence = "the build output 'build' is served" },
+		{ "a start script that does more is the author's",
+		  { { "package.json",
+		      "{\"dependencies\":{\"react-scripts\":\"5.0.1\"},"
+		      "\"scripts\":{\"start\":\"react-scripts start && x\","
+		      "\"build\":\"react-scripts build\"}}" } },
+		  .framework = "create-react-app",
+		  .argv = "npm start",
+		  .evidence = "scripts.start = \"react-scripts start && x\"" },
+		{ "Vite: start is the dev server",
+		  { { "package.json",
+		      "{\"devDependencies\":{\"vite\":\"^8\"},\"scripts\":"
+		      "{\"start\":\"vite --host\",\"build\":\"vite build\"}}" },
+		    { "vite.config.ts", "" } },
+		  .framework = "vite",
+		  .argv = "nginx -c /etc/worklet/nginx.conf -e stderr",
+		  .spa_dir = "dist",
+		  .evidence = "scripts.start = \"vite --host\"" },
+		{ "Vite: vite preview is not a dev server",
+		  { { "package.json",
+		      "{\"devDependencies\":{\"vite\":\"^8\"},\"scripts\":"
+		      "{\"start\":\"vite preview\",\"build\":\"vite "
+		      "build\"}}" },
+		    { "vite.config.js", "" } },
+		  .framework = "vite",
+		  .argv = "npm start",
+		  .evidence = "scripts.start = \"vite preview\"" },
+		{ "Vite without a build script keeps its dev server",
+		  { { "package.json",
+		      "{\"devDependencies\":{\"vite\":\"^8\"},\"scripts\":"
+		      "{\"start\":\"vite\"}}" },
+		    { "vite.config.js", "" } },
+		  .framework = "vite",
+		  .argv = "npm start",
+		  .evidence = "no build script, so the development server "
+			      "runs" },
+		{ "Vue CLI without a start script",
+		  { { "package.json",
+		      "{\"devDependencies\":{\"@vue/cli-service\":\"~5\"},"
+		      "\"scripts\":{\"serve\":\"vue-cli-service serve\","
+		      "\"build\":\"vue-cli-service build\"}}" },
+		    { "public/index.html", "<div id=app></div>" } },
+		  .framework = "vue-cli",
+		  .argv = "nginx -c /etc/worklet/nginx.conf -e stderr",
+		  .spa_dir = "dist",
+		  .evidence = "package.json: no start script" },
+		{ "Next.js: next dev is replaced by next start",
+		  { { "package.json",
+		      "{\"dependencies\":{\"next\":\"16\"},\"scripts\":"
+		      "{\"start\":\"next dev --turbopack\",\"build\":"
+		      "\"next build\"}}" } },
+		  .framework = "next",
+		  .argv = "npx next start -H 0.0.0.0 -p 3000",
+		  .evidence = "scripts.start = \"next dev --turbopack\"" },
+		{ "Procfile web: wins over the start script",
+		  { { "package.json",
+		      "{\"dependencies\":{\"react-scripts\":\"5.0.1\"},"
+		      "\"scripts\":{\"start\":\"react-scripts start\","
+		      "\"build\":\"react-scripts build\"}}" },
+		    { "Procfile",
+		      "release: echo hi\r\n  web :  npx serve -s build "
+		      "-l $PORT \r\nworker: node w.js\n" } },
+		  .argv = "/bin/sh -c exec npx serve -s build -l $PORT",
+		  .evidence =
+			  "Procfile: web: \"npx serve -s build -l $PORT\"" },
+		{ "Procfile web: with shell operators runs as written",
+		  { { "package.json", "{}" },
+		    { "Procfile", "web: cd srv && node index.js\n" } },
+		  .argv = "/bin/sh -c cd srv && node index.js",
+		  .evidence = "through /bin/sh -c" },
+		{ "Procfile without web: is not used",
+		  { { "package.json", "{\"scripts\":{\"start\":\"node s\"}}" },
+		    { "Procfile", "worker: node w.js\n" } },
+		  .argv = "npm start",
+		  .evidence = "scripts.start = \"node s\"" },
+		{ "spec.startCommand wins over the Procfile",
+		  { { "package.json", "{}" },
+		    { "Procfile", "web: node a.js\n" } },
+		  .spec_start = "node b.js",
+		  .argv = "node b.js",
+		  .evidence = "spec.startCommand overrides" },
+		{ "Procfile for Python",
+		  { { "requirements.txt", "gunicorn\n" },
+		    { "Procfile",
+		      "web: gunicorn -b 0.0.0.0:$PORT wsgi:app\n" } },
+		  .argv = "/bin/sh -c exec gunicorn -b 0.0.0.0:$PORT wsgi:app",
+		  .evidence = "Procfile: its web: command starts the app" },
+		{ "Procfile is not used for Go",
+		  { { "go.mod", "module x\n" },
+		    { "main.go", "package main\n" },
+		    { "Procfile", "web: bin/x\n" } },
+		  .argv = "/usr/local/bin/app",
+		  .evidence = "Procfile: its web: command is not used for Go" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		struct wl_build_plan plan;
+		struct wl_spec spec;
+		char *dir = make_tmp(), *sub = NULL, *argv;
+		int before = wl_unit_failures;
+
+		if (asprintf(&sub, "%s/public", dir) < 0 ||
+		    wl_fs_mkdir_p(sub, 0755) < 0)
+			abort();
+		free(sub);
+		for (size_t f = 0; f < 4 && cases[i].files[f].name; f++)
+			write_file(dir, cases[i].files[f].name,
+				   cases[i].files[f].data,
+				   strlen(cases[i].files[f].data));
+		memset(&spec, 0, sizeof(spec));
+		spec.start_command = (char *)cases[i].spec_start;
+		CHECK(wl_detect(&plan, dir, &spec, NULL) == 0);
+		argv = joined(&plan);
+		CHECK_STR_OR_NULL(plan.framework, cases[i].framework);
+		CHECK_STR(argv, cases[i].argv);
+		CHECK_STR_OR_NULL(plan.spa_dir, cases[i].spa_dir);
+		CHECK(has_evidence(&plan, cases[i].evidence));
+		if (wl_unit_failures != before) {
+			fprintf(stderr, "  in case %zu (%s): '%s'\n", i,
+				cases[i].name, wl_error_last());
+			dump(&plan);
+		}
+		free(argv);
+		wl_build_plan_release(&plan);
+		wl_fs_remove_tree(dir);
+		free(dir);
+	}
+}
+
 int main(void)
 {
 	static const struct wl_unit_test tests[] = {
@@ -828,6 +992,7 @@ int main(void)
 		UNIT(test_node_version_ranges),
 		UNIT(test_node_runtime_choice),
 		UNIT(test_node_runtime_images),
+		UNIT(test_node_start_commands),
 		UNIT(test_no_spec),
 		UNIT(test_to_detection),
 		UNIT(test_symlink_not_followed),
