@@ -1845,8 +1845,19 @@ int wl_detect(struct wl_build_plan *out, const char *dir,
 					      "(override)",
 					      out->port)) < 0)
 		goto done;
-	if (spec && spec->start_command && *spec->start_command)
-		error = apply_start_command(out, spec->start_command);
+	if (spec && spec->start_command && *spec->start_command &&
+	    (error = apply_start_command(out, spec->start_command)) == 0 &&
+	    out->spa_dir) {
+		/*
+		 * The command runs in the app's own image (a dev server for
+		 * hot reload, a preview server), not in nginx's.
+		 */
+		free(out->spa_dir);
+		out->spa_dir = NULL;
+		error = evidence_add(out, "spec.startCommand: the app runs in "
+					  "its Node.js image, not served by "
+					  "nginx");
+	}
 done:
 	close(dfd);
 	free(procfile);

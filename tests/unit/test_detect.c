@@ -931,6 +931,16 @@ static void test_node_start_commands(void)
 		    { "Procfile", "worker: node w.js\n" } },
 		  .argv = "npm start",
 		  .evidence = "scripts.start = \"node s\"" },
+		{ "spec.startCommand runs a single-page app's dev server",
+		  { { "package.json",
+		      "{\"devDependencies\":{\"vite\":\"^8\"},\"scripts\":"
+		      "{\"build\":\"vite build\"}}" },
+		    { "vite.config.js", "" } },
+		  .spec_start = "npx vite --host 0.0.0.0 --port $PORT",
+		  .framework = "vite",
+		  .argv = "npx vite --host 0.0.0.0 --port 3000",
+		  .evidence =
+			  "runs in its Node.js image, not served by nginx" },
 		{ "spec.startCommand wins over the Procfile",
 		  { { "package.json", "{}" },
 		    { "Procfile", "web: node a.js\n" } },
