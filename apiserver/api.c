@@ -288,9 +288,9 @@ static int load_or_answer(const struct wl_store *store, const char *id,
 /* ---- create ------------------------------------------------------------- */
 
 static const char *const create_fields[] = {
-	"name",		 "description",	   "git_repo",	   "branch",
-	"base_prompt",	 "environment",	   "project_type", "dockerfile",
-	"start_command", "container_port", NULL,
+	"name",		 "description",	   "git_repo",	      "branch",
+	"base_prompt",	 "environment",	   "project_type",    "dockerfile",
+	"start_command", "container_port", "runtime_version", NULL,
 };
 
 static int field_known(const char *name)
@@ -370,6 +370,8 @@ static int parse_create(const struct wl_api_request *rq, struct wl_worklet *w,
 		wl_str_set(&w->spec.dockerfile, s);
 	if ((s = opt_string(root, "start_command", rs, &bad)))
 		wl_str_set(&w->spec.start_command, s);
+	if ((s = opt_string(root, "runtime_version", rs, &bad)))
+		wl_str_set(&w->spec.runtime_version, s);
 	if ((s = opt_string(root, "project_type", rs, &bad))) {
 		if ((t = wl_project_type_parse(s)) < 0) {
 			wl_api_error(rs, 400, "invalid",
@@ -433,6 +435,7 @@ static void api_field_message(char *out, size_t n, const char *msg)
 		{ "spec.env", "environment" },
 		{ "spec.containerPort", "container_port" },
 		{ "spec.startCommand", "start_command" },
+		{ "spec.runtimeVersion", "runtime_version" },
 		{ "spec.dockerfile", "dockerfile" },
 		{ "spec.projectType", "project_type" },
 		{ "metadata.name", "name" },

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <yaml.h>
 
 #include "specs/core/buf.h"
@@ -156,7 +157,11 @@ int wl_config_init(struct wl_config *c)
 	if (set_str(&c->state_dir, "/var/lib/worklet") ||
 	    set_str(&c->base_dir, "/tmp/worklet-repos") ||
 	    set_str(&c->docker_host, "unix:///var/run/docker.sock") ||
-	    set_str(&c->image_node, "node:18-alpine") ||
+	    set_str(&c->image_node, "node:24-alpine") ||
+	    set_str(&c->image_node_major[18], "node:18-alpine") ||
+	    set_str(&c->image_node_major[20], "node:20-alpine") ||
+	    set_str(&c->image_node_major[22], "node:22-alpine") ||
+	    set_str(&c->image_node_major[24], "node:24-alpine") ||
 	    set_str(&c->image_python, "python:3.9-slim") ||
 	    set_str(&c->image_go, "golang:1.21-alpine") ||
 	    set_str(&c->image_go_runtime, "alpine:3.19") ||
@@ -218,6 +223,8 @@ void wl_config_release(struct wl_config *c)
 	free(c->docker_host);
 	free(c->github_token);
 	free(c->image_node);
+	for (size_t i = 0; i <= WL_NODE_MAJOR_MAX; i++)
+		free(c->image_node_major[i]);
 	free(c->image_python);
 	free(c->image_go);
 	free(c->image_go_runtime);
@@ -295,6 +302,30 @@ static int apply(struct wl_config *c, const struct option *o, const char *v)
 	return WL_ERROR;
 }
 
+/*
+ * images.node<major> / WORKLET_IMAGE_NODE_<major>: name is what follows
+ * the prefix. 1 and the major's image set (or removed: empty value) when
+ * name is a major, 0 when it is not one.
+ */
+static int node_major_image(struct wl_config *c, const char *name,
+			    const char *v)
+{
+	int64_t major;
+
+	if (!*name || strspn(name, "0123456789") != strlen(name))
+		return 0;
+	if (wl_parse_int64(&major, name, 1, WL_NODE_MAJOR_MAX) < 0) {
+		wl_error_set("Node.js major '%s' is not in 1..%d", name,
+			     WL_NODE_MAJOR_MAX);
+		return WL_EINVALID;
+	}
+	free(c->image_node_major[major]);
+	c->image_node_major[major] = NULL;
+	if (*v && set_str(&c->image_node_major[major], v) < 0)
+		return WL_ERROR;
+	return 1;
+}
+
 static const struct option *find_option(const char *key)
 {
 	for (size_t i = 0; i < sizeof(options) / sizeof(options[0]); i++)
@@ -368,13 +399,25 @@ int wl_config_load_file(struct wl_config *c, const char *path)
 			have_key = 0;
 			{
 				const struct option *o = find_option(key);
+				int node = 0;
 
-				if (!o) {
+				if (o) {
+					if ((error = apply(c, o, v)) < 0)
+						wl_error_prefix("%s: %s", path,
+								key);
+				} else if (!strncmp(key, "images.node", 11) &&
+					   (node = node_major_image(c, key + 11,
+								    v)) != 0) {
+					/* images.node<major> */
+					if (node < 0) {
+						wl_error_prefix("%s: %s", path,
+								key);
+						error = node;
+					}
+				} else {
 					wl_error_set("%s: %s: unknown setting",
 						     path, key);
 					error = WL_EINVALID;
-				} else if ((error = apply(c, o, v)) < 0) {
-					wl_error_prefix("%s: %s", path, key);
 				}
 			}
 			break;
@@ -433,6 +476,53 @@ const char *wl_config_agent_tools(const struct wl_config *c)
 		       : "Read,Write,Edit,MultiEdit,Glob,Grep,LS";
 }
 
+/* WORKLET_IMAGE_NODE_<major>=image, for every major in the environment. */
+static int load_node_majors(struct wl_config *c)
+{
+	static const char prefix[] = "WORKLET_IMAGE_NODE_";
+	size_t count = 0;
+
+	for (char **e = environ; e && *e; e++) {
+		const char *eq = strchr(*e, '=');
+		char name[16];
+		size_t n;
+		int r;
+
+		if (strncmp(*e, prefix, sizeof(prefix) - 1) || !eq)
+			continue;
+		n = (size_t)(eq - *e) - (sizeof(prefix) - 1);
+		if (n >= sizeof(name)) {
+			wl_error_set("environment variable %.*s: not a "
+				     "Node.js major",
+				     (int)(eq - *e), *e);
+			return WL_EINVALID;
+		}
+		memcpy(name, *e + sizeof(prefix) - 1, n);
+		name[n] = '\0';
+		if ((r = node_major_image(c, name, eq + 1)) < 0) {
+			wl_error_prefix("environment variable %s%s", prefix,
+					name);
+			return r;
+		}
+		if (!r) {
+			wl_error_set("environment variable %s%s: not a "
+				     "Node.js major (WORKLET_IMAGE_NODE_22)",
+				     prefix, name);
+			return WL_EINVALID;
+		}
+	}
+	for (size_t i = 0; i <= WL_NODE_MAJOR_MAX; i++)
+		count += c->image_node_major[i] != NULL;
+	if (count > WL_NODE_IMAGES_MAX) {
+		wl_error_set(
+			"images: %zu Node.js majors have an image; at most "
+			"%d can",
+			count, WL_NODE_IMAGES_MAX);
+		return WL_EINVALID;
+	}
+	return 0;
+}
+
 int wl_config_load_env(struct wl_config *c)
 {
 	const char *v;
@@ -447,6 +537,8 @@ int wl_config_load_env(struct wl_config *c)
 			return error;
 		}
 	}
+	if ((error = load_node_majors(c)) < 0)
+		return error;
 	if ((v = getenv("GITHUB_TOKEN")) && *v &&
 	    set_str(&c->github_token, v) < 0)
 		return WL_ERROR;
@@ -534,7 +626,15 @@ int wl_config_load_env(struct wl_config *c)
 void wl_config_base_images(const struct wl_config *c,
 			   struct wl_base_images *out)
 {
+	memset(out, 0, sizeof(*out));
 	out->node = c->image_node;
+	for (int m = 1; m <= WL_NODE_MAJOR_MAX; m++)
+		if (c->image_node_major[m] &&
+		    out->node_image_count < WL_NODE_IMAGES_MAX)
+			out->node_images[out->node_image_count++] =
+				(struct wl_node_image){
+					m, c->image_node_major[m]
+				};
 	out->python = c->image_python;
 	out->go = c->image_go;
 	out->go_runtime = c->image_go_runtime;

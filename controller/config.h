@@ -14,7 +14,13 @@
  *   GITHUB_TOKEN               private repos and pull requests (never logged)
  *   WORKLET_ALLOW_LOCAL_REPOS  1: also allow file://, paths and http://
  *   WORKLET_IMAGE_NODE, WORKLET_IMAGE_PYTHON, WORKLET_IMAGE_GO,
- *   WORKLET_IMAGE_GO_RUNTIME, WORKLET_IMAGE_STATIC   base images
+ *   WORKLET_IMAGE_GO_RUNTIME, WORKLET_IMAGE_STATIC   base images;
+ *                              WORKLET_IMAGE_NODE is for Node.js projects
+ *                              that ask for no version
+ *   WORKLET_IMAGE_NODE_<major> the image of one Node.js major (1..99;
+ *                              file key images.node<major>): defaults
+ *                              node:<major>-alpine for 18, 20, 22, 24; an
+ *                              empty value removes that major
  *   WORKLET_WORKERS, WORKLET_RESYNC_SECONDS, WORKLET_GIT_POLL_SECONDS,
  *   WORKLET_HEALTH_TIMEOUT_SECONDS, WORKLET_RESTART_BACKOFF_SECONDS,
  *   WORKLET_RESTART_BACKOFF_MAX_SECONDS, WORKLET_BUILD_TIMEOUT_SECONDS,
@@ -90,6 +96,8 @@
 
 #include "controller/dockerfile.h"
 
+#define WL_NODE_MAJOR_MAX 99 /* WORKLET_IMAGE_NODE_<major>: 1..99 */
+
 struct wl_config {
 	char *config_file;
 	char *state_dir;
@@ -97,7 +105,8 @@ struct wl_config {
 	char *docker_host;
 	char *github_token;
 	int allow_local_repos;
-	char *image_node;
+	char *image_node; /* projects that ask for no Node.js version */
+	char *image_node_major[WL_NODE_MAJOR_MAX + 1]; /* NULL: none */
 	char *image_python;
 	char *image_go;
 	char *image_go_runtime;
@@ -230,7 +239,10 @@ const char *wl_config_agent_tools(const struct wl_config *c);
 /* 1 if the listen address is a loopback address. */
 int wl_config_listen_is_loopback(const struct wl_config *c);
 
-/* The base images as the Dockerfile generator wants them. */
+/*
+ * The base images as the Dockerfile generator wants them (strings
+ * borrowed from c).
+ */
 void wl_config_base_images(const struct wl_config *c,
 			   struct wl_base_images *out);
 

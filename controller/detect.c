@@ -32,6 +32,7 @@
 
 #include "specs/core/buf.h"
 #include "specs/core/error.h"
+#include "specs/node_version.h"
 #include "specs/core/banned.h"
 
 #define DEFAULT_PORT 3000
@@ -39,6 +40,15 @@
 #define SOURCE_MAX (1024 * 1024)   /* a Python main file scanned for app = */
 #define EVIDENCE_LEN 300	   /* one evidence line, before "..." */
 #define QUOTED_MAX 120		   /* a quoted value inside evidence */
+#define PROCFILE_MAX 4096	   /* a Procfile's web: command */
+
+/* What every provider reads: the checkout, the spec, the images. */
+struct ctx {
+	int dfd;
+	const struct wl_spec *spec;	     /* may be NULL */
+	const struct wl_base_images *images; /* never NULL */
+	const char *procfile_web; /* Procfile's web: command, or NULL */
+};
 
 /* The nginx command of static and single-page plans (see dockerfile.c). */
 static const char *const nginx_argv[] = { "nginx", "-c",
@@ -487,18 +497,396 @@ static int evidence_quoted(struct wl_build_plan *p, const char *prefix,
 	return error;
 }
 
+/* ---- Node: the runtime version ------------------------------------------ */
+
+#define VERSION_FILE_MAX 4096 /* .nvmrc, .node-version, .tool-versions */
+#define VERSION_REQUESTS_MAX 6
+
+/* A version request and where it was read ("package.json engines.node"). */
+struct version_request {
+	const char *where;
+	char *value;
+};
+
+struct version_requests {
+	struct version_request r[VERSION_REQUESTS_MAX];
+	size_t n;
+};
+
+static void requests_release(struct version_requests *q)
+{
+	for (size_t i = 0; i < q->n; i++)
+		free(q->r[i].value);
+	q->n = 0;
+}
+
+/* `where "value"`, for evidence and messages. */
+static void request_describe(struct wl_buf *b, const struct version_request *r)
+{
+	wl_buf_printf(b, "%s ", r->where);
+	quote_into(b, r->value);
+}
+
+/*
+ * Add value[0..n) read from where. Blank: nothing was asked. A request
+ * neither npm nor nvm would understand is reported and skipped, unless
+ * strict (spec.runtimeVersion, which validation checked already).
+ */
+static int request_add(struct wl_build_plan *p, struct version_requests *q,
+		       const char *where, const char *value, size_t n,
+		       int strict)
+{
+	struct version_request r = { where, NULL };
+	struct wl_buf b;
+	int error;
+
+	while (n && isspace((unsigned char)*value)) {
+		value++;
+		n--;
+	}
+	while (n && isspace((unsigned char)value[n - 1]))
+		n--;
+	if (!n || q->n == VERSION_REQUESTS_MAX)
+		return 0;
+	if (!(r.value = strndup(value, n)))
+		return oom();
+	if (wl_node_version_check(r.value) == 0) {
+		q->r[q->n++] = r;
+		return 0;
+	}
+	if (strict) {
+		wl_error_prefix("%s", where);
+		free(r.value);
+		return WL_EINVALID;
+	}
+	wl_error_clear();
+	wl_buf_init(&b, 1024);
+	request_describe(&b, &r);
+	error = evidence_add(p,
+			     "%s is not a Node.js version npm or nvm "
+			     "understands: ignored",
+			     wl_buf_cstr(&b));
+	wl_buf_release(&b);
+	free(r.value);
+	return error;
+}
+
+/*
+ * The first meaningful line of a version file (.nvmrc, .node-version):
+ * comments (#) and blanks skipped. For .tool-versions (tool set), the
+ * version on the line of that tool ("nodejs 22.11.0").
+ */
+static int request_from_file(struct wl_build_plan *p,
+			     struct version_requests *q, int dfd,
+			     const char *file, const char *const *tools)
+{
+	struct wl_buf text;
+	const char *line;
+	int error = read_file(&text, dfd, file, VERSION_FILE_MAX);
+
+	if (error == WL_ENOTFOUND)
+		return 0;
+	if (error == WL_ETOOBIG) {
+		wl_error_clear();
+		return evidence_add(p, "%s is larger than %d bytes: ignored",
+				    file, VERSION_FILE_MAX);
+	}
+	if (error < 0)
+		return error;
+	for (line = wl_buf_cstr(&text); line && *line;) {
+		const char *end = strchr(line, '\n'), *s = line;
+		size_t n = end ? (size_t)(end - line) : strlen(line);
+		size_t hash = strcspn(line, "#\n");
+
+		if (hash < n)
+			n = hash;
+		while (n && isspace((unsigned char)*s)) {
+			s++;
+			n--;
+		}
+		if (n && tools) {
+			size_t w = strcspn(s, " \t#\r\n");
+			int ours = 0;
+
+			for (size_t i = 0; tools[i]; i++)
+				ours |= w == strlen(tools[i]) &&
+					!strncmp(s, tools[i], w);
+			if (!ours || w >= n) {
+				n = 0;
+			} else {
+				/* the first version listed is the one used */
+				s += w;
+				n -= w;
+				while (n && isspace((unsigned char)*s)) {
+					s++;
+					n--;
+				}
+				n = strcspn(s, " \t#\r\n") < n
+					    ? strcspn(s, " \t#\r\n")
+					    : n;
+			}
+		}
+		if (n) {
+			error = request_add(p, q, file, s, n, 0);
+			break;
+		}
+		line = end ? end + 1 : NULL;
+	}
+	wl_buf_release(&text);
+	return error;
+}
+
+/* 1 if major satisfies the first k requests. */
+static int satisfies(const struct version_requests *q, size_t k, int major)
+{
+	for (size_t i = 0; i < k; i++)
+		if (wl_node_version_allows(q->r[i].value, major) != 1)
+			return 0;
+	return 1;
+}
+
+/* The highest of majors[0..count) that satisfies the first k; 0: none. */
+static int highest(const struct version_requests *q, size_t k,
+		   const int *majors, size_t count)
+{
+	for (size_t i = count; i > 0; i--)
+		if (satisfies(q, k, majors[i - 1]))
+			return majors[i - 1];
+	return 0;
+}
+
+/*
+ * Choose the Node.js major to build with (p->node_major), with evidence.
+ * WL_EUNSUPPORTED when no image satisfies the first request.
+ */
+static int node_runtime(struct wl_build_plan *p, const struct ctx *c,
+			const cJSON *root)
+{
+	static const char *const tool_names[] = { "nodejs", "node", NULL };
+	struct version_requests q = { 0 };
+	struct wl_buf avail, asked;
+	int majors[WL_NODE_IMAGES_MAX + 1], major, error = 0;
+	size_t count = wl_base_images_node_majors(
+		c->images, majors, sizeof(majors) / sizeof(*majors));
+	const cJSON *obj;
+	const char *v;
+
+	wl_buf_init(&avail, 1024);
+	wl_buf_init(&asked, 4096);
+	for (size_t i = 0; i < count; i++)
+		wl_buf_printf(&avail, "%s%d", i ? ", " : "", majors[i]);
+	if (!count)
+		wl_buf_puts(&avail, "none");
+
+	if (c->spec && c->spec->runtime_version && *c->spec->runtime_version) {
+		v = c->spec->runtime_version;
+		if ((error = request_add(p, &q, "spec.runtimeVersion", v,
+					 strlen(v), 1)) < 0)
+			goto done;
+	} else {
+		obj = cJSON_GetObjectItemCaseSensitive(root, "engines");
+		if ((v = json_string(obj, "node")) &&
+		    (error = request_add(p, &q, "package.json engines.node", v,
+					 strlen(v), 0)) < 0)
+			goto done;
+		if ((error = request_from_file(p, &q, c->dfd, ".nvmrc", NULL)) <
+			    0 ||
+		    (error = request_from_file(p, &q, c->dfd, ".node-version",
+					       NULL)) < 0 ||
+		    (error = request_from_file(p, &q, c->dfd, ".tool-versions",
+					       tool_names)) < 0)
+			goto done;
+		obj = cJSON_GetObjectItemCaseSensitive(root, "volta");
+		if ((v = json_string(obj, "node")) &&
+		    (error = request_add(p, &q, "package.json volta.node", v,
+					 strlen(v), 0)) < 0)
+			goto done;
+	}
+
+	if (!q.n) {
+		major = wl_base_images_node_default_major(c->images);
+		p->node_major = 0;
+		if (major)
+			error = evidence_add(
+				p,
+				"Node.js %d (%s, the default image): no "
+				"version asked for in engines.node, .nvmrc, "
+				".node-version, .tool-versions or volta.node",
+				major, c->images->node);
+		else
+			error = evidence_add(
+				p,
+				"Node.js of the default image %s: no version "
+				"asked for in engines.node, .nvmrc, "
+				".node-version, .tool-versions or volta.node",
+				c->images->node);
+		goto done;
+	}
+
+	for (size_t i = 0; i < q.n; i++) {
+		if (i)
+			wl_buf_puts(&asked, " and ");
+		request_describe(&asked, &q.r[i]);
+	}
+	if ((major = highest(&q, q.n, majors, count))) {
+		p->node_major = major;
+		error = evidence_add(p,
+				     "Node.js %d (%s): the highest available "
+				     "(%s) that satisfies %s",
+				     major,
+				     wl_base_images_node(c->images, major),
+				     wl_buf_cstr(&avail), wl_buf_cstr(&asked));
+		goto done;
+	}
+	wl_buf_reset(&asked);
+	request_describe(&asked, &q.r[0]);
+	if (!(major = highest(&q, 1, majors, count))) {
+		wl_error_set("%s: no Node.js image satisfies it (available: "
+			     "%s); set spec.runtimeVersion, or configure an "
+			     "image with WORKLET_IMAGE_NODE_<major>",
+			     wl_buf_cstr(&asked), wl_buf_cstr(&avail));
+		error = WL_EUNSUPPORTED;
+		goto done;
+	}
+	p->node_major = major;
+	if ((error = evidence_add(p,
+				  "Node.js %d (%s): the highest available "
+				  "(%s) that satisfies %s",
+				  major, wl_base_images_node(c->images, major),
+				  wl_buf_cstr(&avail), wl_buf_cstr(&asked))) <
+	    0)
+		goto done;
+	for (size_t i = 1; i < q.n; i++) {
+		if (wl_node_version_allows(q.r[i].value, major) == 1)
+			continue;
+		wl_buf_reset(&asked);
+		request_describe(&asked, &q.r[i]);
+		if ((error = evidence_add(p,
+					  "%s is not met by Node.js %d: %s "
+					  "comes first",
+					  wl_buf_cstr(&asked), major,
+					  q.r[0].where)) < 0)
+			goto done;
+	}
+done:
+	requests_release(&q);
+	wl_buf_release(&avail);
+	wl_buf_release(&asked);
+	return error;
+}
+
+/* ---- Node: start -------------------------------------------------------- */
+
+/*
+ * Tools whose start script runs a development server: after a production
+ * build, their build output is served as a single-page app instead.
+ */
+static const struct spa_tool {
+	const char *dep;	  /* the package.json dependency */
+	const char *framework;	  /* plan.framework */
+	const char *const dev[4]; /* start commands that run the dev server */
+	const char *out;	  /* the build's output directory */
+	int needs_vite_config;	  /* vite: only with a vite.config.* */
+} spa_tools[] = {
+	{ "vite",
+	  "vite",
+	  { "vite", "vite dev", "vite serve", NULL },
+	  "dist",
+	  1 },
+	{ "react-scripts",
+	  "create-react-app",
+	  { "react-scripts start", NULL },
+	  "build",
+	  0 },
+	{ "@vue/cli-service",
+	  "vue-cli",
+	  { "vue-cli-service serve", NULL },
+	  "dist",
+	  0 },
+};
+
+/*
+ * 1 if the script runs cmd ("vite", "react-scripts start"), perhaps after
+ * environment assignments or cross-env, with only options after it:
+ * "vite --host", "cross-env BROWSER=none react-scripts start". Scripts
+ * with shell operators are not recognised.
+ */
+static int script_runs(const char *script, const char *cmd)
+{
+	const char *s = script;
+	size_t n = strlen(cmd);
+
+	if (strpbrk(script, ";&|`\n"))
+		return 0;
+	for (;;) {
+		size_t w;
+
+		while (*s == ' ' || *s == '\t')
+			s++;
+		w = strcspn(s, " \t");
+		if ((w == 9 && !strncmp(s, "cross-env", 9)) ||
+		    (w == 3 && !strncmp(s, "env", 3)) ||
+		    (w && memchr(s, '=', w) && *s != '=' && *s != '-')) {
+			s += w;
+			continue;
+		}
+		break;
+	}
+	if (strncmp(s, cmd, n) || (s[n] && s[n] != ' ' && s[n] != '\t'))
+		return 0;
+	s += n;
+	while (*s == ' ' || *s == '\t')
+		s++;
+	return !*s || *s == '-';
+}
+
+/* The dev-server command of tool that script runs, or NULL. */
+static const char *dev_server(const struct spa_tool *tool, const char *script)
+{
+	for (size_t i = 0; script && tool->dev[i]; i++)
+		if (script_runs(script, tool->dev[i]))
+			return tool->dev[i];
+	return NULL;
+}
+
+/*
+ * The Procfile's web: line, as Heroku runs it: through the shell (so
+ * $PORT expands), with exec when it is one plain command so that the app
+ * gets the stop signal itself.
+ */
+static int plan_procfile(struct wl_build_plan *p, const char *cmd)
+{
+	struct wl_buf line;
+	const char *argv[3];
+	int error, simple = !strpbrk(cmd, ";&|()`") && !strstr(cmd, "$(");
+
+	wl_buf_init(&line, PROCFILE_MAX + 8);
+	wl_buf_printf(&line, "%s%s", simple ? "exec " : "", cmd);
+	argv[0] = "/bin/sh";
+	argv[1] = "-c";
+	argv[2] = wl_buf_cstr(&line);
+	argv_clear(p);
+	if ((error = evidence_quoted(p, "Procfile: web: ", cmd)) == 0 &&
+	    (error = evidence_add(p, "Procfile: its web: command starts the "
+				     "app (through /bin/sh -c)")) == 0)
+		error = argv_set(p, argv, 3);
+	wl_buf_release(&line);
+	return error;
+}
+
 /*
  * 1 when package.json is present (plan filled), 0 when absent, < 0 on
- * error: WL_ENOTFOUND when nothing can be started (caller may fall back).
+ * error: WL_ENOTFOUND when nothing can be started (caller may fall back),
+ * WL_EUNSUPPORTED when no Node.js image satisfies the version asked for.
  */
-static int detect_node(struct wl_build_plan *p, int dfd)
+static int detect_node(struct wl_build_plan *p, const struct ctx *c)
 {
 	struct wl_buf text;
 	cJSON *root = NULL;
 	const cJSON *scripts;
 	const char *start = NULL, *build = NULL, *main_field, *vite_config;
 	char port[16];
-	int error;
+	int dfd = c->dfd, error;
 
 	error = read_file(&text, dfd, "package.json", MANIFEST_MAX);
 	if (error == WL_ENOTFOUND)
@@ -528,13 +916,28 @@ static int detect_node(struct wl_build_plan *p, int dfd)
 			     p, "package.json: scripts.build = ", build)) < 0)
 			goto done;
 	}
+	if ((error = node_runtime(p, c, root)) < 0)
+		goto done;
+	if (c->procfile_web) {
+		error = plan_procfile(p, c->procfile_web);
+		goto done;
+	}
 
 	if (json_has_dep(root, "next")) {
 		const char *next_argv[] = { "npx",     "next", "start", "-H",
 					    "0.0.0.0", "-p",   port };
 
-		if ((error = set_str(&p->framework, "next")) < 0 ||
-		    (error = plan_start(p, next_argv, 7,
+		if ((error = set_str(&p->framework, "next")) < 0)
+			goto done;
+		if (start && script_runs(start, "next dev") &&
+		    (error = evidence_quoted(p,
+					     "package.json: a development "
+					     "server is not used after a "
+					     "production build: "
+					     "scripts.start = ",
+					     start)) < 0)
+			goto done;
+		if ((error = plan_start(p, next_argv, 7,
 					"package.json: dependency next "
 					"(Next.js): next start after "
 					"the build")) < 0)
@@ -546,21 +949,56 @@ static int detect_node(struct wl_build_plan *p, int dfd)
 		goto done;
 	}
 
-	if (json_has_dep(root, "vite") && has_vite_config(dfd, &vite_config)) {
-		if ((error = set_str(&p->framework, "vite")) < 0 ||
-		    (error = evidence_add(p,
-					  "package.json: dependency vite, %s",
-					  vite_config)) < 0)
-			goto done;
-		if (!start && build) {
-			if ((error = set_str(&p->spa_dir, "dist")) == 0)
-				error = plan_start(
-					p, nginx_argv, 5,
-					"no start script: the build output "
-					"'dist' is served as a single-page "
-					"app (index.html fallback)");
-			goto done;
+	for (size_t i = 0; i < sizeof(spa_tools) / sizeof(*spa_tools); i++) {
+		const struct spa_tool *t = &spa_tools[i];
+		const char *dev = dev_server(t, start);
+
+		if (!json_has_dep(root, t->dep))
+			continue;
+		if (t->needs_vite_config) {
+			if (!has_vite_config(dfd, &vite_config))
+				continue;
+			error = evidence_add(
+				p, "package.json: dependency vite, %s",
+				vite_config);
+		} else {
+			error = evidence_add(p, "package.json: dependency %s",
+					     t->dep);
 		}
+		if (error < 0 ||
+		    (error = set_str(&p->framework, t->framework)) < 0)
+			goto done;
+		if (!build || (start && !dev)) {
+			if (dev)
+				error = evidence_quoted(
+					p,
+					"package.json: no build script, so "
+					"the development server runs: "
+					"scripts.start = ",
+					start);
+			if (error < 0)
+				goto done;
+			break; /* the start script (or the fallbacks) */
+		}
+		if ((error = set_str(&p->spa_dir, t->out)) < 0)
+			goto done;
+		if (dev)
+			error = evidence_quoted(
+				p,
+				"package.json: a development server is not "
+				"used after a production build: "
+				"scripts.start = ",
+				start);
+		else
+			error = evidence_add(p, "package.json: no start "
+						"script");
+		if (error == 0)
+			error = plan_start(p, nginx_argv, 5,
+					   "the build output '%s' is served as "
+					   "a single-page app (index.html "
+					   "fallback)",
+					   t->out);
+		goto done;
 	}
 
 	if (start) {
@@ -805,8 +1243,9 @@ static int add_deps(struct wl_buf *deps, int dfd, const char *name)
 	return error;
 }
 
-static int detect_python(struct wl_build_plan *p, int dfd)
+static int detect_python(struct wl_build_plan *p, const struct ctx *c)
 {
+	int dfd = c->dfd;
 	struct wl_buf deps;
 	const char *marker = NULL, *main = NULL;
 	char port[16], bind[32], ref[200], proj[128];
@@ -841,6 +1280,10 @@ static int detect_python(struct wl_build_plan *p, int dfd)
 					  "dependencies are not installed "
 					  "(add a requirements.txt)")) < 0)
 			goto done;
+	}
+	if (c->procfile_web) {
+		error = plan_procfile(p, c->procfile_web);
+		goto done;
 	}
 	for (size_t i = 0;
 	     i < sizeof(python_main_files) / sizeof(*python_main_files); i++)
@@ -1016,8 +1459,9 @@ static int go_cmd_dir(char *out, size_t outlen, int dfd)
 	return found;
 }
 
-static int detect_go(struct wl_build_plan *p, int dfd)
+static int detect_go(struct wl_build_plan *p, const struct ctx *c)
 {
+	int dfd = c->dfd;
 	static const char *const argv[] = { "/usr/local/bin/app" };
 	int has_mod = is_file(dfd, "go.mod"), has_sum = is_file(dfd, "go.sum");
 	char name[128], target[160];
@@ -1084,8 +1528,9 @@ static int static_root(int dfd, const char **root)
 	return 0;
 }
 
-static int detect_static(struct wl_build_plan *p, int dfd)
+static int detect_static(struct wl_build_plan *p, const struct ctx *c)
 {
+	int dfd = c->dfd;
 	const char *root;
 
 	if (!static_root(dfd, &root))
@@ -1167,7 +1612,7 @@ static void plan_reset(struct wl_build_plan *p, int port)
 	p->port = port;
 }
 
-typedef int (*provider_fn)(struct wl_build_plan *p, int dfd);
+typedef int (*provider_fn)(struct wl_build_plan *p, const struct ctx *c);
 
 static const struct {
 	enum wl_project_type type;
@@ -1182,14 +1627,15 @@ static const struct {
 
 #define PROVIDER_COUNT (sizeof(providers) / sizeof(*providers))
 
-static int run_forced(struct wl_build_plan *p, int dfd, enum wl_project_type t)
+static int run_forced(struct wl_build_plan *p, const struct ctx *c,
+		      enum wl_project_type t)
 {
 	for (size_t i = 0; i < PROVIDER_COUNT; i++) {
 		int found;
 
 		if (providers[i].type != t)
 			continue;
-		found = providers[i].fn(p, dfd);
+		found = providers[i].fn(p, c);
 		if (found < 0) {
 			wl_error_prefix("spec.projectType is %s",
 					providers[i].name);
@@ -1215,14 +1661,14 @@ static int run_forced(struct wl_build_plan *p, int dfd, enum wl_project_type t)
  * providers; its reason goes into the evidence, and is the error when no
  * one else matches.
  */
-static int run_auto(struct wl_build_plan *p, int dfd)
+static int run_auto(struct wl_build_plan *p, const struct ctx *c)
 {
 	char *first_error = NULL;
 	const char *first_name = NULL;
 	int first_code = 0, found = 0, port = p->port;
 
 	for (size_t i = 0; i < PROVIDER_COUNT && !found; i++) {
-		found = providers[i].fn(p, dfd);
+		found = providers[i].fn(p, c);
 		if (found == WL_ENOTFOUND) {
 			if (!first_error) {
 				first_error = strdup(wl_error_last());
@@ -1261,7 +1707,7 @@ static int run_auto(struct wl_build_plan *p, int dfd)
 	if (p->type == WL_PROJECT_NODE) {
 		const char *other;
 
-		if (python_markers(dfd, &other))
+		if (python_markers(c->dfd, &other))
 			return evidence_add(
 				p,
 				"%s is present too: node wins because "
@@ -1272,13 +1718,67 @@ static int run_auto(struct wl_build_plan *p, int dfd)
 	return 0;
 }
 
+/*
+ * The command of the Procfile's web: line (Heroku's format, "<process
+ * type>: <command>" a line) into *out (the caller frees it), or NULL.
+ */
+static int procfile_web(char **out, int dfd)
+{
+	struct wl_buf text;
+	const char *line;
+	int error = read_file(&text, dfd, "Procfile", MANIFEST_MAX);
+
+	*out = NULL;
+	if (error == WL_ENOTFOUND || error == WL_ETOOBIG) {
+		wl_error_clear();
+		return 0;
+	}
+	if (error < 0)
+		return error;
+	for (line = wl_buf_cstr(&text); line && *line;) {
+		const char *end = strchr(line, '\n'), *s = line;
+		size_t n = end ? (size_t)(end - line) : strlen(line);
+
+		while (n && (*s == ' ' || *s == '\t')) {
+			s++;
+			n--;
+		}
+		if (n > 3 && !strncmp(s, "web", 3) &&
+		    strspn(s + 3, " \t") + 3 < n &&
+		    s[3 + strspn(s + 3, " \t")] == ':') {
+			size_t skip = 4 + strspn(s + 3, " \t");
+
+			s += skip;
+			n -= skip;
+			while (n && isspace((unsigned char)*s)) {
+				s++;
+				n--;
+			}
+			while (n && isspace((unsigned char)s[n - 1]))
+				n--;
+			for (size_t i = 0; i < n; i++)
+				if ((unsigned char)s[i] < 0x20 && s[i] != '\t')
+					n = 0; /* a control character */
+			if (n && n <= PROCFILE_MAX && !(*out = strndup(s, n)))
+				error = oom();
+			break;
+		}
+		line = end ? end + 1 : NULL;
+	}
+	wl_buf_release(&text);
+	return error;
+}
+
 int wl_detect(struct wl_build_plan *out, const char *dir,
-	      const struct wl_spec *spec)
+	      const struct wl_spec *spec, const struct wl_base_images *images)
 {
 	enum wl_project_type forced =
 		spec ? spec->project_type : WL_PROJECT_AUTO;
 	int port_set = spec && spec->container_port > 0;
 	int dfd = -1, error = 0;
+	struct wl_base_images defaults;
+	struct ctx c = { -1, spec, images, NULL };
+	char *procfile = NULL;
 
 	memset(out, 0, sizeof(*out));
 	out->port = port_set ? spec->container_port : DEFAULT_PORT;
@@ -1292,6 +1792,14 @@ int wl_detect(struct wl_build_plan *out, const char *dir,
 			     strerror(errno));
 		return errno == ENOENT ? WL_ENOTFOUND : WL_ERROR;
 	}
+	if (!images || !images->node) {
+		wl_base_images_default(&defaults);
+		c.images = &defaults;
+	}
+	c.dfd = dfd;
+	if ((error = procfile_web(&procfile, dfd)) < 0)
+		goto done;
+	c.procfile_web = procfile;
 
 	if (spec && spec->dockerfile && *spec->dockerfile) {
 		if (forced != WL_PROJECT_AUTO &&
@@ -1311,11 +1819,25 @@ int wl_detect(struct wl_build_plan *out, const char *dir,
 		error = detect_dockerfile(out, dfd, "Dockerfile", "Dockerfile",
 					  port_set);
 	} else if (forced != WL_PROJECT_AUTO) {
-		error = run_forced(out, dfd, forced);
+		error = run_forced(out, &c, forced);
 	} else {
-		error = run_auto(out, dfd);
+		error = run_auto(out, &c);
 	}
 	if (error < 0)
+		goto done;
+
+	if (procfile &&
+	    (out->type == WL_PROJECT_GO || out->type == WL_PROJECT_STATIC) &&
+	    (error = evidence_add(out,
+				  "Procfile: its web: command is not used "
+				  "for %s projects",
+				  out->type == WL_PROJECT_GO ? "Go"
+							     : "static")) < 0)
+		goto done;
+	if (spec && spec->runtime_version && *spec->runtime_version &&
+	    out->type != WL_PROJECT_NODE &&
+	    (error = evidence_add(out, "spec.runtimeVersion applies to "
+				       "Node.js projects: ignored")) < 0)
 		goto done;
 
 	if (port_set && (error = evidence_add(out,
@@ -1323,10 +1845,22 @@ int wl_detect(struct wl_build_plan *out, const char *dir,
 					      "(override)",
 					      out->port)) < 0)
 		goto done;
-	if (spec && spec->start_command && *spec->start_command)
-		error = apply_start_command(out, spec->start_command);
+	if (spec && spec->start_command && *spec->start_command &&
+	    (error = apply_start_command(out, spec->start_command)) == 0 &&
+	    out->spa_dir) {
+		/*
+		 * The command runs in the app's own image (a dev server for
+		 * hot reload, a preview server), not in nginx's.
+		 */
+		free(out->spa_dir);
+		out->spa_dir = NULL;
+		error = evidence_add(out, "spec.startCommand: the app runs in "
+					  "its Node.js image, not served by "
+					  "nginx");
+	}
 done:
 	close(dfd);
+	free(procfile);
 	if (error < 0)
 		wl_build_plan_release(out);
 	return error < 0 ? error : 0;

@@ -12,6 +12,18 @@
  * public/ or dist/). Nothing matched: WL_ENOTFOUND with a message listing
  * what was looked for.
  *
+ * A Procfile's web: line is the start command of Node and Python plans
+ * (through /bin/sh -c, as Heroku runs it); spec.startCommand wins over it.
+ *
+ * Node plans name the Node.js major to build with: spec.runtimeVersion,
+ * else every request of package.json's engines.node, .nvmrc,
+ * .node-version, .tool-versions (nodejs) and package.json's volta.node
+ * (specs/node_version.h); the highest major with an image that satisfies
+ * them all, else the highest that satisfies the first found (the rest are
+ * reported as not met). With no request, the default image. When no image
+ * satisfies the first request, detection fails with WL_EUNSUPPORTED and a
+ * message naming the request, where it was read and the majors available.
+ *
  * Every generated plan listens on the container port in PORT (3000 unless
  * spec.containerPort says otherwise) on 0.0.0.0. Pure (reads files only),
  * thread-safe.
@@ -19,6 +31,7 @@
 
 #include <stddef.h>
 
+#include "controller/base_images.h"
 #include "specs/worklet.h"
 
 struct wl_build_plan {
@@ -37,7 +50,11 @@ struct wl_build_plan {
 	char *node_pm;	/* "npm", "yarn", "pnpm" */
 	char *lockfile; /* NULL if none */
 	int node_build; /* run the build script */
-	char *spa_dir;	/* vite without start: serve this dir (dist) */
+	char *spa_dir;	/* single-page app (vite, CRA, vue-cli) whose start
+			   is a dev server or missing: serve this build
+			   output (dist, build) with nginx */
+	int node_major; /* build (and run) with this major's image; 0: the
+			   default image (nothing was asked for) */
 	/* PYTHON */
 	char *requirements; /* "requirements.txt" or NULL */
 	int pyproject;	    /* install "." from pyproject.toml */
@@ -47,9 +64,13 @@ struct wl_build_plan {
 	char *static_root; /* ".", "public" or "dist" */
 };
 
-/* Fill out (initialised by the callee) from the checkout in dir. */
+/*
+ * Fill out (initialised by the callee) from the checkout in dir. images
+ * says which Node.js majors there are images for (NULL: the built-in
+ * defaults, base_images.h).
+ */
 int wl_detect(struct wl_build_plan *out, const char *dir,
-	      const struct wl_spec *spec);
+	      const struct wl_spec *spec, const struct wl_base_images *images);
 void wl_build_plan_release(struct wl_build_plan *p);
 
 /* The summary stored in status.detection. */

@@ -34,6 +34,10 @@
 #define WHAT_MAX 1024		      /* the subject of messages */
 #define URL_MAX (256 * 1024)
 #define INSTRUCTION_MAX 160 /* of "step 3/7 (RUN npm ci)" in messages */
+#define TAIL_LINES 200	    /* of the current step's output, kept */
+#define TAIL_LINE_MAX 240   /* bytes of one kept line */
+#define CAUSE_LINES 8	    /* lines of output in a failure message */
+#define CAUSE_MAX 1600	    /* bytes of them */
 
 #define CONNECT_TIMEOUT_MS 10000L
 #define REQUEST_TIMEOUT_MS 120000L
@@ -754,11 +758,199 @@ struct build {
 	struct wl_buf out;   /* the output line being assembled */
 	struct wl_buf step;  /* "3/7 (RUN npm ci)" of the last step line */
 	struct wl_buf error; /* Docker's error message, if any */
+	/*
+	 * The current step's meaningful output lines (escapes stripped,
+	 * noise dropped): a ring of the last TAIL_LINES, reset at each
+	 * step. A failure message quotes the cause from it.
+	 */
+	char *tail[TAIL_LINES];
+	size_t tail_count, tail_next;
+	int in_error; /* the output being emitted is Docker's error */
 	char *image_id;
 	int oom;
 	size_t output_bytes; /* build output seen so far */
 	int too_much;	     /* output_bytes went over o->output_max */
 };
+
+static void tail_clear(struct build *b)
+{
+	for (size_t i = 0; i < TAIL_LINES; i++) {
+		free(b->tail[i]);
+		b->tail[i] = NULL;
+	}
+	b->tail_count = b->tail_next = 0;
+}
+
+/*
+ * A line of output as a person reads it: terminal escapes (colours, cursor
+ * moves: CSI, OSC and two-byte sequences) and other control characters
+ * removed, blanks trimmed, at most TAIL_LINE_MAX bytes. NULL: nothing left.
+ */
+static char *plain_line(const char *s)
+{
+	struct wl_buf b;
+	char *out;
+
+	wl_buf_init(&b, OUTPUT_LINE_MAX);
+	while (*s) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == 0x1b && s[1] == '[') {
+			/* CSI: parameters and intermediates, a final byte */
+			for (s += 2; *s && !(*s >= 0x40 && *s <= 0x7e); s++)
+				;
+			if (*s)
+				s++;
+		} else if (c == 0x1b && s[1] == ']') {
+			/* OSC: up to BEL or ESC backslash */
+			for (s += 2;
+			     *s && *s != '\a' && !(*s == 0x1b && s[1] == '\\');
+			     s++)
+				;
+			if (*s == 0x1b)
+				s++;
+			if (*s)
+				s++;
+		} else if (c == 0x1b) {
+			s += s[1] ? 2 : 1;
+		} else if (c == '\t') {
+			wl_buf_putc(&b, ' ');
+			s++;
+		} else if (c < 0x20 || c == 0x7f) {
+			s++;
+		} else {
+			wl_buf_putc(&b, (char)c);
+			s++;
+		}
+	}
+	out = wl_buf_detach(&b, NULL);
+	if (out) {
+		char *start = out, *end;
+		size_t n;
+
+		while (*start == ' ')
+			start++;
+		end = start + strlen(start);
+		while (end > start && end[-1] == ' ')
+			end--;
+		n = (size_t)(end - start);
+		if (n > TAIL_LINE_MAX) {
+			n = TAIL_LINE_MAX;
+			while (n && ((unsigned char)start[n] & 0xc0) == 0x80)
+				n--; /* do not cut a UTF-8 sequence */
+		}
+		memmove(out, start, n);
+		out[n] = '\0';
+		if (!n) {
+			free(out);
+			out = NULL;
+		}
+	}
+	return out;
+}
+
+/*
+ * Lines that say nothing about why a step failed: the builder's own,
+ * package managers' boilerplate around a failing script, stack frames.
+ */
+static int noise(const char *l)
+{
+	static const char *const prefixes[] = {
+		"--->",
+		"Removing intermediate container",
+		"> ", /* npm echoing the script it runs */
+		"at ",
+		"npm notice",
+		"npm error A complete log of this run",
+		"npm ERR! A complete log of this run",
+		"npm error path ",
+		"npm ERR! path ",
+		"npm error command failed",
+		"npm ERR! command failed",
+		"npm error command sh -c",
+		"npm ERR! command sh -c",
+		"npm error Lifecycle script",
+		"npm ERR! Lifecycle script",
+		"npm error workspace ",
+		"npm error location ",
+		"info Visit https://yarnpkg.com",
+		"error Command failed with exit code",
+		"ELIFECYCLE",
+	};
+	static const char *const codes[] = { "npm error code ",
+					     "npm ERR! code " };
+
+	for (size_t i = 0; i < sizeof(prefixes) / sizeof(*prefixes); i++)
+		if (!strncmp(l, prefixes[i], strlen(prefixes[i])))
+			return 1;
+	/* "npm error code 1" (an exit status) but not "code ERESOLVE" */
+	for (size_t i = 0; i < sizeof(codes) / sizeof(*codes); i++)
+		if (!strncmp(l, codes[i], strlen(codes[i])) &&
+		    l[strspn(l + strlen(codes[i]), "0123456789") +
+		      strlen(codes[i])] == '\0')
+			return 1;
+	return !strcmp(l, "npm error") || !strcmp(l, "npm ERR!");
+}
+
+/* Keep a line of the current step's output for the failure message. */
+static void tail_add(struct build *b, const char *line)
+{
+	char *l = plain_line(line);
+
+	if (!l)
+		return;
+	if (noise(l)) {
+		free(l);
+		return;
+	}
+	free(b->tail[b->tail_next]);
+	b->tail[b->tail_next] = l;
+	b->tail_next = (b->tail_next + 1) % TAIL_LINES;
+	if (b->tail_count < TAIL_LINES)
+		b->tail_count++;
+}
+
+/* The i-th kept line, oldest first. */
+static const char *tail_line(const struct build *b, size_t i)
+{
+	size_t first = (b->tail_next + TAIL_LINES - b->tail_count) % TAIL_LINES;
+
+	return b->tail[(first + i) % TAIL_LINES];
+}
+
+static int says_error(const char *l)
+{
+	static const char *const words[] = {
+		"error",  "err!",   "failed",	 "fatal",    "cannot",
+		"can't",  "unable", "not found", "requires", "exception",
+		"denied", "eacces", "invalid",
+	};
+
+	for (size_t i = 0; i < sizeof(words) / sizeof(*words); i++)
+		if (strcasestr(l, words[i]))
+			return 1;
+	return 0;
+}
+
+/*
+ * The cause as the failing step's output gives it: from its first line
+ * that reads like an error, up to CAUSE_LINES lines; with none, its last
+ * CAUSE_LINES lines. Appended to msg, one per line.
+ */
+static void tail_cause(const struct build *b, struct wl_buf *msg)
+{
+	size_t from =
+		b->tail_count > CAUSE_LINES ? b->tail_count - CAUSE_LINES : 0;
+
+	for (size_t i = 0; i < b->tail_count; i++)
+		if (says_error(tail_line(b, i))) {
+			from = i;
+			break;
+		}
+	for (size_t i = from; i < b->tail_count && i < from + CAUSE_LINES; i++)
+		if (wl_buf_printf(msg, "\n%s", tail_line(b, i)) < 0)
+			break; /* msg is full: whole lines only */
+}
 
 /* A "Step 3/7 : RUN npm ci" line: remember it for the failure message. */
 static void track_step(struct build *b, const char *line)
@@ -766,8 +958,12 @@ static void track_step(struct build *b, const char *line)
 	const char *p = line + 5, *instr;
 	size_t num, den, len;
 
-	if (strncmp(line, "Step ", 5))
+	if (strncmp(line, "Step ", 5)) {
+		if (!b->in_error)
+			tail_add(b, line);
 		return;
+	}
+	tail_clear(b);
 	num = strspn(p, "0123456789");
 	if (!num || p[num] != '/')
 		return;
@@ -890,8 +1086,10 @@ static int build_line(struct xfer *x, char *line, size_t len)
 		s = jstr(detail, "message");
 	if (s) {
 		output_flush(b);
+		b->in_error = 1;
 		output_text(b, s, strlen(s));
 		output_flush(b);
+		b->in_error = 0;
 		if (!b->error.len) {
 			size_t n = strcspn(s, "\r\n");
 
@@ -991,12 +1189,22 @@ int wl_docker_build(struct wl_docker *d, const struct wl_docker_build_opts *o,
 		goto done;
 	}
 	if (b.error.len) {
+		struct wl_buf cause;
+
+		/* What the step printed says why; Docker's line only that
+		 * it failed ("returned a non-zero code: 1"). */
+		wl_buf_init(&cause, CAUSE_MAX);
+		tail_cause(&b, &cause);
 		if (b.step.len)
-			wl_error_set("build failed at step %s: %s",
+			wl_error_set("build failed at step %s: %s%s",
 				     wl_buf_cstr(&b.step),
-				     wl_buf_cstr(&b.error));
+				     wl_buf_cstr(&b.error),
+				     wl_buf_cstr(&cause));
 		else
-			wl_error_set("build failed: %s", wl_buf_cstr(&b.error));
+			wl_error_set("build failed: %s%s",
+				     wl_buf_cstr(&b.error),
+				     wl_buf_cstr(&cause));
+		wl_buf_release(&cause);
 		error = WL_ERROR;
 		goto done;
 	}
@@ -1020,6 +1228,7 @@ done:
 	wl_buf_release(&b.out);
 	wl_buf_release(&b.step);
 	wl_buf_release(&b.error);
+	tail_clear(&b);
 	wl_buf_release(&url);
 	xfer_release(&x);
 	return error;

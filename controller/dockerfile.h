@@ -11,17 +11,9 @@
  * Pure, thread-safe.
  */
 
+#include "controller/base_images.h"
 #include "controller/build_context.h"
 #include "controller/detect.h"
-
-/* Base images per project type (configuration; see config.h). */
-struct wl_base_images {
-	const char *node;	/* default node:18-alpine */
-	const char *python;	/* default python:3.9-slim */
-	const char *go;		/* default golang:1.21-alpine */
-	const char *go_runtime; /* default alpine:3.19 */
-	const char *static_web; /* default nginx:alpine */
-};
 
 #define WL_GEN_FILES_MAX 4
 
@@ -33,7 +25,9 @@ struct wl_generated {
 
 /*
  * For DOCKERFILE plans nothing is generated: dockerfile is the repo's own
- * path and count is 0.
+ * path and count is 0. images: NULL, or fields left NULL, take the
+ * built-in defaults (base_images.h); a Node plan's node_major must have an
+ * image there.
  */
 int wl_dockerfile_generate(struct wl_generated *out,
 			   const struct wl_build_plan *plan,

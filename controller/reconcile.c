@@ -1462,6 +1462,7 @@ static int reconcile_spec(struct pass *p, int64_t *requeue_ms)
 	struct wl_status *st = &p->wl.status;
 	struct wl_prompt_pass pp;
 	struct wl_build_plan plan;
+	struct wl_base_images images;
 	char url[1024], *image_id = NULL, *message = NULL;
 	int64_t prompt_requeue = -1;
 	int error, committed = 0;
@@ -1515,9 +1516,14 @@ static int reconcile_spec(struct pass *p, int64_t *requeue_ms)
 	set_condition(p, "Cloned", "True", "Synced", p->sha);
 	wl_str_set(&st->commit, p->sha);
 
-	if ((error = wl_detect(&plan, p->clone_dir, &p->wl.spec)) < 0) {
+	wl_config_base_images(p->cfg, &images);
+	if ((error = wl_detect(&plan, p->clone_dir, &p->wl.spec, &images)) <
+	    0) {
+		/* Both are permanent until the spec or the tree changes. */
 		p->build_failed = 1;
-		error = degrade(p, "Detected", "NoProjectFound",
+		error = degrade(p, "Detected",
+				error == WL_EUNSUPPORTED ? "RuntimeUnavailable"
+							 : "NoProjectFound",
 				wl_error_last());
 		if (!error && serving(p))
 			error = keep_serving(p, requeue_ms);

@@ -2,9 +2,19 @@
 # The base images worklet's generated Dockerfiles start FROM, in one place.
 # Source this file. The defaults are the local images hack/setup.sh builds
 # (no container registry is reachable from the development machines); a real
-# deployment sets these to registry images such as node:18-alpine. A value
+# deployment sets these to registry images such as node:24-alpine. A value
 # already in the environment is kept.
-export WORKLET_IMAGE_NODE="${WORKLET_IMAGE_NODE:-worklet-local/node:18}"
+#
+# WORKLET_IMAGE_NODE is for Node.js projects that ask for no version: the
+# newest long-term-support line built here (24: LTS until April 2028; 22's
+# ends in April 2027, 20's ended in April 2026). WORKLET_IMAGE_NODE_<major>
+# names the image of each major a project may ask for (engines.node, .nvmrc,
+# ...); the highest one that satisfies the request is used.
+export WORKLET_IMAGE_NODE="${WORKLET_IMAGE_NODE:-worklet-local/node:24}"
+export WORKLET_IMAGE_NODE_18="${WORKLET_IMAGE_NODE_18-worklet-local/node:18}"
+export WORKLET_IMAGE_NODE_20="${WORKLET_IMAGE_NODE_20-worklet-local/node:20}"
+export WORKLET_IMAGE_NODE_22="${WORKLET_IMAGE_NODE_22-worklet-local/node:22}"
+export WORKLET_IMAGE_NODE_24="${WORKLET_IMAGE_NODE_24-worklet-local/node:24}"
 export WORKLET_IMAGE_PYTHON="${WORKLET_IMAGE_PYTHON:-worklet-local/python:3}"
 export WORKLET_IMAGE_GO="${WORKLET_IMAGE_GO:-worklet-local/go:1.19}"
 export WORKLET_IMAGE_GO_RUNTIME="${WORKLET_IMAGE_GO_RUNTIME:-worklet-local/debian:bookworm}"

@@ -9,7 +9,8 @@
 #    socket (there is no systemd on the development machines);
 # 3. builds the local base images (worklet-local/*, see hack/base-images/)
 #    when they are missing or their recipe changed, since no container
-#    registry can be reached from here;
+#    registry can be reached from here (Node.js 20, 22 and 24 are the
+#    official builds, fetched from the npm registry at pinned versions);
 # 4. installs the Claude Code CLI (npm, global) at the pinned version when
 #    `claude --version` says anything else;
 # 5. installs tests/browser/'s npm packages (playwright-core, for the
@@ -45,12 +46,21 @@ PACKAGES=(
 CLAUDE_CODE_VERSION=2.1.331
 DOCKERD_LOG=/var/log/worklet-dockerd.log
 BASE_IMAGE=worklet-local/debian:bookworm
-# image name, recipe under hack/base-images/, command that proves it works
+# image name, recipe under hack/base-images/, command that proves it works,
+# build arguments (space-separated NAME=VALUE; part of the recipe's hash).
+# Node.js 18 is Debian's; the others are the official builds of the exact
+# versions named here (node-dist.Dockerfile fetches them from the npm
+# registry with node:18's npm, so node:18 comes first), each with the npm
+# of the line the official tarballs of that major ship (npm 10 up to Node
+# 22, npm 11 for Node 24).
 DERIVED_IMAGES=(
-	"worklet-local/node:18|node.Dockerfile|node --version"
-	"worklet-local/python:3|python.Dockerfile|python3 --version"
-	"worklet-local/go:1.19|go.Dockerfile|go version"
-	"worklet-local/nginx|nginx.Dockerfile|nginx -v"
+	"worklet-local/node:18|node.Dockerfile|node --version|"
+	"worklet-local/node:20|node-dist.Dockerfile|node --version|NODE_VERSION=20.20.2 NPM_VERSION=10.9.9"
+	"worklet-local/node:22|node-dist.Dockerfile|node --version|NODE_VERSION=22.23.5 NPM_VERSION=10.9.9"
+	"worklet-local/node:24|node-dist.Dockerfile|node --version|NODE_VERSION=24.22.3 NPM_VERSION=11.21.3"
+	"worklet-local/python:3|python.Dockerfile|python3 --version|"
+	"worklet-local/go:1.19|go.Dockerfile|go version|"
+	"worklet-local/nginx|nginx.Dockerfile|nginx -v|"
 )
 LABEL=worklet.recipe
 RECIPES="$WL_REPO/hack/base-images"
@@ -268,20 +278,38 @@ verify_image() { # image command...
 }
 
 # npm install from the registry inside a build, through whatever TLS
-# interception the host has: what generated Node Dockerfiles will do.
-verify_npm() {
-	local tag=worklet-local/selftest:npm out
+# interception the host has, as the app's user (10001, HOME=/tmp) in a
+# directory it owns: what generated Node Dockerfiles do.
+verify_npm() { # image
+	local image=$1 tag=worklet-local/selftest:npm out
 	if ! out=$(printf '%s\n' \
-		"FROM worklet-local/node:18" \
+		"FROM $image" \
+		"RUN mkdir /t && chown 10001:10001 /t" \
+		"USER 10001:10001" \
+		"ENV HOME=/tmp" \
 		"WORKDIR /t" \
 		"RUN npm install --no-audit is-number && node -e \"process.exit(require('is-number')(5) ? 0 : 1)\"" |
 		DOCKER_BUILDKIT=0 "$DOCKER" build --no-cache --force-rm -t "$tag" - 2>&1); then
 		printf '%s\n' "$out" | tail -n 25 >&2
-		"$DOCKER" rmi worklet-local/node:18 >/dev/null 2>&1 || true
-		wl_die "npm install inside a build FROM worklet-local/node:18 failed (CA bundle?); removed the image"
+		"$DOCKER" rmi "$image" >/dev/null 2>&1 || true
+		wl_die "npm install inside a build FROM $image failed (CA bundle?); removed the image"
 	fi
 	"$DOCKER" rmi "$tag" >/dev/null 2>&1 || true
-	wl_log "worklet-local/node:18: npm install from the registry works in builds"
+	wl_log "$image: npm install from the registry works in builds"
+}
+
+# node, npm and npx run, and node is the version the recipe asked for.
+verify_node() { # image [version]
+	local image=$1 want=${2:-} out
+	# shellcheck disable=SC2016 # expanded by the container's shell
+	if ! out=$("$DOCKER" run --rm --network none "$image" sh -c \
+		'echo "$(node --version) npm $(npm --version) npx $(npx --version)"' 2>&1) ||
+		[[ -n $want && ${out%% *} != "v$want" ]]; then
+		printf '%s\n' "$out" >&2
+		"$DOCKER" rmi "$image" >/dev/null 2>&1 || true
+		wl_die "$image is broken: expected node v${want:-*}, npm and npx; removed it"
+	fi
+	wl_log "$image: $out"
 }
 
 STALE_IDS=()
@@ -325,15 +353,21 @@ build_base_image() {
 	wl_log "$BASE_IMAGE built in $((SECONDS - t0)) s"
 }
 
-build_derived_image() { # "name|recipe|check command"
-	local name recipe check base_id hash state
-	local no_cache=()
-	IFS='|' read -r name recipe check <<<"$1"
+build_derived_image() { # "name|recipe|check command|build args"
+	local name recipe check args base_id hash state arg node_version=""
+	local no_cache=() build_args=()
+	IFS='|' read -r name recipe check args <<<"$1"
+	for arg in $args; do
+		build_args+=(--build-arg "$arg")
+		[[ $arg == NODE_VERSION=* ]] && node_version=${arg#*=}
+	done
 	base_id=$(image_state "$BASE_IMAGE")
 	base_id=${base_id%% *}
 	hash=$({
 		cat "$RECIPES/$recipe"
 		echo "$base_id"
+		# (nothing for images without arguments: their hash stays)
+		[[ -z $args ]] || echo "$args"
 	} | sha256sum | cut -c1-16)
 	state=$(image_state "$name")
 	if [[ $rebuild == 0 && -n $state && ${state#* } == "$hash" ]]; then
@@ -341,20 +375,42 @@ build_derived_image() { # "name|recipe|check command"
 	fi
 	[[ -n $state ]] && STALE_IDS+=("${state%% *}")
 
-	wl_log "building $name from hack/base-images/$recipe"
+	wl_log "building $name from hack/base-images/$recipe${args:+ ($args)}"
 	local t0=$SECONDS
 	# The legacy builder: this daemon has no BuildKit client (no buildx).
 	# An empty context: the recipes copy nothing in.
 	[[ $rebuild == 1 ]] && no_cache=(--no-cache)
-	if ! DOCKER_BUILDKIT=0 "$DOCKER" build --force-rm "${no_cache[@]}" --label "$LABEL=$hash" \
+	if ! DOCKER_BUILDKIT=0 "$DOCKER" build --force-rm "${no_cache[@]}" \
+		"${build_args[@]}" --label "$LABEL=$hash" \
 		-t "$name" - <"$RECIPES/$recipe" >"${TMPDIR:-/tmp}/worklet-image-build.log" 2>&1; then
 		tail -n 30 "${TMPDIR:-/tmp}/worklet-image-build.log" >&2
+		remove_fetch_stages
 		wl_die "building $name failed"
 	fi
-	# shellcheck disable=SC2086 # the check is a plain word list
-	verify_image "$name" $check
-	[[ $name == worklet-local/node:18 ]] && verify_npm
+	remove_fetch_stages
+	case $name in
+	worklet-local/node:*)
+		verify_node "$name" "$node_version"
+		verify_npm "$name"
+		;;
+	*)
+		# shellcheck disable=SC2086 # the check is a plain word list
+		verify_image "$name" $check
+		;;
+	esac
 	wl_log "$name built in $((SECONDS - t0)) s"
+}
+
+# The classic builder keeps each earlier stage of a multi-stage build as an
+# untagged image; node-dist.Dockerfile labels its download stage so that
+# it can go (a Node.js binary and npm that the final image has copied).
+remove_fetch_stages() {
+	local ids
+	ids=$("$DOCKER" images -q --filter dangling=true \
+		--filter label=worklet.stage=node-dist-fetch 2>/dev/null || true)
+	[[ -n $ids ]] || return 0
+	# shellcheck disable=SC2086 # one id per word
+	"$DOCKER" rmi $ids >/dev/null 2>&1 || true
 }
 
 build_images() {

@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include "specs/core/error.h"
+#include "specs/node_version.h"
 #include "specs/core/banned.h"
 
 /* Limits worklet.h leaves open. */
@@ -421,6 +422,11 @@ int wl_validate_worklet(const struct wl_worklet *w, int allow_local)
 	if (s->start_command &&
 	    !s->start_command[strspn(s->start_command, " ")])
 		return invalid("spec.startCommand: must not be empty");
+	if (s->runtime_version &&
+	    wl_node_version_check(s->runtime_version) < 0) {
+		wl_error_prefix("spec.runtimeVersion");
+		return WL_EINVALID;
+	}
 	if (s->container_port < 0 || s->container_port > 65535)
 		return invalid("spec.containerPort: must be between 1 and "
 			       "65535");

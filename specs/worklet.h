@@ -145,8 +145,10 @@ struct wl_spec {
 	/* Optional overrides. */
 	enum wl_project_type project_type; /* AUTO = detect */
 	char *dockerfile;		   /* path inside the repo */
-	char *start_command; /* shell-free argv string, split on spaces */
-	int container_port;  /* 0 = from detection (3000) */
+	char *start_command;   /* shell-free argv string, split on spaces */
+	int container_port;    /* 0 = from detection (3000) */
+	char *runtime_version; /* Node.js version range (node_version.h);
+				  NULL = from the repository */
 	struct wl_resources resources;
 	int64_t restarted_ms; /* restart marker: changing it recreates */
 	struct wl_pr_request pull_request;

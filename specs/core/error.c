@@ -5,8 +5,11 @@
 
 #include "specs/core/banned.h"
 
-/* 1 KiB is plenty for a one-line message; longer ones are truncated. */
-static _Thread_local char last_message[1024];
+/*
+ * A message is one line, except a failed build's, which quotes up to 1600
+ * bytes of the step's output; longer ones are truncated.
+ */
+static _Thread_local char last_message[4096];
 
 void wl_error_vset(const char *fmt, va_list ap)
 {

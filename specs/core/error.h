@@ -27,6 +27,8 @@ enum wl_error_code {
 	WL_EUNAVAIL = -9,  /* a dependency (Docker, network) is unreachable */
 	WL_ENOSPACE =
 		-10, /* the disk (or quota) is full: nothing was written */
+	WL_EUNSUPPORTED = -11, /* a requirement this service cannot meet
+				  (a runtime version it has no image for) */
 };
 
 /* Set the calling thread's error message; returns nothing. */

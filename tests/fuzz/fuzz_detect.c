@@ -264,7 +264,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		i += n;
 	}
-	if (wl_detect(&plan, dir, &spec) == 0) {
+	if (wl_detect(&plan, dir, &spec, NULL) == 0) {
 		check_plan(&plan);
 		wl_build_plan_release(&plan);
 	}

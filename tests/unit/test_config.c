@@ -24,7 +24,8 @@ static void test_defaults(void)
 
 	CHECK(wl_config_init(&c) == 0);
 	CHECK_STR(c.base_dir, "/tmp/worklet-repos");
-	CHECK_STR(c.image_node, "node:18-alpine");
+	CHECK_STR(c.image_node, "node:24-alpine");
+	CHECK_STR(c.image_node_major[20], "node:20-alpine");
 	CHECK_STR(c.image_python, "python:3.9-slim");
 	CHECK_STR(c.image_go, "golang:1.21-alpine");
 	CHECK_STR(c.image_static, "nginx:alpine");
@@ -74,6 +75,8 @@ static void test_bad_settings_name_the_key(void)
 		{ "workers: many\n", "workers: 'many' is not an integer" },
 		{ "workers: 0\n", "workers: '0' is out of range" },
 		{ "images: [a, b]\n", "not supported" },
+		{ "images:\n  node100: x\n", "images.node100: Node.js major" },
+		{ "images:\n  nodeX: x\n", "images.nodeX: unknown setting" },
 		{ "stateDir: [\n", "line" },
 	};
 
@@ -88,6 +91,103 @@ static void test_bad_settings_name_the_key(void)
 		unlink(path);
 		free(path);
 	}
+}
+
+/* The environment of a test run (hack/env.sh) must not leak in. */
+static void unset_node_majors(void)
+{
+	char name[64];
+
+	for (int m = 0; m <= 200; m++) {
+		snprintf(name, sizeof(name), "WORKLET_IMAGE_NODE_%d", m);
+		unsetenv(name);
+	}
+	unsetenv("WORKLET_IMAGE_NODE");
+}
+
+/* One image per Node.js major: defaults, the file, the environment. */
+static void test_node_images(void)
+{
+	struct wl_config c;
+	struct wl_base_images im;
+	int majors[8];
+	size_t n;
+	char *path = write_tmp("images:\n  node: local/node:22\n"
+			       "  node20: local/node:20\n  node18: \"\"\n");
+
+	unset_node_majors();
+	CHECK(wl_config_init(&c) == 0);
+	CHECK(wl_config_load_env(&c) == 0);
+	wl_config_base_images(&c, &im);
+	CHECK(im.node_image_count == 4);
+	CHECK(wl_base_images_node_default_major(&im) == 24);
+	CHECK_STR(wl_base_images_node(&im, 18), "node:18-alpine");
+	CHECK(wl_base_images_node(&im, 19) == NULL);
+
+	CHECK(wl_config_load_file(&c, path) == 0);
+	CHECK(c.image_node_major[18] == NULL);
+	setenv("WORKLET_IMAGE_NODE_26", "local/node:26", 1);
+	setenv("WORKLET_IMAGE_NODE_24", "", 1); /* removes 24 */
+	CHECK(wl_config_load_env(&c) == 0);
+	wl_config_base_images(&c, &im);
+	CHECK_STR(im.node, "local/node:22");
+	/* the default's major from its tag; it serves major 22 too */
+	CHECK(wl_base_images_node_default_major(&im) == 22);
+	CHECK_STR(wl_base_images_node(&im, 22), "node:22-alpine");
+	CHECK_STR(wl_base_images_node(&im, 20), "local/node:20");
+	CHECK_STR(wl_base_images_node(&im, 26), "local/node:26");
+	CHECK(wl_base_images_node(&im, 24) == NULL);
+	n = wl_base_images_node_majors(&im, majors, 8);
+	CHECK(n == 3 && majors[0] == 20 && majors[1] == 22 && majors[2] == 26);
+	unset_node_majors();
+	wl_config_release(&c);
+
+	/* The default alone names a major the table lacks: it is available. */
+	memset(&im, 0, sizeof(im));
+	im.node = "reg.example:5000/team/node:21-slim";
+	CHECK(wl_base_images_node_default_major(&im) == 21);
+	CHECK_STR(wl_base_images_node(&im, 21), im.node);
+	n = wl_base_images_node_majors(&im, majors, 8);
+	CHECK(n == 1 && majors[0] == 21);
+
+	CHECK(wl_config_init(&c) == 0);
+	setenv("WORKLET_IMAGE_NODE_100", "x", 1);
+	CHECK(wl_config_load_env(&c) == WL_EINVALID);
+	CHECK_CONTAINS(wl_error_last(), "WORKLET_IMAGE_NODE_100");
+	CHECK_CONTAINS(wl_error_last(), "1..99");
+	unsetenv("WORKLET_IMAGE_NODE_100");
+	setenv("WORKLET_IMAGE_NODE_LTS", "x", 1);
+	CHECK(wl_config_load_env(&c) == WL_EINVALID);
+	CHECK_CONTAINS(wl_error_last(), "not a Node.js major");
+	unsetenv("WORKLET_IMAGE_NODE_LTS");
+	wl_config_release(&c);
+	unlink(path);
+	free(path);
+}
+
+static void test_image_tag_major(void)
+{
+	static const struct {
+		const char *image;
+		int major;
+	} cases[] = {
+		{ "node:22-alpine", 22 },
+		{ "worklet-local/node:18", 18 },
+		{ "registry:5000/node:20.11.1-bookworm", 20 },
+		{ "registry:5000/node", 0 },
+		{ "node", 0 },
+		{ "node:lts-alpine", 0 },
+		{ "node@sha256:0123abcd", 0 },
+		{ "node:24@sha256:0123abcd", 0 },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++)
+		if (wl_image_tag_major(cases[i].image) != cases[i].major) {
+			fprintf(stderr, "  %s: %d, want %d\n", cases[i].image,
+				wl_image_tag_major(cases[i].image),
+				cases[i].major);
+			wl_unit_failures++;
+		}
 }
 
 static void test_env_errors(void)
@@ -234,6 +334,8 @@ int main(void)
 		UNIT(test_file_then_env),
 		UNIT(test_bad_settings_name_the_key),
 		UNIT(test_env_errors),
+		UNIT(test_node_images),
+		UNIT(test_image_tag_major),
 		UNIT(test_instance_label),
 		UNIT(test_agent_sandbox),
 		{ 0 },

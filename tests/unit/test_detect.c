@@ -13,6 +13,7 @@
 #include "controller/detect.h"
 #include "specs/core/error.h"
 #include "specs/core/fs.h"
+#include "specs/node_version.h"
 #include "specs/worklet.h"
 #include "tests/unit/unit.h"
 #include "specs/core/banned.h"
@@ -356,7 +357,7 @@ static void test_table(void)
 		spec.start_command = (char *)r->spec_start;
 		spec.container_port = r->spec_port;
 		wl_error_clear();
-		rc = wl_detect(&plan, dir, &spec);
+		rc = wl_detect(&plan, dir, &spec, NULL);
 		CHECK(rc == r->rc);
 		if (rc < 0) {
 			CHECK_CONTAINS(wl_error_last(), r->message);
@@ -396,7 +397,7 @@ static void test_no_spec(void)
 	struct wl_build_plan plan;
 	char *dir = fixture_path("go-root");
 
-	CHECK(wl_detect(&plan, dir, NULL) == 0);
+	CHECK(wl_detect(&plan, dir, NULL, NULL) == 0);
 	CHECK(plan.type == WL_PROJECT_GO);
 	CHECK(plan.port == 3000);
 	wl_build_plan_release(&plan);
@@ -409,7 +410,7 @@ static void test_to_detection(void)
 	struct wl_detection d;
 	char *dir = fixture_path("node-next");
 
-	CHECK(wl_detect(&plan, dir, NULL) == 0);
+	CHECK(wl_detect(&plan, dir, NULL, NULL) == 0);
 	CHECK(wl_build_plan_to_detection(&d, &plan) == 0);
 	CHECK(d.type == WL_PROJECT_NODE);
 	CHECK_STR(d.framework, "next");
@@ -423,7 +424,7 @@ static void test_to_detection(void)
 	free(dir);
 
 	dir = fixture_path("dockerfile");
-	CHECK(wl_detect(&plan, dir, NULL) == 0);
+	CHECK(wl_detect(&plan, dir, NULL, NULL) == 0);
 	CHECK(wl_build_plan_to_detection(&d, &plan) == 0);
 	CHECK(d.type == WL_PROJECT_DOCKERFILE);
 	CHECK(d.framework == NULL);
@@ -470,7 +471,7 @@ static void test_symlink_not_followed(void)
 	write_file(dir, "outside.json", "{\"scripts\":{\"start\":\"secret\"}}",
 		   30);
 	CHECK(symlink(target, link) == 0);
-	CHECK(wl_detect(&plan, dir, NULL) == WL_ENOTFOUND);
+	CHECK(wl_detect(&plan, dir, NULL, NULL) == WL_ENOTFOUND);
 	CHECK_CONTAINS(wl_error_last(), "no supported project found");
 	wl_fs_remove_tree(dir);
 	free(link);
@@ -489,7 +490,7 @@ static void test_manifest_bounded(void)
 	big[0] = '{';
 	big[n - 1] = '}';
 	write_file(dir, "package.json", big, n);
-	CHECK(wl_detect(&plan, dir, NULL) == WL_ETOOBIG);
+	CHECK(wl_detect(&plan, dir, NULL, NULL) == WL_ETOOBIG);
 	CHECK_CONTAINS(wl_error_last(), "'package.json' is larger than");
 	wl_fs_remove_tree(dir);
 	free(big);
@@ -508,10 +509,10 @@ static void test_node_main_outside(void)
 	CHECK(wl_fs_mkdir_p(dir, 0755) == 0);
 	write_file(parent, "outside.js", "1;", 2);
 	write_file(dir, "package.json", pkg, sizeof(pkg) - 1);
-	CHECK(wl_detect(&plan, dir, NULL) == WL_ENOTFOUND);
+	CHECK(wl_detect(&plan, dir, NULL, NULL) == WL_ENOTFOUND);
 	CHECK_CONTAINS(wl_error_last(), "no main field naming a file");
 	write_file(dir, "index.js", "1;", 2);
-	CHECK(wl_detect(&plan, dir, NULL) == 0);
+	CHECK(wl_detect(&plan, dir, NULL, NULL) == 0);
 	CHECK(plan.start_argc == 2 && !strcmp(plan.start_argv[1], "index.js"));
 	wl_build_plan_release(&plan);
 	wl_fs_remove_tree(parent);
@@ -530,14 +531,14 @@ static void test_go_cmd_unsafe_name(void)
 		abort();
 	CHECK(wl_fs_mkdir_p(sub, 0755) == 0);
 	write_file(sub, "main.go", "package main\n", 13);
-	CHECK(wl_detect(&plan, dir, NULL) == WL_ENOTFOUND);
+	CHECK(wl_detect(&plan, dir, NULL, NULL) == WL_ENOTFOUND);
 	CHECK_CONTAINS(wl_error_last(), "no main package");
 	free(sub);
 	if (asprintf(&sub, "%s/cmd/zz", dir) < 0)
 		abort();
 	CHECK(wl_fs_mkdir_p(sub, 0755) == 0);
 	write_file(sub, "main.go", "package main\n", 13);
-	CHECK(wl_detect(&plan, dir, NULL) == 0);
+	CHECK(wl_detect(&plan, dir, NULL, NULL) == 0);
 	CHECK_STR(plan.go_target, "./cmd/zz");
 	wl_build_plan_release(&plan);
 	wl_fs_remove_tree(dir);
@@ -545,10 +546,463 @@ static void test_go_cmd_unsafe_name(void)
 	free(dir);
 }
 
+/*
+ * npm's range grammar reduced to major lines: does some release of the
+ * major satisfy the request? (node-semver's documented examples, nvm's
+ * aliases, and what package.json files in the wild write.)
+ */
+static void test_node_version_ranges(void)
+{
+	static const struct {
+		const char *request;
+		const char *allowed; /* of 16, 18, 20, 22, 24, 99, as 0/1 */
+	} cases[] = {
+		/* exact versions and x-ranges */
+		{ "22", "000100" },
+		{ "v20.11.1", "001000" },
+		{ "20.x", "001000" },
+		{ "18.X.x", "010000" },
+		{ "*", "111111" },
+		{ "", "111111" },
+		{ "  22  ", "000100" },
+		{ "=22.1", "000100" },
+		{ "22.1.0-rc.1+build.5", "000100" },
+		/* comparators, with or without a space after the operator */
+		{ ">=18", "011111" },
+		{ ">= 20.19.0", "001111" },
+		{ ">20", "000111" },
+		{ ">20.0.0", "001111" },
+		{ ">=20.19 <23", "001100" },
+		{ "<20", "110000" },
+		{ "<=20", "111000" },
+		{ "<=20.5", "111000" },
+		{ "<20.0.0", "110000" },
+		{ ">=99", "000001" },
+		{ ">*", "000000" },
+		/* caret and tilde */
+		{ "^20.19.0", "001000" },
+		{ "^22", "000100" },
+		{ "~22.1.3", "000100" },
+		{ "~18", "010000" },
+		{ "~>20.1", "001000" },
+		{ "^0.1.2", "000000" },
+		/* unions and hyphen ranges */
+		{ "^20.19.0 || >=22.12.0", "001111" },
+		{ "18.x || 20.x", "011000" },
+		{ "16 - 20", "111000" },
+		{ "18.2 - 22.1", "011100" },
+		{ "|| 24", "111111" },
+		{ ">=16 <17 || >=24", "100011" },
+		/* nvm's aliases */
+		{ "lts/*", "111110" },
+		{ "lts/iron", "001000" },
+		{ "lts/Jod", "000100" },
+		{ "lts/krypton", "000010" },
+		{ "node", "111111" },
+		{ "latest", "111111" },
+		{ "stable", "111111" },
+	};
+	static const char *const bad[] = {
+		">=",	  "22.1.2.3", "abc",	     "18 | 20",	    "^",
+		"v",	  "1.2-beta", "lts/unknown", "20 -",	    "1.",
+		">=18 <", "22\x01",   "1.2.3-",	     "99999999999",
+	};
+	static const int majors[] = { 16, 18, 20, 22, 24, 99 };
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		CHECK(wl_node_version_check(cases[i].request) == 0);
+		for (size_t m = 0; m < sizeof(majors) / sizeof(*majors); m++) {
+			int want = cases[i].allowed[m] == '1';
+			int got = wl_node_version_allows(cases[i].request,
+							 majors[m]);
+
+			if (got != want) {
+				fprintf(stderr,
+					"  '%s' for %d: %d, want %d (%s)\n",
+					cases[i].request, majors[m], got, want,
+					wl_error_last());
+				wl_unit_failures++;
+			}
+		}
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		if (wl_node_version_check(bad[i]) != WL_EINVALID) {
+			fprintf(stderr, "  '%s' accepted\n", bad[i]);
+			wl_unit_failures++;
+		}
+		CHECK(wl_node_version_allows(bad[i], 22) == WL_EINVALID);
+	}
+	CHECK_CONTAINS(wl_error_last(), "is not a Node.js version range");
+}
+
+struct tree_file {
+	const char *name, *data;
+};
+
+/*
+ * The Node.js major chosen for a tree (package.json and version files)
+ * and the images of four majors; the evidence names the file.
+ */
+static void test_node_runtime_choice(void)
+{
+	static const struct {
+		const char *name;
+		struct tree_file files[4];
+		const char *runtime_version; /* spec.runtimeVersion */
+		int rc, major;
+		const char *evidence; /* or the error, when rc < 0 */
+		const char *evidence2;
+	} cases[] = {
+		{ "nothing asked: the default image",
+		  { { "package.json",
+		      "{\"scripts\":{\"start\":\"node s\"}}" } },
+		  .major = 0,
+		  .evidence = "Node.js 24 (node:24-alpine, the default image): "
+			      "no version asked for" },
+		{ ".nvmrc",
+		  { { "package.json", "{\"scripts\":{\"start\":\"node s\"}}" },
+		    { ".nvmrc", "# team default\n\nv22.11.0\n" } },
+		  .major = 22,
+		  .evidence = "Node.js 22 (node:22-alpine): the highest "
+			      "available (18, 20, 22, 24) that satisfies "
+			      ".nvmrc \"v22.11.0\"" },
+		{ ".node-version",
+		  { { "package.json", "{\"main\":\"s.js\"}" },
+		    { "s.js", "" },
+		    { ".node-version", "20\n" } },
+		  .major = 20,
+		  .evidence = ".node-version \"20\"" },
+		{ ".tool-versions (asdf)",
+		  { { "package.json", "{\"main\":\"s.js\"}" },
+		    { "s.js", "" },
+		    { ".tool-versions",
+		      "python 3.12.1\nnodejs 18.20.4 20.1\n" } },
+		  .major = 18,
+		  .evidence = ".tool-versions \"18.20.4\"" },
+		{ "volta.node",
+		  { { "package.json",
+		      "{\"main\":\"s.js\",\"volta\":{\"node\":\"20.11.1\"}}" },
+		    { "s.js", "" } },
+		  .major = 20,
+		  .evidence = "package.json volta.node \"20.11.1\"" },
+		{ "engines.node: the highest that satisfies it",
+		  { { "package.json", "{\"main\":\"s.js\",\"engines\":"
+				      "{\"node\":\"^20.19.0 || >=22.12.0\"}}" },
+		    { "s.js", "" } },
+		  .major = 24,
+		  .evidence = "package.json engines.node \"^20.19.0 || "
+			      ">=22.12.0\"" },
+		{ "engines.node and .nvmrc together",
+		  { { "package.json", "{\"main\":\"s.js\",\"engines\":"
+				      "{\"node\":\">=18\"}}" },
+		    { "s.js", "" },
+		    { ".nvmrc", "lts/iron" } },
+		  .major = 20,
+		  .evidence =
+			  "satisfies package.json engines.node \">=18\" and "
+			  ".nvmrc \"lts/iron\"" },
+		{ "engines.node wins over a conflicting .nvmrc",
+		  { { "package.json", "{\"main\":\"s.js\",\"engines\":"
+				      "{\"node\":\">=20\"}}" },
+		    { "s.js", "" },
+		    { ".nvmrc", "18" } },
+		  .major = 24,
+		  .evidence = "satisfies package.json engines.node \">=20\"",
+		  .evidence2 = ".nvmrc \"18\" is not met by Node.js 24: "
+			       "package.json engines.node comes first" },
+		{ "an .nvmrc nvm would not understand is ignored",
+		  { { "package.json", "{\"main\":\"s.js\"}" },
+		    { "s.js", "" },
+		    { ".nvmrc", "iojs-v3\n" } },
+		  .major = 0,
+		  .evidence = ".nvmrc \"iojs-v3\" is not a Node.js version npm "
+			      "or nvm understands: ignored",
+		  .evidence2 = "the default image" },
+		{ "spec.runtimeVersion overrides the repository",
+		  { { "package.json", "{\"main\":\"s.js\",\"engines\":"
+				      "{\"node\":\">=99\"}}" },
+		    { "s.js", "" },
+		    { ".nvmrc", "24" } },
+		  .runtime_version = "20",
+		  .major = 20,
+		  .evidence = "satisfies spec.runtimeVersion \"20\"" },
+		{ "engines.node that nothing satisfies",
+		  { { "package.json", "{\"main\":\"s.js\",\"engines\":"
+				      "{\"node\":\">=99\"}}" },
+		    { "s.js", "" } },
+		  .rc = WL_EUNSUPPORTED,
+		  .evidence =
+			  "package.json engines.node \">=99\": no Node.js "
+			  "image satisfies it (available: 18, 20, 22, 24)" },
+		{ "spec.runtimeVersion, a union",
+		  { { "package.json", "{\"main\":\"s.js\"}" }, { "s.js", "" } },
+		  .runtime_version = "16 || 18",
+		  .major = 18,
+		  .evidence = "spec.runtimeVersion \"16 || 18\"" },
+		{ "spec.runtimeVersion that nothing satisfies",
+		  { { "package.json", "{\"main\":\"s.js\"}" }, { "s.js", "" } },
+		  .runtime_version = "21",
+		  .rc = WL_EUNSUPPORTED,
+		  .evidence = "spec.runtimeVersion \"21\": no Node.js image "
+			      "satisfies it" },
+		{ "spec.runtimeVersion on a Python project",
+		  { { "requirements.txt", "" }, { "main.py", "" } },
+		  .runtime_version = "22",
+		  .evidence =
+			  "spec.runtimeVersion applies to Node.js projects: "
+			  "ignored" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		struct wl_build_plan plan;
+		struct wl_spec spec;
+		char *dir = make_tmp();
+		int before = wl_unit_failures, rc;
+
+		for (size_t f = 0; f < 4 && cases[i].files[f].name; f++)
+			write_file(dir, cases[i].files[f].name,
+				   cases[i].files[f].data,
+				   strlen(cases[i].files[f].data));
+		memset(&spec, 0, sizeof(spec));
+		spec.runtime_version = (char *)cases[i].runtime_version;
+		rc = wl_detect(&plan, dir, &spec, NULL);
+		CHECK(rc == cases[i].rc);
+		if (rc < 0) {
+			CHECK_CONTAINS(wl_error_last(), cases[i].evidence);
+		} else {
+			CHECK(plan.node_major == cases[i].major);
+			CHECK(has_evidence(&plan, cases[i].evidence));
+			if (cases[i].evidence2)
+				CHECK(has_evidence(&plan, cases[i].evidence2));
+		}
+		if (wl_unit_failures != before) {
+			fprintf(stderr, "  in row %zu (%s): rc %d '%s'\n", i,
+				cases[i].name, rc, wl_error_last());
+			dump(&plan);
+		}
+		wl_build_plan_release(&plan);
+		wl_fs_remove_tree(dir);
+		free(dir);
+	}
+}
+
+/*
+ * The images configured decide what "available" means: a default image
+ * whose major the table lacks counts; a missing major is not chosen.
+ */
+static void test_node_runtime_images(void)
+{
+	static const char pkg[] = "{\"main\":\"s.js\",\"engines\":"
+				  "{\"node\":\">=20\"}}";
+	struct wl_base_images im;
+	struct wl_build_plan plan;
+	char *dir = make_tmp();
+
+	write_file(dir, "package.json", pkg, sizeof(pkg) - 1);
+	write_file(dir, "s.js", "", 0);
+	memset(&im, 0, sizeof(im));
+	im.node = "reg/node:26";
+	im.node_images[0] = (struct wl_node_image){ 18, "reg/node:18" };
+	im.node_images[1] = (struct wl_node_image){ 22, "reg/node:22" };
+	im.node_image_count = 2;
+	CHECK(wl_detect(&plan, dir, NULL, &im) == 0);
+	CHECK(plan.node_major == 26);
+	CHECK(has_evidence(&plan, "Node.js 26 (reg/node:26): the highest "
+				  "available (18, 22, 26)"));
+	wl_build_plan_release(&plan);
+	im.node = "reg/node:lts";
+	CHECK(wl_detect(&plan, dir, NULL, &im) == 0);
+	CHECK(plan.node_major == 22);
+	wl_build_plan_release(&plan);
+	im.node_image_count = 1;
+	CHECK(wl_detect(&plan, dir, NULL, &im) == WL_EUNSUPPORTED);
+	CHECK_CONTAINS(wl_error_last(), "(available: 18)");
+	wl_fs_remove_tree(dir);
+	free(dir);
+}
+
+/*
+ * Start commands: a development server is not what serves a production
+ * build (its output is served instead), and a Procfile's web: line is
+ * honoured.
+ */
+static void test_node_start_commands(void)
+{
+	static const struct {
+		const char *name;
+		struct tree_file files[4];
+		const char *spec_start;
+		const char *framework, *argv, *spa_dir;
+		const char *evidence;
+	} cases[] = {
+		{ "Create React App: react-scripts start after a build",
+		  { { "package.json",
+		      "{\"dependencies\":{\"react-scripts\":\"5.0.1\"},"
+		      "\"scripts\":{\"start\":\"react-scripts start\","
+		      "\"build\":\"react-scripts build\"}}" },
+		    { "public/index.html", "<div id=root></div>" } },
+		  .framework = "create-react-app",
+		  .argv = "nginx -c /etc/worklet/nginx.conf -e stderr",
+		  .spa_dir = "build",
+		  .evidence = "a development server is not used after a "
+			      "production build: scripts.start = \"react-"
+			      "scripts start\"" },
+		{ "cross-env before the dev server",
+		  { { "package.json",
+		      "{\"dependencies\":{\"react-scripts\":\"5.0.1\"},"
+		      "\"scripts\":{\"start\":\"cross-env BROWSER=none PORT=1 "
+		      "react-scripts start --foo\","
+		      "\"build\":\"react-scripts build\"}}" } },
+		  .framework = "create-react-app",
+		  .argv = "nginx -c /etc/worklet/nginx.conf -e stderr",
+		  .spa_dir = "build",
+		  .evidence = "the build output 'build' is served" },
+		{ "a start script that does more is the author's",
+		  { { "package.json",
+		      "{\"dependencies\":{\"react-scripts\":\"5.0.1\"},"
+		      "\"scripts\":{\"start\":\"react-scripts start && x\","
+		      "\"build\":\"react-scripts build\"}}" } },
+		  .framework = "create-react-app",
+		  .argv = "npm start",
+		  .evidence = "scripts.start = \"react-scripts start && x\"" },
+		{ "Vite: start is the dev server",
+		  { { "package.json",
+		      "{\"devDependencies\":{\"vite\":\"^8\"},\"scripts\":"
+		      "{\"start\":\"vite --host\",\"build\":\"vite build\"}}" },
+		    { "vite.config.ts", "" } },
+		  .framework = "vite",
+		  .argv = "nginx -c /etc/worklet/nginx.conf -e stderr",
+		  .spa_dir = "dist",
+		  .evidence = "scripts.start = \"vite --host\"" },
+		{ "Vite: vite preview is not a dev server",
+		  { { "package.json",
+		      "{\"devDependencies\":{\"vite\":\"^8\"},\"scripts\":"
+		      "{\"start\":\"vite preview\",\"build\":\"vite "
+		      "build\"}}" },
+		    { "vite.config.js", "" } },
+		  .framework = "vite",
+		  .argv = "npm start",
+		  .evidence = "scripts.start = \"vite preview\"" },
+		{ "Vite without a build script keeps its dev server",
+		  { { "package.json",
+		      "{\"devDependencies\":{\"vite\":\"^8\"},\"scripts\":"
+		      "{\"start\":\"vite\"}}" },
+		    { "vite.config.js", "" } },
+		  .framework = "vite",
+		  .argv = "npm start",
+		  .evidence = "no build script, so the development server "
+			      "runs" },
+		{ "Vue CLI without a start script",
+		  { { "package.json",
+		      "{\"devDependencies\":{\"@vue/cli-service\":\"~5\"},"
+		      "\"scripts\":{\"serve\":\"vue-cli-service serve\","
+		      "\"build\":\"vue-cli-service build\"}}" },
+		    { "public/index.html", "<div id=app></div>" } },
+		  .framework = "vue-cli",
+		  .argv = "nginx -c /etc/worklet/nginx.conf -e stderr",
+		  .spa_dir = "dist",
+		  .evidence = "package.json: no start script" },
+		{ "Next.js: next dev is replaced by next start",
+		  { { "package.json",
+		      "{\"dependencies\":{\"next\":\"16\"},\"scripts\":"
+		      "{\"start\":\"next dev --turbopack\",\"build\":"
+		      "\"next build\"}}" } },
+		  .framework = "next",
+		  .argv = "npx next start -H 0.0.0.0 -p 3000",
+		  .evidence = "scripts.start = \"next dev --turbopack\"" },
+		{ "Procfile web: wins over the start script",
+		  { { "package.json",
+		      "{\"dependencies\":{\"react-scripts\":\"5.0.1\"},"
+		      "\"scripts\":{\"start\":\"react-scripts start\","
+		      "\"build\":\"react-scripts build\"}}" },
+		    { "Procfile",
+		      "release: echo hi\r\n  web :  npx serve -s build "
+		      "-l $PORT \r\nworker: node w.js\n" } },
+		  .argv = "/bin/sh -c exec npx serve -s build -l $PORT",
+		  .evidence =
+			  "Procfile: web: \"npx serve -s build -l $PORT\"" },
+		{ "Procfile web: with shell operators runs as written",
+		  { { "package.json", "{}" },
+		    { "Procfile", "web: cd srv && node index.js\n" } },
+		  .argv = "/bin/sh -c cd srv && node index.js",
+		  .evidence = "through /bin/sh -c" },
+		{ "Procfile without web: is not used",
+		  { { "package.json", "{\"scripts\":{\"start\":\"node s\"}}" },
+		    { "Procfile", "worker: node w.js\n" } },
+		  .argv = "npm start",
+		  .evidence = "scripts.start = \"node s\"" },
+		{ "spec.startCommand runs a single-page app's dev server",
+		  { { "package.json",
+		      "{\"devDependencies\":{\"vite\":\"^8\"},\"scripts\":"
+		      "{\"build\":\"vite build\"}}" },
+		    { "vite.config.js", "" } },
+		  .spec_start = "npx vite --host 0.0.0.0 --port $PORT",
+		  .framework = "vite",
+		  .argv = "npx vite --host 0.0.0.0 --port 3000",
+		  .evidence =
+			  "runs in its Node.js image, not served by nginx" },
+		{ "spec.startCommand wins over the Procfile",
+		  { { "package.json", "{}" },
+		    { "Procfile", "web: node a.js\n" } },
+		  .spec_start = "node b.js",
+		  .argv = "node b.js",
+		  .evidence = "spec.startCommand overrides" },
+		{ "Procfile for Python",
+		  { { "requirements.txt", "gunicorn\n" },
+		    { "Procfile",
+		      "web: gunicorn -b 0.0.0.0:$PORT wsgi:app\n" } },
+		  .argv = "/bin/sh -c exec gunicorn -b 0.0.0.0:$PORT wsgi:app",
+		  .evidence = "Procfile: its web: command starts the app" },
+		{ "Procfile is not used for Go",
+		  { { "go.mod", "module x\n" },
+		    { "main.go", "package main\n" },
+		    { "Procfile", "web: bin/x\n" } },
+		  .argv = "/usr/local/bin/app",
+		  .evidence = "Procfile: its web: command is not used for Go" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		struct wl_build_plan plan;
+		struct wl_spec spec;
+		char *dir = make_tmp(), *sub = NULL, *argv;
+		int before = wl_unit_failures;
+
+		if (asprintf(&sub, "%s/public", dir) < 0 ||
+		    wl_fs_mkdir_p(sub, 0755) < 0)
+			abort();
+		free(sub);
+		for (size_t f = 0; f < 4 && cases[i].files[f].name; f++)
+			write_file(dir, cases[i].files[f].name,
+				   cases[i].files[f].data,
+				   strlen(cases[i].files[f].data));
+		memset(&spec, 0, sizeof(spec));
+		spec.start_command = (char *)cases[i].spec_start;
+		CHECK(wl_detect(&plan, dir, &spec, NULL) == 0);
+		argv = joined(&plan);
+		CHECK_STR_OR_NULL(plan.framework, cases[i].framework);
+		CHECK_STR(argv, cases[i].argv);
+		CHECK_STR_OR_NULL(plan.spa_dir, cases[i].spa_dir);
+		CHECK(has_evidence(&plan, cases[i].evidence));
+		if (wl_unit_failures != before) {
+			fprintf(stderr, "  in case %zu (%s): '%s'\n", i,
+				cases[i].name, wl_error_last());
+			dump(&plan);
+		}
+		free(argv);
+		wl_build_plan_release(&plan);
+		wl_fs_remove_tree(dir);
+		free(dir);
+	}
+}
+
 int main(void)
 {
 	static const struct wl_unit_test tests[] = {
 		UNIT(test_table),
+		UNIT(test_node_version_ranges),
+		UNIT(test_node_runtime_choice),
+		UNIT(test_node_runtime_images),
+		UNIT(test_node_start_commands),
 		UNIT(test_no_spec),
 		UNIT(test_to_detection),
 		UNIT(test_symlink_not_followed),

@@ -549,6 +549,59 @@ static void test_build_failure_names_the_step(void)
 	wl_docker_free(d);
 }
 
+/*
+ * A RUN step that fails: the message names the step and quotes what its
+ * output says, from the first line that reads like an error, without
+ * terminal escapes, stack frames or the package manager's boilerplate.
+ */
+static void test_build_failure_quotes_the_cause(void)
+{
+	struct wl_docker *d = client();
+	struct build_setup b;
+	struct wl_docker_image *imgs = NULL;
+	char df[1024], *id = NULL;
+	const char *msg;
+	size_t count = 0;
+
+	if (!d || !have_base_image(d))
+		goto out;
+	snprintf(df, sizeof(df),
+		 "FROM %s\nLABEL worklet.test=%s\n"
+		 "RUN echo '> app@1.0.0 build' && echo 'vite v8 building' && "
+		 "printf '\\033[33mYou are using Node.js 18.19.0. Vite "
+		 "requires Node.js version 20.19+ or 22.12+.\\033[39m\\n' && "
+		 "printf 'error during build:\\nTypeError: crypto.hash is not "
+		 "a function\\n    at resolveConfig (file:///app/x.js:1:2)\\n' "
+		 "&& echo 'npm error code 1' && echo 'npm error path /app' && "
+		 "echo 'npm error A complete log of this run can be found in: "
+		 "/tmp/x.log' && exit 1\n",
+		 base_image, suffix);
+	build_setup_init(&b, "cause", "build-cause", df);
+	CHECK(wl_docker_build(d, &b.o, &id) == WL_ERROR);
+	CHECK(id == NULL);
+	msg = wl_error_last();
+	CHECK_CONTAINS(msg, "build failed at step 3/");
+	CHECK_CONTAINS(msg, "returned a non-zero code: 1\nYou are using "
+			    "Node.js 18.19.0. Vite requires Node.js version "
+			    "20.19+ or 22.12+.\nerror during build:\n"
+			    "TypeError: crypto.hash is not a function");
+	/* (the step's own text, before, quotes the whole RUN line) */
+	msg = strstr(msg, "non-zero code: 1");
+	CHECK(msg && !strchr(msg, '\033') && !strstr(msg, "[39m"));
+	CHECK(msg && !strstr(msg, "resolveConfig") &&
+	      !strstr(msg, "npm error") && !strstr(msg, "vite v8 building") &&
+	      !strstr(msg, "> app@"));
+	if (wl_unit_failures)
+		fprintf(stderr, "%s\n", wl_error_last());
+	build_setup_release(&b);
+	CHECK(wl_docker_images_list(d, test_label, &imgs, &count) == 0);
+	for (size_t i = 0; i < count; i++)
+		CHECK(wl_docker_image_remove(d, imgs[i].id, 1) == 0);
+	wl_docker_images_free(imgs, count);
+out:
+	wl_docker_free(d);
+}
+
 static void test_build_cancel_and_timeout(void)
 {
 	struct wl_docker *d = client();
@@ -1213,6 +1266,7 @@ int main(void)
 		UNIT(test_host_and_reachability),
 		UNIT(test_build_inspect_list_remove),
 		UNIT(test_build_failure_names_the_step),
+		UNIT(test_build_failure_quotes_the_cause),
 		UNIT(test_build_cancel_and_timeout),
 		UNIT(test_build_output_limit),
 		UNIT(test_network_lifecycle),

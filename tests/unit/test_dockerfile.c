@@ -23,6 +23,7 @@ struct row {
 	const char *dockerfile, *node_pm, *lockfile, *spa_dir, *requirements;
 	const char *go_target, *static_root;
 	int node_build, pyproject;
+	int node_major;
 	int local_images;
 	/* expected */
 	int rc;
@@ -34,7 +35,12 @@ struct row {
 };
 
 static const struct wl_base_images local_images = {
-	.node = "worklet-local/node:18",
+	.node = "worklet-local/node:24",
+	.node_images = { { 18, "worklet-local/node:18" },
+			 { 20, "worklet-local/node:20" },
+			 { 22, "worklet-local/node:22" },
+			 { 24, "worklet-local/node:24" } },
+	.node_image_count = 4,
 	.python = "worklet-local/python:3",
 	.go = "worklet-local/go:1.19",
 	.go_runtime = "worklet-local/debian:bookworm",
@@ -59,19 +65,50 @@ static const struct row rows[] = {
 	  .node_pm = "npm",
 	  .lockfile = "package-lock.json",
 	  .node_build = 1,
-	  .ordered = { "FROM node:18-alpine\n", "WORKDIR /app\n",
-		       "COPY package.json package-lock.json ./\n",
-		       "RUN npm ci --no-audit --no-fund\n", "COPY . .\n",
-		       "RUN npm run build\n", "ENV PORT=3000 HOST=0.0.0.0\n",
-		       "EXPOSE 3000\n", "CMD [\"npm\", \"start\"]\n" },
-	  .absent = { "npm install", "nginx" } },
+	  /* /app is the app's: made by the first COPY, built as the user */
+	  .ordered = { "FROM node:24-alpine\n",
+		       "COPY --chown=10001:10001 package.json "
+		       "package-lock.json /app/\n",
+		       "WORKDIR /app\n", "ENV HOME=/tmp\n",
+		       "USER 10001:10001\n",
+		       "RUN npm ci --no-audit --no-fund && rm -rf /tmp/.npm\n",
+		       "COPY --chown=10001:10001 . .\n", "RUN npm run build\n",
+		       "ENV PORT=3000 HOST=0.0.0.0\n", "EXPOSE 3000\n",
+		       "CMD [\"npm\", \"start\"]\n" },
+	  .absent = { "npm install", "nginx", "chown -R", "RUN chown" } },
+	{ .name = "node major 20 on local images",
+	  .type = WL_PROJECT_NODE,
+	  .port = 3000,
+	  .argv = { "npm", "start" },
+	  .node_pm = "npm",
+	  .node_major = 20,
+	  .local_images = 1,
+	  .ordered = { "FROM worklet-local/node:20\n", "RUN npm install" },
+	  .absent = { "node:24", "node:18" } },
+	{ .name = "node major 22 on the default images",
+	  .type = WL_PROJECT_NODE,
+	  .port = 3000,
+	  .argv = { "npm", "start" },
+	  .node_pm = "npm",
+	  .node_major = 22,
+	  .ordered = { "FROM node:22-alpine\n" } },
+	{ .name = "node major without an image",
+	  .type = WL_PROJECT_NODE,
+	  .port = 3000,
+	  .argv = { "npm", "start" },
+	  .node_pm = "npm",
+	  .node_major = 99,
+	  .rc = WL_EINVALID,
+	  .message = "no image for Node.js 99" },
 	{ .name = "node npm without lockfile",
 	  .type = WL_PROJECT_NODE,
 	  .port = 3000,
 	  .argv = { "node", "server.js" },
 	  .node_pm = "npm",
-	  .ordered = { "COPY package.json ./\n",
-		       "RUN npm install --no-audit --no-fund\n", "COPY . .\n",
+	  .ordered = { "COPY --chown=10001:10001 package.json /app/\n",
+		       "RUN npm install --no-audit --no-fund && rm -rf "
+		       "/tmp/.npm\n",
+		       "COPY --chown=10001:10001 . .\n",
 		       "CMD [\"node\", \"server.js\"]\n" },
 	  .absent = { "npm ci", "run build", "lock" } },
 	{ .name = "node yarn",
@@ -81,11 +118,16 @@ static const struct row rows[] = {
 	  .node_pm = "yarn",
 	  .lockfile = "yarn.lock",
 	  .node_build = 1,
-	  .ordered = { "COPY package.json yarn.lock ./\n",
+	  /* the package manager goes into /usr/local as root, first */
+	  .ordered = { "COPY --chown=10001:10001 package.json yarn.lock "
+		       "/app/\n",
 		       "RUN command -v yarn >/dev/null 2>&1 || npm install -g "
 		       "--no-audit --no-fund yarn\n",
-		       "RUN yarn install --non-interactive\n", "COPY . .\n",
-		       "RUN yarn run build\n", "CMD [\"yarn\", \"start\"]\n" },
+		       "USER 10001:10001\n",
+		       "RUN yarn install --non-interactive && rm -rf "
+		       "/tmp/.cache /tmp/.yarn\n",
+		       "COPY --chown=10001:10001 . .\n", "RUN yarn run build\n",
+		       "CMD [\"yarn\", \"start\"]\n" },
 	  .absent = { "npm ci" } },
 	{ .name = "node pnpm",
 	  .type = WL_PROJECT_NODE,
@@ -93,11 +135,12 @@ static const struct row rows[] = {
 	  .argv = { "pnpm", "start" },
 	  .node_pm = "pnpm",
 	  .lockfile = "pnpm-lock.yaml",
-	  .ordered = { "COPY package.json pnpm-lock.yaml ./\n",
+	  .ordered = { "COPY --chown=10001:10001 package.json pnpm-lock.yaml "
+		       "/app/\n",
 		       "|| npm install -g --no-audit --no-fund \"pnpm@$(node "
 		       "-e",
 		       "packageManager", ": \"latest\")')\"\n",
-		       "RUN pnpm install\n", "COPY . .\n",
+		       "USER 10001:10001\n", "RUN pnpm install", "COPY --chown",
 		       "CMD [\"pnpm\", \"start\"]\n" },
 	  .absent = { "npm ci", "run build" } },
 	{ .name = "next",
@@ -107,8 +150,9 @@ static const struct row rows[] = {
 	  .node_pm = "npm",
 	  .lockfile = "package-lock.json",
 	  .node_build = 1,
-	  .ordered = { "RUN npm ci", "COPY . .\n", "RUN npm run build\n",
-		       "ENV PORT=8081 HOST=0.0.0.0\n", "EXPOSE 8081\n",
+	  .ordered = { "RUN npm ci", "COPY --chown=10001:10001 . .\n",
+		       "RUN npm run build\n", "ENV PORT=8081 HOST=0.0.0.0\n",
+		       "EXPOSE 8081\n",
 		       "CMD [\"npx\", \"next\", \"start\", \"-H\", "
 		       "\"0.0.0.0\", "
 		       "\"-p\", \"8081\"]\n" } },
@@ -119,12 +163,14 @@ static const struct row rows[] = {
 	  .node_pm = "npm",
 	  .node_build = 1,
 	  .spa_dir = "dist",
-	  .ordered = { "FROM node:18-alpine AS build\n",
-		       "COPY package.json ./\n", "RUN npm install",
-		       "COPY . .\n", "RUN npm run build\n",
-		       "FROM nginx:alpine\n", "ENTRYPOINT []\n",
+	  .ordered = { "FROM node:24-alpine AS build\n",
+		       "COPY --chown=10001:10001 package.json /app/\n",
+		       "RUN npm install", "COPY --chown=10001:10001 . .\n",
+		       "RUN npm run build\n", "FROM nginx:alpine\n",
+		       "ENTRYPOINT []\n",
 		       "COPY .worklet/nginx.conf /etc/worklet/nginx.conf\n",
 		       "COPY --from=build /app/dist/ /srv/\n", "EXPOSE 3000\n",
+		       "ENV HOME=/tmp\n", "USER 10001:10001\n",
 		       "CMD [\"nginx\", \"-c\", \"/etc/worklet/nginx.conf\", "
 		       "\"-e\", \"stderr\"]\n" },
 	  .conf = { "daemon off;", "listen 3000;", "root /srv;",
@@ -136,11 +182,13 @@ static const struct row rows[] = {
 	  .port = 3000,
 	  .argv = { "gunicorn", "--bind", "0.0.0.0:3000", "app:app" },
 	  .requirements = "requirements.txt",
-	  .ordered = { "FROM python:3.9-slim\n", "WORKDIR /app\n",
+	  .ordered = { "FROM python:3.9-slim\n",
 		       "RUN python3 -m venv /opt/venv\n",
 		       "ENV VIRTUAL_ENV=/opt/venv PATH=/opt/venv/bin:$PATH\n",
-		       "COPY requirements.txt ./\n",
-		       "RUN pip install -r requirements.txt\n", "COPY . .\n",
+		       "COPY --chown=10001:10001 requirements.txt /app/\n",
+		       "WORKDIR /app\n",
+		       "RUN pip install -r requirements.txt\n",
+		       "COPY --chown=10001:10001 . .\n",
 		       "ENV PORT=3000 HOST=0.0.0.0\n",
 		       "CMD [\"gunicorn\", \"--bind\", \"0.0.0.0:3000\", "
 		       "\"app:app\"]\n" },
@@ -150,7 +198,8 @@ static const struct row rows[] = {
 	  .port = 3000,
 	  .argv = { "python3", "bot.py" },
 	  .pyproject = 1,
-	  .ordered = { "RUN python3 -m venv /opt/venv\n", "COPY . .\n",
+	  .ordered = { "RUN python3 -m venv /opt/venv\n",
+		       "COPY --chown=10001:10001 . /app/\n", "WORKDIR /app\n",
 		       "RUN pip install .\n",
 		       "CMD [\"python3\", \"bot.py\"]\n" },
 	  .absent = { "requirements" } },
@@ -159,7 +208,8 @@ static const struct row rows[] = {
 	  .port = 3000,
 	  .argv = { "python3", "main.py" },
 	  .local_images = 1,
-	  .ordered = { "FROM worklet-local/python:3\n", "COPY . .\n",
+	  .ordered = { "FROM worklet-local/python:3\n",
+		       "COPY --chown=10001:10001 . /app/\n",
 		       "CMD [\"python3\", \"main.py\"]\n" },
 	  .absent = { "pip install", "python:3.9-slim" } },
 	{ .name = "go module with go.sum in cmd/server",
@@ -324,6 +374,7 @@ static void test_table(void)
 		plan.pyproject = r->pyproject;
 		plan.go_target = (char *)r->go_target;
 		plan.static_root = (char *)r->static_root;
+		plan.node_major = r->node_major;
 
 		rc = wl_dockerfile_generate(
 			&gen, &plan, r->local_images ? &local_images : NULL);
@@ -398,7 +449,7 @@ static void test_bad_image(void)
 	im.node = NULL;
 	im.python = "worklet-local/python:3";
 	CHECK(wl_dockerfile_generate(&gen, &plan, &im) == 0);
-	CHECK_CONTAINS(gen.files[0].data, "FROM node:18-alpine\n");
+	CHECK_CONTAINS(gen.files[0].data, "FROM node:24-alpine\n");
 	wl_generated_release(&gen);
 }
 

@@ -312,6 +312,17 @@ static void test_worklets(void)
 		  NULL, 0, "spec.startCommand: must not contain control" },
 		{ "  gitRepo: https://github.com/u/r\n  startCommand: \"  \"\n",
 		  NULL, 0, "spec.startCommand: must not be empty" },
+		{ "  gitRepo: https://github.com/u/r\n  runtimeVersion: "
+		  "\">=20.19 <23 || lts/*\"\n",
+		  NULL, 0,
+		  "spec.runtimeVersion: '>=20.19 <23 || lts/*' is not a "
+		  "Node.js version range" },
+		{ "  gitRepo: https://github.com/u/r\n  runtimeVersion: "
+		  "\"^20.19.0 || >=22.12.0\"\n",
+		  NULL, 0, NULL },
+		{ "  gitRepo: https://github.com/u/r\n  runtimeVersion: "
+		  "lts/jod\n",
+		  NULL, 0, NULL },
 		{ "  gitRepo: https://github.com/u/r\n  basePrompt: |\n    "
 		  "multi\n    line\tprompt\n",
 		  NULL, 0, NULL },

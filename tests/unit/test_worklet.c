@@ -232,6 +232,7 @@ static void fill(struct wl_worklet *w)
 	w->spec.project_type = WL_PROJECT_NODE;
 	wl_str_set(&w->spec.dockerfile, "Dockerfile");
 	wl_str_set(&w->spec.start_command, "npm start");
+	wl_str_set(&w->spec.runtime_version, ">=20");
 	w->spec.container_port = 3000;
 	w->spec.resources.memory_bytes = 1 << 29;
 	w->spec.resources.nano_cpus = 500000000;
@@ -296,6 +297,7 @@ static void test_copy(void)
 	CHECK(b.spec.project_type == WL_PROJECT_NODE);
 	CHECK_STR(b.spec.dockerfile, "Dockerfile");
 	CHECK_STR(b.spec.start_command, "npm start");
+	CHECK_STR(b.spec.runtime_version, ">=20");
 	CHECK(b.spec.container_port == 3000);
 	CHECK(b.spec.resources.memory_bytes == 1 << 29);
 	CHECK(b.spec.resources.nano_cpus == 500000000);
