@@ -48,6 +48,11 @@ fi
 wl_log "building with -DWL_WERROR=ON"
 hack/build.sh -DWL_WERROR=ON
 
+# Real apps from the frameworks' scaffolders (tests/e2e/scaffold.py), made
+# once and cached (WL_SCAFFOLD_CACHE); a cached kind takes milliseconds.
+wl_log "scaffolding the real apps the tests use (cached)"
+/usr/bin/python3 tests/e2e/scaffold.py --warm >/dev/null || failed+=(scaffold)
+
 wl_log "running tests"
 export CTEST_PARALLEL_LEVEL="${CTEST_PARALLEL_LEVEL:-$(nproc)}"
 ctest --test-dir build --output-on-failure "$@" || failed+=(tests)
