@@ -195,6 +195,27 @@ def test_untrusted_proxy(env):
 test_untrusted_proxy.settings = {"WORKLET_TRUSTED_PROXIES": "10.0.0.0/8"}
 
 
+def test_asset_origin_warning(env):
+    """A build set to load its assets from a CDN gets a warning condition
+    naming the file and the setting; fixing it clears the warning."""
+    repo = env.make_repo("static", "cdn-site")
+    env.commit_file(repo, "vite.config.js",
+                    "export default {\n  base: 'https://cdn.example.com/site/',\n}\n")
+    code, w, _ = env.api("POST", "/api/worklet/worklets", {"git_repo": repo})
+    check(code == 201, w)
+    env.ids.append(w["id"])
+    st = env.wait(w["id"], lambda s: any(c["type"] == "AssetOrigin"
+                                         for c in s.get("conditions", [])), 120, "AssetOrigin")
+    c = [c for c in st["conditions"] if c["type"] == "AssetOrigin"][0]
+    check(c["status"] == "False" and c["reason"] == "AssetsElsewhere", c)
+    check("vite.config.js: base 'https://cdn.example.com/site/'" in c["message"], c)
+    code, v, _ = env.api("GET", "/api/worklet/worklets/%s/status" % w["id"])
+    check("AssetOrigin" in json.dumps(v), v)
+    env.commit_file(repo, "vite.config.js", "export default {\n  base: '/',\n}\n")
+    env.wait(w["id"], lambda s: any(c["type"] == "AssetOrigin" and c["status"] == "True"
+                                    for c in s.get("conditions", [])), 120, "AssetOrigin=True")
+
+
 def test_path_form_server(env):
     """WORKLET_HOST_ROUTING=0: web_url and the preview are the path form
     (for servers without wildcard DNS)."""
@@ -213,4 +234,4 @@ test_path_form_server.settings = {"WORKLET_HOST_ROUTING": "0"}
 
 if __name__ == "__main__":
     run([test_web_url_and_sign_in, test_bad_links, test_trusted_proxy, test_untrusted_proxy,
-         test_path_form_server], "origin")
+         test_asset_origin_warning, test_path_form_server], "origin")
