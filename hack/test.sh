@@ -10,7 +10,8 @@
 #
 # Exits non-zero when anything fails; the formatting check and the tests
 # both run, so one report shows both. CTEST_PARALLEL_LEVEL defaults to the
-# number of cores (end-to-end tests are marked RUN_SERIAL and run alone).
+# number of cores plus one: end-to-end tests run side by side (they wait on
+# Docker), except the few marked RUN_SERIAL in CMakeLists.txt.
 set -euo pipefail
 # shellcheck source=hack/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -54,7 +55,8 @@ wl_log "scaffolding the real apps the tests use (cached)"
 /usr/bin/python3 tests/e2e/scaffold.py --warm >/dev/null || failed+=(scaffold)
 
 wl_log "running tests"
-export CTEST_PARALLEL_LEVEL="${CTEST_PARALLEL_LEVEL:-$(nproc)}"
+# One more than the cores: end-to-end tests mostly wait on Docker.
+export CTEST_PARALLEL_LEVEL="${CTEST_PARALLEL_LEVEL:-$(($(nproc) + 1))}"
 ctest --test-dir build --output-on-failure "$@" || failed+=(tests)
 
 if ((sanitize)); then
