@@ -41,8 +41,23 @@ static void pr_body(struct wl_buf *b, struct wl_pull_pass *pp,
 	if (rq->description && rq->description[0])
 		wl_buf_printf(b, "%s\n\n", rq->description);
 	wl_buf_puts(b, "---\n");
-	if (web_url)
-		wl_buf_printf(b, "Preview: %s\n\n", web_url);
+	/*
+	 * The app's own address asks a browser to sign in, which only the
+	 * dashboard's link does: a reviewer starts there.
+	 */
+	if (web_url) {
+		size_t len = strlen(pp->r->cfg->public_url);
+
+		wl_buf_printf(
+			b,
+			"Preview: %s (open it from the dashboard: "
+			"%.*s/#/w/%s)\n\n",
+			web_url,
+			(int)(len && pp->r->cfg->public_url[len - 1] == '/'
+				      ? len - 1
+				      : len),
+			pp->r->cfg->public_url, pp->id);
+	}
 	if (wl_prompt_list(&pp->r->store, pp->id, &ids, &n) < 0)
 		n = 0;
 	for (size_t i = 0; i < n; i++) {

@@ -81,7 +81,8 @@ def test_pr_after_two_prompts_then_update(env):
     check(body["head"] == branch and body["base"] == "main" and
           body["title"] == "Add header and footer", body)
     for needle in ("Made with worklet.", "Add a header", "Add a footer",
-                   "/api/worklet/worklets/%s/proxy/" % wid, p1["commit_sha"][:7]):
+                   "Preview: http://%s.worklet.localhost:%d/" % (wid, env.api_port),
+                   "%s/#/w/%s" % (env.base_url, wid), p1["commit_sha"][:7]):
         check(needle in body["body"], "PR body lacks %r: %s" % (needle, body["body"]))
     check(create["headers"]["authorization"] == "Bearer " + TOKEN, "no token sent")
     code, st, _ = env.api("GET", "/api/worklet/worklets/%s/status" % wid)
