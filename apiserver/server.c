@@ -670,6 +670,17 @@ static void metrics_text(struct wl_apiserver *srv, struct wl_buf *b)
 			atomic_load(&wl_ctl_metrics.build_failures));
 		COUNTER("worklet_app_restarts_total", "Crashed apps restarted.",
 			atomic_load(&wl_ctl_metrics.app_restarts));
+		wl_buf_printf(
+			b,
+			"# HELP worklet_image_bytes Disk of this instance's "
+			"images, build caches included (last resync).\n"
+			"# TYPE worklet_image_bytes gauge\n"
+			"worklet_image_bytes %lld\n"
+			"# HELP worklet_images This instance's images, build "
+			"step images included (last resync).\n"
+			"# TYPE worklet_images gauge\nworklet_images %lld\n",
+			(long long)atomic_load(&wl_ctl_metrics.image_bytes),
+			(long long)atomic_load(&wl_ctl_metrics.images));
 	}
 #undef COUNTER
 }

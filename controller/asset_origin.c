@@ -76,11 +76,8 @@ static int is_subpath(const char *path)
 
 static int read_text(struct wl_buf *b, const char *dir, const char *name)
 {
-	char path[4096];
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	wl_buf_reset(b);
-	return wl_fs_read(b, path) == 0 && b->ptr;
+	return wl_fs_read_beneath(b, dir, name) == 0 && b->ptr;
 }
 
 static int check_config(struct wl_buf *b, const char *dir,

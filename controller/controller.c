@@ -319,6 +319,15 @@ static void collect_docker(struct wl_controller *c, struct wl_docker *d)
 	    (n = wl_image_gc_run(d, c->cfg, &c->rec.store,
 				 min_age < 10000 ? 10000 : min_age)) < 0)
 		wl_warn("image budget: %s", wl_error_last());
+	{
+		int64_t bytes;
+		size_t images;
+
+		if (wl_image_gc_usage(d, c->cfg, &bytes, &images) == 0) {
+			atomic_store(&wl_ctl_metrics.image_bytes, bytes);
+			atomic_store(&wl_ctl_metrics.images, (int64_t)images);
+		}
+	}
 }
 
 /*

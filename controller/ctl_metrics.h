@@ -16,6 +16,9 @@ struct wl_ctl_metrics {
 	atomic_uint_fast64_t builds;
 	atomic_uint_fast64_t build_failures;
 	atomic_uint_fast64_t app_restarts;
+	/* This instance's images and their disk, at the last resync. */
+	atomic_int_fast64_t image_bytes;
+	atomic_int_fast64_t images;
 	atomic_int running; /* 1 when the controller runs in this process */
 };
 

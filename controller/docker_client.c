@@ -1241,6 +1241,7 @@ void wl_docker_image_release(struct wl_docker_image *img)
 	if (!img)
 		return;
 	free(img->id);
+	free(img->parent_id);
 	wl_kvlist_release(&img->labels);
 	for (size_t i = 0; i < img->tag_count; i++)
 		free(img->tags[i]);
@@ -1285,6 +1286,12 @@ static int image_from_json(struct wl_docker_image *img, const cJSON *j,
 	memset(img, 0, sizeof(*img));
 	if (dup_str(&img->id, jstr(j, "Id")) < 0)
 		goto fail;
+	{
+		const char *parent = jstr(j, from_list ? "ParentId" : "Parent");
+
+		if (parent && *parent && dup_str(&img->parent_id, parent) < 0)
+			goto fail;
+	}
 	tags = cJSON_GetObjectItemCaseSensitive(j, "RepoTags");
 	if (cJSON_IsArray(tags) && cJSON_GetArraySize(tags) > 0) {
 		img->tags = calloc((size_t)cJSON_GetArraySize(tags),
@@ -1349,8 +1356,8 @@ done:
 	return error;
 }
 
-int wl_docker_images_list(struct wl_docker *d, const char *label,
-			  struct wl_docker_image **out, size_t *count)
+static int images_list(struct wl_docker *d, const char *label, int all,
+		       struct wl_docker_image **out, size_t *count)
 {
 	struct wl_docker_image *imgs = NULL;
 	struct xfer x;
@@ -1363,7 +1370,9 @@ int wl_docker_images_list(struct wl_docker *d, const char *label,
 	*count = 0;
 	xfer_init(&x, d, SINK_BODY, "cannot list images labelled '%s'",
 		  label ? label : "");
-	if ((error = get_list(&j, &x, "/images/json?all=0", label)) < 0)
+	if ((error = get_list(&j, &x,
+			      all ? "/images/json?all=1" : "/images/json?all=0",
+			      label)) < 0)
 		goto done;
 	if (cJSON_GetArraySize(j) > 0 &&
 	    !(imgs = calloc((size_t)cJSON_GetArraySize(j), sizeof(*imgs)))) {
@@ -1384,6 +1393,18 @@ done:
 	cJSON_Delete(j);
 	xfer_release(&x);
 	return error;
+}
+
+int wl_docker_images_list(struct wl_docker *d, const char *label,
+			  struct wl_docker_image **out, size_t *count)
+{
+	return images_list(d, label, 0, out, count);
+}
+
+int wl_docker_images_list_all(struct wl_docker *d, const char *label,
+			      struct wl_docker_image **out, size_t *count)
+{
+	return images_list(d, label, 1, out, count);
 }
 
 int wl_docker_image_remove(struct wl_docker *d, const char *ref, int force)

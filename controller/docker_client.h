@@ -64,7 +64,9 @@ struct wl_docker_image {
 	size_t tag_count;
 	int exposed_port; /* first exposed TCP port, 0 if none */
 	int64_t created_ms;
-	int64_t size; /* bytes, shared layers included ("Size") */
+	int64_t size;	 /* bytes, shared layers included ("Size") */
+	char *parent_id; /* the image it was built on by the classic builder
+			    ("ParentId"), NULL if none */
 };
 void wl_docker_image_release(struct wl_docker_image *img);
 
@@ -78,6 +80,13 @@ int wl_docker_image_inspect(struct wl_docker *d, const char *ref,
  */
 int wl_docker_images_list(struct wl_docker *d, const char *label,
 			  struct wl_docker_image **out, size_t *count);
+
+/*
+ * The same with the intermediate images too (all=1): a build's cache of
+ * each step, kept as the parents of its result or left by a failed build.
+ */
+int wl_docker_images_list_all(struct wl_docker *d, const char *label,
+			      struct wl_docker_image **out, size_t *count);
 void wl_docker_images_free(struct wl_docker_image *imgs, size_t count);
 
 /* DELETE /images/{ref}?force=..; missing is success. */

@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "specs/core/buf.h"
 #include "specs/core/error.h"
@@ -555,6 +556,80 @@ done:
 	if (error < 0)
 		wl_generated_release(out);
 	return error;
+}
+
+/* The escape character a "# escape=X" parser directive at the top sets. */
+static char escape_char(const char *p, const char *end)
+{
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *e = nl ? nl : end, *q = p;
+
+		while (q < e && (*q == ' ' || *q == '\t'))
+			q++;
+		/* Directives are comments of the form "# name=value", first. */
+		if (q >= e || *q != '#')
+			break;
+		q++;
+		while (q < e && (*q == ' ' || *q == '\t'))
+			q++;
+		if ((size_t)(e - q) >= 8 && !strncasecmp(q, "escape", 6)) {
+			q += 6;
+			while (q < e && (*q == ' ' || *q == '\t'))
+				q++;
+			if (q < e && *q == '=') {
+				q++;
+				while (q < e && (*q == ' ' || *q == '\t'))
+					q++;
+				if (q < e && (*q == '`' || *q == '\\'))
+					return *q;
+			}
+		}
+		p = nl ? nl + 1 : end;
+	}
+	return '\\';
+}
+
+int wl_dockerfile_label_stages(const char *text, size_t len, const char *line,
+			       struct wl_buf *out)
+{
+	const char *p = text, *end = text + len;
+	char esc = escape_char(text, end);
+	int continued = 0, from = 0;
+
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *e = nl ? nl : end, *q = p, *t = e;
+
+		while (q < e && (*q == ' ' || *q == '\t'))
+			q++;
+		if (wl_buf_add(out, p, (size_t)(e - p)) < 0 ||
+		    wl_buf_putc(out, '\n') < 0)
+			return WL_ETOOBIG;
+		p = nl ? nl + 1 : end;
+		/* Blank and comment lines neither start nor end anything. */
+		if (q == e || *q == '#')
+			continue;
+		if (!continued)
+			from = (size_t)(e - q) > 4 &&
+			       !strncasecmp(q, "FROM", 4) &&
+			       (q[4] == ' ' || q[4] == '\t');
+		while (t > q &&
+		       (t[-1] == ' ' || t[-1] == '\t' || t[-1] == '\r'))
+			t--;
+		continued = t > q && t[-1] == esc;
+		if (!continued && from) {
+			if (wl_buf_puts(out, line) < 0 ||
+			    wl_buf_putc(out, '\n') < 0)
+				return WL_ETOOBIG;
+			from = 0;
+		}
+	}
+	if (continued && from &&
+	    (wl_buf_putc(out, '\n') < 0 || wl_buf_puts(out, line) < 0 ||
+	     wl_buf_putc(out, '\n') < 0))
+		return WL_ETOOBIG;
+	return 0;
 }
 
 void wl_generated_release(struct wl_generated *g)

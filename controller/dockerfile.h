@@ -34,4 +34,15 @@ int wl_dockerfile_generate(struct wl_generated *out,
 			   const struct wl_base_images *images);
 void wl_generated_release(struct wl_generated *g);
 
+/*
+ * Copy the Dockerfile text (len bytes) to out with line, a whole
+ * instruction such as "LABEL a=b", inserted after every FROM instruction:
+ * every image a build makes after the base, of each stage and of every
+ * step (the classic builder keeps one per step as its cache, also when the
+ * build fails), then carries it. Follows the file's escape directive and
+ * its continuation lines. 0, or WL_ETOOBIG when out is full.
+ */
+int wl_dockerfile_label_stages(const char *text, size_t len, const char *line,
+			       struct wl_buf *out);
+
 #endif

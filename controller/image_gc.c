@@ -228,3 +228,48 @@ done:
 	wl_docker_containers_free(cs, nc);
 	return error;
 }
+
+int wl_image_gc_usage(struct wl_docker *d, const struct wl_config *cfg,
+		      int64_t *bytes, size_t *images)
+{
+	struct wl_docker_image *imgs = NULL;
+	char filter[128];
+	size_t n = 0;
+	int64_t total = 0;
+	int error;
+
+	*bytes = 0;
+	*images = 0;
+	wl_config_label_filter(cfg, NULL, filter, sizeof(filter));
+	if ((error = wl_docker_images_list_all(d, filter, &imgs, &n)) < 0)
+		return error;
+	for (size_t i = 0; i < n; i++) {
+		int64_t parent = 0;
+		const char *pid = imgs[i].parent_id;
+
+		if (pid) {
+			size_t k;
+
+			for (k = 0; k < n && strcmp(imgs[k].id, pid); k++)
+				;
+			if (k < n) {
+				parent = imgs[k].size;
+			} else {
+				/* A base image: the first of a build's steps.
+				 */
+				struct wl_docker_image base;
+
+				memset(&base, 0, sizeof(base));
+				if (wl_docker_image_inspect(d, pid, &base) == 0)
+					parent = base.size;
+				wl_docker_image_release(&base);
+			}
+		}
+		if (imgs[i].size > parent)
+			total += imgs[i].size - parent;
+	}
+	*bytes = total;
+	*images = n;
+	wl_docker_images_free(imgs, n);
+	return 0;
+}

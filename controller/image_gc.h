@@ -54,4 +54,16 @@ void wl_image_gc_touch(const struct wl_store *store, const char *image_id);
 int wl_image_gc_run(struct wl_docker *d, const struct wl_config *cfg,
 		    const struct wl_store *store, int64_t grace_ms);
 
+/*
+ * The disk this instance's images take: every image with its labels,
+ * the builds' step images (their cache, and what a failed or interrupted
+ * build left) included. Each image adds the layer it made on top of its
+ * parent (its Size less its parent's), so a layer counts once however many
+ * images share it, and the base images, which are not ours, count
+ * nothing. Sets *bytes and *images; 0, or a negative code when Docker
+ * could not be asked.
+ */
+int wl_image_gc_usage(struct wl_docker *d, const struct wl_config *cfg,
+		      int64_t *bytes, size_t *images);
+
 #endif

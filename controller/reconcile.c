@@ -575,6 +575,78 @@ static void build_key(char out[65], const char *sha,
 }
 
 /*
+ * Every image a build makes carries this instance's and this worklet's
+ * labels, the cache image of each step included (the classic builder keeps
+ * one per step, also when the build fails or is cut off): found by label,
+ * they go with the worklet's other images (remove_images, the orphan pass)
+ * or count in the disk budget (image_gc.h), and nothing of a build is left
+ * that nobody can attribute. A repository's own Dockerfile is built from a
+ * labelled copy in the context, read without following links.
+ */
+#define DOCKERFILE_READ_MAX (1 << 20)
+#define WL_ATTRIBUTED_DOCKERFILE ".worklet/Dockerfile"
+
+static int attribute_build(struct pass *p, struct wl_generated *gen)
+{
+	char line[256];
+	struct wl_buf in, out;
+	struct wl_gen_file *f = NULL;
+	int error;
+
+	snprintf(line, sizeof(line),
+		 "LABEL worklet.managed=\"true\" worklet.instance=\"%s\" "
+		 "worklet.id=\"%s\"",
+		 p->cfg->instance, p->id);
+	for (size_t i = 0; i < gen->count; i++)
+		if (!strcmp(gen->files[i].path, gen->dockerfile))
+			f = &gen->files[i];
+	if (!f && gen->count >= WL_GEN_FILES_MAX) {
+		wl_error_set("too many generated files");
+		return WL_ERROR;
+	}
+	wl_buf_init(&in, DOCKERFILE_READ_MAX);
+	wl_buf_init(&out, DOCKERFILE_READ_MAX + 64 * 1024);
+	if (f)
+		error = wl_buf_add(&in, f->data, f->len);
+	else
+		error = wl_fs_read_beneath(&in, p->clone_dir, gen->dockerfile);
+	if (error < 0 ||
+	    (error = wl_dockerfile_label_stages(in.ptr ? in.ptr : "", in.len,
+						line, &out)) < 0)
+		goto done;
+	if (!f) {
+		char *name = strdup(WL_ATTRIBUTED_DOCKERFILE);
+
+		f = &gen->files[gen->count];
+		memset(f, 0, sizeof(*f));
+		f->path = strdup(WL_ATTRIBUTED_DOCKERFILE);
+		f->mode = 0644;
+		if (!name || !f->path) {
+			free(name);
+			free(f->path);
+			f->path = NULL;
+			wl_error_set("out of memory");
+			error = WL_ERROR;
+			goto done;
+		}
+		gen->count++;
+		free(gen->dockerfile);
+		gen->dockerfile = name;
+	}
+	free(f->data);
+	f->data = wl_buf_detach(&out, &f->len);
+	if (!f->data) {
+		f->len = 0;
+		wl_error_set("out of memory");
+		error = WL_ERROR;
+	}
+done:
+	wl_buf_release(&in);
+	wl_buf_release(&out);
+	return error;
+}
+
+/*
  * Make sure the image for the current commit exists. On a build failure
  * the worklet goes to error and *image_id stays NULL (return 0).
  */
@@ -595,7 +667,8 @@ static int ensure_image(struct pass *p, const char *sha,
 	memset(&img, 0, sizeof(img));
 	wl_buf_init(&ctx, (size_t)p->cfg->build_context_max);
 	wl_config_base_images(p->cfg, &images);
-	if ((error = wl_dockerfile_generate(&gen, plan, &images)) < 0) {
+	if ((error = wl_dockerfile_generate(&gen, plan, &images)) < 0 ||
+	    (error = attribute_build(p, &gen)) < 0) {
 		error = fail(p, "Built", "GenerateFailed", wl_error_last());
 		goto out;
 	}

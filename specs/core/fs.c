@@ -1,5 +1,8 @@
 #include "specs/core/fs.h"
 
+#include <linux/openat2.h>
+#include <sys/syscall.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <dirent.h>
@@ -154,21 +157,13 @@ int wl_fs_sweep_temps(const char *dir)
 	return removed;
 }
 
-int wl_fs_read(struct wl_buf *out, const char *path)
+/* Read all of fd into out; path names it in messages. Closes fd. */
+static int read_fd(struct wl_buf *out, int fd, const char *path)
 {
 	char chunk[16384];
-	int fd, error = 0;
+	int error = 0;
 	ssize_t n;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		if (errno == ENOENT) {
-			wl_error_set("'%s' does not exist", path);
-			return WL_ENOTFOUND;
-		}
-		wl_error_set("cannot open '%s': %s", path, strerror(errno));
-		return WL_ERROR;
-	}
 	for (;;) {
 		n = read(fd, chunk, sizeof(chunk));
 		if (n < 0 && errno == EINTR)
@@ -188,6 +183,55 @@ int wl_fs_read(struct wl_buf *out, const char *path)
 	}
 	close(fd);
 	return error;
+}
+
+int wl_fs_read(struct wl_buf *out, const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0) {
+		if (errno == ENOENT) {
+			wl_error_set("'%s' does not exist", path);
+			return WL_ENOTFOUND;
+		}
+		wl_error_set("cannot open '%s': %s", path, strerror(errno));
+		return WL_ERROR;
+	}
+	return read_fd(out, fd, path);
+}
+
+int wl_fs_read_beneath(struct wl_buf *out, const char *dir, const char *rel)
+{
+	struct open_how how = {
+		.flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY,
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+			   RESOLVE_NO_MAGICLINKS,
+	};
+	struct stat st;
+	int dfd, fd;
+
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0) {
+		wl_error_set("cannot open '%s': %s", dir, strerror(errno));
+		return errno == ENOENT ? WL_ENOTFOUND : WL_ERROR;
+	}
+	fd = (int)syscall(SYS_openat2, dfd, rel, &how, sizeof(how));
+	close(dfd);
+	if (fd < 0) {
+		int e = errno;
+
+		wl_error_set("cannot open '%s' in the checkout: %s", rel,
+			     e == ELOOP || e == EXDEV
+				     ? "it is or goes through a symbolic link"
+				     : strerror(e));
+		return e == ENOENT || e == ENOTDIR ? WL_ENOTFOUND : WL_EINVALID;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		wl_error_set("'%s' in the checkout is not a regular file", rel);
+		return WL_EINVALID;
+	}
+	return read_fd(out, fd, rel);
 }
 
 int wl_fs_mkdir_p(const char *path, mode_t mode)

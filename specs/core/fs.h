@@ -34,6 +34,15 @@ int wl_fs_sweep_temps(const char *dir);
 int wl_fs_read(struct wl_buf *out, const char *path);
 
 /*
+ * Read rel, a regular file below dir (a checkout: untrusted), into out.
+ * Nothing outside dir is ever opened: no "..", no absolute path and no
+ * symbolic link on the way (openat2 RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS),
+ * and a FIFO or device is refused, not waited on. WL_ENOTFOUND when it is
+ * absent; WL_EINVALID when it is not a plain file beneath dir.
+ */
+int wl_fs_read_beneath(struct wl_buf *out, const char *dir, const char *rel);
+
+/*
  * Append the last `lines` lines of a file to out (at most out's max bytes
  * of them). Returns 0, WL_ENOTFOUND or WL_ERROR.
  */

@@ -2,9 +2,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "controller/asset_origin.h"
+#include "specs/core/error.h"
 #include "specs/core/fs.h"
 #include "unit.h"
 
@@ -81,10 +83,45 @@ static void test_settings(void)
 	}
 }
 
+/* The checkout's files are read without leaving it (specs/core/fs.c). */
+static void test_read_beneath(void)
+{
+	char dir[] = "/tmp/wl-beneath-XXXXXX", path[4096];
+	struct wl_buf b;
+
+	CHECK(mkdtemp(dir) != NULL);
+	put(dir, "ok.txt", "hello");
+	snprintf(path, sizeof(path), "%s/sub", dir);
+	CHECK(mkdir(path, 0755) == 0);
+	put(dir, "sub/in.txt", "inner");
+	snprintf(path, sizeof(path), "%s/link", dir);
+	CHECK(symlink("/etc/passwd", path) == 0);
+	snprintf(path, sizeof(path), "%s/dirlink", dir);
+	CHECK(symlink("/etc", path) == 0);
+	snprintf(path, sizeof(path), "%s/fifo", dir);
+	CHECK(mkfifo(path, 0600) == 0);
+	wl_buf_init(&b, 1 << 16);
+	CHECK(wl_fs_read_beneath(&b, dir, "ok.txt") == 0);
+	CHECK_STR(wl_buf_cstr(&b), "hello");
+	wl_buf_reset(&b);
+	CHECK(wl_fs_read_beneath(&b, dir, "sub/in.txt") == 0);
+	CHECK_STR(wl_buf_cstr(&b), "inner");
+	CHECK(wl_fs_read_beneath(&b, dir, "link") == WL_EINVALID);
+	CHECK_CONTAINS(wl_error_last(), "symbolic link");
+	CHECK(wl_fs_read_beneath(&b, dir, "dirlink/passwd") == WL_EINVALID);
+	CHECK(wl_fs_read_beneath(&b, dir, "../etc/passwd") == WL_EINVALID);
+	CHECK(wl_fs_read_beneath(&b, dir, "/etc/passwd") == WL_EINVALID);
+	CHECK(wl_fs_read_beneath(&b, dir, "fifo") == WL_EINVALID);
+	CHECK(wl_fs_read_beneath(&b, dir, "absent") == WL_ENOTFOUND);
+	wl_buf_release(&b);
+	wl_fs_remove_tree(dir);
+}
+
 int main(void)
 {
 	static const struct wl_unit_test tests[] = {
 		UNIT(test_settings),
+		UNIT(test_read_beneath),
 		{ 0 },
 	};
 	return wl_unit_run(tests);

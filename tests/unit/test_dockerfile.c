@@ -453,12 +453,50 @@ static void test_bad_image(void)
 	wl_generated_release(&gen);
 }
 
+/* A label after every FROM, whatever the file's shape. */
+static void test_label_stages(void)
+{
+	static const struct {
+		const char *in, *want;
+	} cases[] = {
+		{ "FROM a\nRUN x\n", "FROM a\nL\nRUN x\n" },
+		{ "from a AS build\nRUN x\nFROM b\nCOPY --from=build / /\n",
+		  "from a AS build\nL\nRUN x\nFROM b\nL\nCOPY --from=build / "
+		  "/\n" },
+		/* a FROM continued over lines, a comment inside it */
+		{ "FROM \\\n # the base\n  a\nRUN x\n",
+		  "FROM \\\n # the base\n  a\nL\nRUN x\n" },
+		/* the escape directive: ` continues, \\ does not */
+		{ "# escape=`\nFROM a `\n  AS b\nRUN echo \\\nFROM c\n",
+		  "# escape=`\nFROM a `\n  AS b\nL\nRUN echo \\\nFROM "
+		  "c\nL\n" },
+		{ "RUN echo FROM x\n# FROM y\nFROMAGE z\n",
+		  "RUN echo FROM x\n# FROM y\nFROMAGE z\n" },
+		/* CRLF, no final newline, leading blanks */
+		{ "\r\n  FROM a\r\nRUN x", "\r\n  FROM a\r\nL\nRUN x\n" },
+		{ "FROM a", "FROM a\nL\n" },
+		{ "", "" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct wl_buf out;
+
+		wl_buf_init(&out, 4096);
+		CHECK(wl_dockerfile_label_stages(cases[i].in,
+						 strlen(cases[i].in), "L",
+						 &out) == 0);
+		CHECK_STR(wl_buf_cstr(&out), cases[i].want);
+		wl_buf_release(&out);
+	}
+}
+
 int main(void)
 {
 	static const struct wl_unit_test tests[] = {
 		UNIT(test_table),
 		UNIT(test_own_dockerfile),
 		UNIT(test_bad_image),
+		UNIT(test_label_stages),
 		{ 0 },
 	};
 	return wl_unit_run(tests);
