@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
@@ -766,6 +767,14 @@ struct build {
 	char *tail[TAIL_LINES];
 	size_t tail_count, tail_next;
 	int in_error; /* the output being emitted is Docker's error */
+	/*
+	 * npm's EBADENGINE warnings of any step ("vite@8.4.1 requires Node.js
+	 * ^20.19.0 || >=22.12.0, this is v18.20.4"): a build that fails
+	 * later, on the wrong Node.js, is explained by them.
+	 */
+	struct wl_buf engines;
+	int engine_count;
+	char engine_pkg[128], engine_req[128], engine_cur[64];
 	char *image_id;
 	int oom;
 	size_t output_bytes; /* build output seen so far */
@@ -932,24 +941,92 @@ static int says_error(const char *l)
 	return 0;
 }
 
+/* "Warning: Error while requesting resource" reads like an error. */
+static int is_warning(const char *l)
+{
+	return !strncasecmp(l, "warn", 4) || !strncasecmp(l, "npm warn", 8);
+}
+
 /*
  * The cause as the failing step's output gives it: from its first line
- * that reads like an error, up to CAUSE_LINES lines; with none, its last
- * CAUSE_LINES lines. Appended to msg, one per line.
+ * that reads like an error (one that is not a warning, if there is one),
+ * up to CAUSE_LINES lines; with none, its last CAUSE_LINES lines.
+ * Appended to msg, one per line.
  */
 static void tail_cause(const struct build *b, struct wl_buf *msg)
 {
 	size_t from =
 		b->tail_count > CAUSE_LINES ? b->tail_count - CAUSE_LINES : 0;
+	int found = 0;
 
-	for (size_t i = 0; i < b->tail_count; i++)
-		if (says_error(tail_line(b, i))) {
-			from = i;
-			break;
+	for (int pass = 0; pass < 2 && !found; pass++)
+		for (size_t i = 0; i < b->tail_count && !found; i++) {
+			const char *l = tail_line(b, i);
+
+			if (says_error(l) && (pass || !is_warning(l))) {
+				from = i;
+				found = 1;
+			}
 		}
 	for (size_t i = from; i < b->tail_count && i < from + CAUSE_LINES; i++)
 		if (wl_buf_printf(msg, "\n%s", tail_line(b, i)) < 0)
 			break; /* msg is full: whole lines only */
+}
+
+/* The text between "<key>'" and the next quote, into out (bounded). */
+static void quoted_after(char *out, size_t n, const char *line, const char *key)
+{
+	const char *s = strstr(line, key), *end;
+
+	if (!s)
+		return;
+	s += strlen(key);
+	if (!(end = strchr(s, '\'')))
+		return;
+	snprintf(out, n, "%.*s", (int)(end - s), s);
+}
+
+/*
+ * npm's EBADENGINE block, one line each (npm 9: "npm WARN", later "npm
+ * warn"): "Unsupported engine {", "package: 'vite@8.4.1',", "required: {
+ * node: '^20.19.0 || >=22.12.0' },", "current: { node: 'v18.20.4', ... }",
+ * "}". Summarised per package that requires a Node.js version.
+ */
+static void engine_track(struct build *b, const char *line)
+{
+	static const char prefix[] = "npm warn ebadengine";
+	const char *s;
+	char *l = plain_line(line);
+
+	if (!l)
+		return;
+	if (strncasecmp(l, prefix, sizeof(prefix) - 1))
+		goto out;
+	s = l + sizeof(prefix) - 1;
+	s += strspn(s, " ");
+	if (!strncmp(s, "Unsupported engine", 18)) {
+		b->engine_pkg[0] = b->engine_req[0] = b->engine_cur[0] = '\0';
+	} else if (!strncmp(s, "package:", 8)) {
+		quoted_after(b->engine_pkg, sizeof(b->engine_pkg), s, "'");
+	} else if (!strncmp(s, "required:", 9)) {
+		quoted_after(b->engine_req, sizeof(b->engine_req), s,
+			     "node: '");
+	} else if (!strncmp(s, "current:", 8)) {
+		quoted_after(b->engine_cur, sizeof(b->engine_cur), s,
+			     "node: '");
+	} else if (!strcmp(s, "}") && b->engine_pkg[0] && b->engine_req[0]) {
+		if (b->engine_count < 2)
+			wl_buf_printf(&b->engines,
+				      "%s%s requires Node.js %s%s%s",
+				      b->engine_count ? "; " : "",
+				      b->engine_pkg, b->engine_req,
+				      b->engine_cur[0] ? ", this is " : "",
+				      b->engine_cur);
+		b->engine_count++;
+		b->engine_pkg[0] = '\0';
+	}
+out:
+	free(l);
 }
 
 /* A "Step 3/7 : RUN npm ci" line: remember it for the failure message. */
@@ -959,8 +1036,10 @@ static void track_step(struct build *b, const char *line)
 	size_t num, den, len;
 
 	if (strncmp(line, "Step ", 5)) {
-		if (!b->in_error)
+		if (!b->in_error) {
 			tail_add(b, line);
+			engine_track(b, line);
+		}
 		return;
 	}
 	tail_clear(b);
@@ -1148,6 +1227,7 @@ int wl_docker_build(struct wl_docker *d, const struct wl_docker_build_opts *o,
 	wl_buf_init(&b.out, OUTPUT_LINE_MAX);
 	wl_buf_init(&b.step, INSTRUCTION_MAX + 64);
 	wl_buf_init(&b.error, 4096);
+	wl_buf_init(&b.engines, 1024);
 	wl_buf_init(&url, URL_MAX);
 	xfer_init(&x, d, SINK_LINES, "cannot build '%s'",
 		  o->tag ? o->tag : "image");
@@ -1195,6 +1275,10 @@ int wl_docker_build(struct wl_docker *d, const struct wl_docker_build_opts *o,
 		 * it failed ("returned a non-zero code: 1"). */
 		wl_buf_init(&cause, CAUSE_MAX);
 		tail_cause(&b, &cause);
+		if (b.engine_count)
+			wl_buf_printf(&cause, "\nnpm warned (EBADENGINE): %s%s",
+				      wl_buf_cstr(&b.engines),
+				      b.engine_count > 2 ? "; and more" : "");
 		if (b.step.len)
 			wl_error_set("build failed at step %s: %s%s",
 				     wl_buf_cstr(&b.step),
@@ -1228,6 +1312,7 @@ done:
 	wl_buf_release(&b.out);
 	wl_buf_release(&b.step);
 	wl_buf_release(&b.error);
+	wl_buf_release(&b.engines);
 	tail_clear(&b);
 	wl_buf_release(&url);
 	xfer_release(&x);

@@ -559,15 +559,23 @@ static void test_build_failure_quotes_the_cause(void)
 	struct wl_docker *d = client();
 	struct build_setup b;
 	struct wl_docker_image *imgs = NULL;
-	char df[1024], *id = NULL;
+	char df[2048], *id = NULL;
 	const char *msg;
 	size_t count = 0;
 
 	if (!d || !have_base_image(d))
 		goto out;
+	/* An install that warns (npm 9's words), then a build that fails. */
 	snprintf(df, sizeof(df),
 		 "FROM %s\nLABEL worklet.test=%s\n"
+		 "RUN for p in rolldown@1.3.4 vite@8.4.1 x@1; do printf 'npm "
+		 "WARN EBADENGINE Unsupported engine {\\nnpm WARN EBADENGINE "
+		 "  package: '\\''%%s'\\'',\\nnpm WARN EBADENGINE   "
+		 "required: { node: '\\''^20.19.0 || >=22.12.0'\\'' },\\nnpm "
+		 "WARN EBADENGINE   current: { node: '\\''v18.20.4'\\'', npm: "
+		 "'\\''9.2.0'\\'' }\\nnpm WARN EBADENGINE }\\n' \"$p\"; done\n"
 		 "RUN echo '> app@1.0.0 build' && echo 'vite v8 building' && "
+		 "echo 'Warning: Error while requesting resource' && "
 		 "printf '\\033[33mYou are using Node.js 18.19.0. Vite "
 		 "requires Node.js version 20.19+ or 22.12+.\\033[39m\\n' && "
 		 "printf 'error during build:\\nTypeError: crypto.hash is not "
@@ -580,11 +588,15 @@ static void test_build_failure_quotes_the_cause(void)
 	CHECK(wl_docker_build(d, &b.o, &id) == WL_ERROR);
 	CHECK(id == NULL);
 	msg = wl_error_last();
-	CHECK_CONTAINS(msg, "build failed at step 3/");
+	CHECK_CONTAINS(msg, "build failed at step 4/");
 	CHECK_CONTAINS(msg, "returned a non-zero code: 1\nYou are using "
 			    "Node.js 18.19.0. Vite requires Node.js version "
 			    "20.19+ or 22.12+.\nerror during build:\n"
 			    "TypeError: crypto.hash is not a function");
+	CHECK_CONTAINS(msg, "\nnpm warned (EBADENGINE): rolldown@1.3.4 "
+			    "requires Node.js ^20.19.0 || >=22.12.0, this is "
+			    "v18.20.4; vite@8.4.1 requires Node.js ^20.19.0 || "
+			    ">=22.12.0, this is v18.20.4; and more");
 	/* (the step's own text, before, quotes the whole RUN line) */
 	msg = strstr(msg, "non-zero code: 1");
 	CHECK(msg && !strchr(msg, '\033') && !strstr(msg, "[39m"));
