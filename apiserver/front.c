@@ -882,6 +882,15 @@ struct req_facts {
 	uint64_t cl;
 };
 
+/* Keep the first value of a header that counts once. */
+static void first(const struct wl_http1_field *f, const char **v, size_t *len)
+{
+	if (!*v) {
+		*v = f->value;
+		*len = f->vlen;
+	}
+}
+
 static int facts_of(struct wl_http1_iter it, struct req_facts *rf)
 {
 	struct wl_http1_field f;
@@ -895,40 +904,22 @@ static int facts_of(struct wl_http1_iter it, struct req_facts *rf)
 				rf->host_len = f.vlen;
 			}
 		} else if (wl_http1_is(&f, "authorization")) {
-			if (!rf->authz) {
-				rf->authz = f.value;
-				rf->authz_len = f.vlen;
-			}
+			first(&f, &rf->authz, &rf->authz_len);
 		} else if (wl_http1_is(&f, "x-user-id")) {
-			if (!rf->user) {
-				rf->user = f.value;
-				rf->user_len = f.vlen;
-			}
+			first(&f, &rf->user, &rf->user_len);
 		} else if (wl_http1_is(&f, "cookie")) {
 			if (rf->ncookie < 4) {
 				rf->cookie[rf->ncookie] = f.value;
 				rf->cookie_len[rf->ncookie++] = f.vlen;
 			}
 		} else if (wl_http1_is(&f, "x-forwarded-proto")) {
-			if (!rf->xf_proto) {
-				rf->xf_proto = f.value;
-				rf->xf_proto_len = f.vlen;
-			}
+			first(&f, &rf->xf_proto, &rf->xf_proto_len);
 		} else if (wl_http1_is(&f, "x-forwarded-host")) {
-			if (!rf->xf_host) {
-				rf->xf_host = f.value;
-				rf->xf_host_len = f.vlen;
-			}
+			first(&f, &rf->xf_host, &rf->xf_host_len);
 		} else if (wl_http1_is(&f, "accept")) {
-			if (!rf->accept) {
-				rf->accept = f.value;
-				rf->accept_len = f.vlen;
-			}
+			first(&f, &rf->accept, &rf->accept_len);
 		} else if (wl_http1_is(&f, "sec-websocket-protocol")) {
-			if (!rf->wsproto) {
-				rf->wsproto = f.value;
-				rf->wsproto_len = f.vlen;
-			}
+			first(&f, &rf->wsproto, &rf->wsproto_len);
 		} else if (wl_http1_is(&f, "connection")) {
 			if (rf->nconn < 4) {
 				rf->conn[rf->nconn] = f.value;
