@@ -514,6 +514,7 @@ static int sync_source(struct pass *p, char sha[41])
 	o.branch = wl_spec_branch(s);
 	o.dir = p->clone_dir;
 	o.allow_local = p->cfg->allow_local_repos;
+	o.allowed_hosts = p->cfg->git_allowed_hosts;
 	o.cancel = p->r->stop;
 	o.token = wl_config_git_token(p->cfg, p->wl.meta.user_id, token,
 				      sizeof(token));
