@@ -34,6 +34,7 @@ void wl_api_response_init(struct wl_api_response *rs)
 	rs->allow[0] = '\0';
 	rs->wait_ms = 0;
 	rs->wait_id[0] = '\0';
+	rs->lookup_needed = 0;
 	wl_buf_init(&rs->body, RESPONSE_MAX);
 }
 
@@ -466,6 +467,31 @@ static void storage_error(struct wl_api_response *rs, int error,
 		wl_api_error(rs, 500, "storage", "%s", what);
 }
 
+/*
+ * The address rule of the repository (git_policy.h): 0 allowed, 1 the
+ * server must look its host up first (rs->lookup_needed), -1 refused (rs
+ * set, the message prefixed with field).
+ */
+static int check_repo_address(const struct wl_config *cfg,
+			      const struct wl_api_request *rq, const char *url,
+			      const char *field, struct wl_api_response *rs)
+{
+	struct wl_git_policy pol = { cfg->allow_local_repos,
+				     cfg->git_allowed_hosts };
+	int rc = wl_git_policy_check_url(&pol, url, rq->lookup, &rs->lookup);
+
+	if (rc == 1) {
+		rs->lookup_needed = 1;
+		return 1;
+	}
+	if (rc < 0) {
+		wl_api_error(rs, 400, "invalid", "%s: %s", field,
+			     wl_error_last());
+		return -1;
+	}
+	return 0;
+}
+
 static void handle_create(const struct wl_config *cfg,
 			  const struct wl_store *store,
 			  const struct wl_api_request *rq,
@@ -505,6 +531,8 @@ static void handle_create(const struct wl_config *cfg,
 			     cfg->git_allowed_hosts);
 		goto out;
 	}
+	if (check_repo_address(cfg, rq, w.spec.git_repo, "git_repo", rs))
+		goto out;
 	if ((error = wl_store_write_spec(store, &w)) < 0) {
 		wl_err("create '%s': %s", id, wl_error_last());
 		storage_error(rs, error, "cannot store the worklet");
@@ -885,6 +913,8 @@ static void handle_put(const struct wl_config *cfg,
 			     cfg->git_allowed_hosts);
 		goto out;
 	}
+	if (check_repo_address(cfg, rq, in.spec.git_repo, "spec.gitRepo", rs))
+		goto out;
 	if (creating) {
 		if ((error = wl_store_write_spec(store, &in)) < 0) {
 			wl_err("apply '%s': %s", id, wl_error_last());

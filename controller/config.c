@@ -131,6 +131,7 @@ static const struct option options[] = {
 	  OFF(git_allowed_hosts), 0, 0 },
 	{ "git.tokenHosts", "WORKLET_GIT_TOKEN_HOSTS", K_STR,
 	  OFF(git_token_hosts), 0, 0 },
+	{ "git.caFile", "WORKLET_GIT_CA_FILE", K_STR, OFF(git_ca_file), 0, 0 },
 	{ "git.authorName", "WORKLET_GIT_AUTHOR_NAME", K_STR,
 	  OFF(git_author_name), 0, 0 },
 	{ "git.authorEmail", "WORKLET_GIT_AUTHOR_EMAIL", K_STR,
@@ -236,6 +237,7 @@ void wl_config_release(struct wl_config *c)
 	free(c->git_author_name);
 	free(c->git_token_hosts);
 	free(c->git_allowed_hosts);
+	free(c->git_ca_file);
 	free(c->user_tokens_file);
 	free(c->github_api_url);
 	free(c->git_author_email);

@@ -445,9 +445,8 @@ static int redirected(const char *host, const char *port)
 static int refuse(const char *host, const char *port)
 {
 	if (redirected(host, port))
-		snprintf(refusal, sizeof(refusal), "redirected to '%s%s%s': %s",
-			 host, port ? ":" : "", port ? port : "",
-			 wl_error_last());
+		snprintf(refusal, sizeof(refusal),
+			 "redirected to another host: %s", wl_error_last());
 	else
 		snprintf(refusal, sizeof(refusal), "%s", wl_error_last());
 	git_error_set_str(GIT_ERROR_NET, refusal);

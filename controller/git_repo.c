@@ -641,6 +641,24 @@ done:
 	return error;
 }
 
+int wl_git_trust_ca_file(const char *ca_file)
+{
+	static const char system_dir[] = "/etc/ssl/certs";
+	struct stat st;
+
+	if (git_libgit2_opts(GIT_OPT_SET_SSL_CERT_LOCATIONS, ca_file,
+			     stat(system_dir, &st) == 0 && S_ISDIR(st.st_mode)
+				     ? system_dir
+				     : NULL) < 0) {
+		wl_error_set("cannot load the CA certificates of '%s' "
+			     "(WORKLET_GIT_CA_FILE): %s",
+			     ca_file, git_message());
+		git_error_clear();
+		return WL_EINVALID;
+	}
+	return 0;
+}
+
 int wl_git_cache_collect(const char *cache_dir, int64_t max_idle_ms)
 {
 	struct dirent *de;

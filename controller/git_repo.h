@@ -40,6 +40,12 @@ struct wl_git_sync_opts {
 };
 
 /*
+ * Trust the CA certificates of the PEM file ca_file for HTTPS, besides the
+ * system's (/etc/ssl/certs). Once, in main(), before any worker starts.
+ */
+int wl_git_trust_ca_file(const char *ca_file);
+
+/*
  * Remove mirrors of cache_dir unused for max_idle_ms. Returns how many.
  */
 int wl_git_cache_collect(const char *cache_dir, int64_t max_idle_ms);

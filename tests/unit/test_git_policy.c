@@ -367,7 +367,8 @@ static void test_connections(void)
 	snprintf(list, sizeof(list), "127.0.0.1:%d", a.port);
 	rc = sync_url(url, 1, list);
 	CHECK(rc == WL_EINVALID);
-	CHECK_CONTAINS(wl_error_last(), "redirected to 'localhost:");
+	CHECK_CONTAINS(wl_error_last(),
+		       "redirected to another host: 'localhost:");
 	CHECK_CONTAINS(wl_error_last(),
 		       "is not in WORKLET_GIT_ALLOWED_HOSTS (127.0.0.1:");
 	CHECK_CONTAINS(wl_error_last(), "resolves to 127.0.0.1, a loopback");
@@ -380,13 +381,35 @@ static void test_connections(void)
 	listener_stop(&b);
 }
 
+/* WORKLET_GIT_CA_FILE that cannot be used stops workletd, named. */
+static void test_ca_file_errors(void)
+{
+	char bad[128];
+	FILE *f;
+
+	CHECK(wl_git_trust_ca_file("/nonexistent/ca.pem") == WL_EINVALID);
+	CHECK_CONTAINS(wl_error_last(), "cannot load the CA certificates of "
+					"'/nonexistent/ca.pem' "
+					"(WORKLET_GIT_CA_FILE)");
+	snprintf(bad, sizeof(bad), "%s/bad.pem", tmp);
+	CHECK((f = fopen(bad, "w")) != NULL);
+	if (f) {
+		fputs("-----BEGIN CERTIFICATE-----\nnot base64\n"
+		      "-----END CERTIFICATE-----\n",
+		      f);
+		fclose(f);
+	}
+	CHECK(wl_git_trust_ca_file(bad) == WL_EINVALID);
+	CHECK_CONTAINS(wl_error_last(), "bad.pem' (WORKLET_GIT_CA_FILE)");
+}
+
 int main(void)
 {
-	static const struct wl_unit_test tests[] = { UNIT(test_address_classes),
-						     UNIT(test_host_lists),
-						     UNIT(test_check_url),
-						     UNIT(test_connections),
-						     { 0 } };
+	static const struct wl_unit_test tests[] = {
+		UNIT(test_address_classes), UNIT(test_host_lists),
+		UNIT(test_check_url),	    UNIT(test_connections),
+		UNIT(test_ca_file_errors),  { 0 }
+	};
 	int rc;
 
 	git_libgit2_init();
