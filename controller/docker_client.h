@@ -272,6 +272,18 @@ int wl_docker_container_follow(struct wl_docker *d, const char *id,
 			       const struct wl_docker_follow *f);
 
 /*
+ * POST /containers/{id}/attach?stream=1&stdin=1, upgraded to a raw stream
+ * on a connection of its own (the curl handle stays free): *fd (close-on-
+ * exec, owned by the caller) writes to the container's stdin until it is
+ * closed. A container created with OpenStdin and StdinOnce sees its stdin
+ * end when this connection does, also when the process holding it dies
+ * (the agent sandbox's lease, agent_sandbox.h). Attach before start so
+ * that nothing can start without it. WL_ENOTFOUND: no such container.
+ */
+int wl_docker_container_attach_stdin(struct wl_docker *d, const char *id,
+				     int *fd);
+
+/*
  * A bridge network of that name, created (with labels and driver options,
  * either may be NULL) if missing; an existing one is used as it is.
  */
