@@ -1223,6 +1223,56 @@ out:
 	wl_prompt_release(&pr);
 }
 
+/*
+ * Queue a failed prompt again (the base prompt that could not be applied,
+ * say): the controller runs it as it was, in its place in the order.
+ */
+static void handle_prompt_retry(const struct wl_store *store,
+				const struct wl_api_request *rq, const char *id,
+				const char *pid, struct wl_api_response *rs)
+{
+	struct wl_worklet w;
+	struct wl_prompt pr;
+	int error;
+
+	wl_worklet_init(&w);
+	if (load_prompt(store, rq, id, pid, &pr, rs) < 0)
+		goto out;
+	if (pr.state != WL_PROMPT_ERROR) {
+		wl_api_error(rs, 409,
+			     pr.state == WL_PROMPT_PROCESSING ? "processing"
+							      : "finished",
+			     "prompt '%s' is %s; only a prompt that failed can "
+			     "be retried",
+			     pid, wl_prompt_state_name(pr.state));
+		goto out;
+	}
+	if (wl_api_load_owned(store, id, rq->user, &w) == 0 &&
+	    w.meta.deletion_ms) {
+		wl_api_error(rs, 409, "deleting",
+			     "worklet '%s' is being deleted", id);
+		goto out;
+	}
+	if ((error = wl_prompt_request_retry(store, id, pid,
+					     wl_time_now_ms())) < 0) {
+		wl_err("retry %s of '%s': %s", pid, id, wl_error_last());
+		storage_error(rs, error, "cannot record the retry");
+		goto out;
+	}
+	wl_info("user '%s' asked for prompt %s of worklet '%s' again", rq->user,
+		pid, id);
+	/* What it is about to be: queued again. */
+	pr.state = WL_PROMPT_PROCESSING;
+	pr.stage = WL_STAGE_QUEUED;
+	pr.cancel_requested = 0;
+	wl_str_set(&pr.error, NULL);
+	pr.finished_ms = 0;
+	respond_json(rs, 202, prompt_view(&pr, -1));
+out:
+	wl_worklet_release(&w);
+	wl_prompt_release(&pr);
+}
+
 /* ---- pull requests ------------------------------------------------------ */
 
 static const char *const pr_fields[] = { "title", "description", "branch",
@@ -1518,6 +1568,14 @@ void wl_api_handle(const struct wl_config *cfg, const struct wl_store *store,
 			method_not_allowed(rs, "POST");
 		else
 			handle_prompt_cancel(store, rq, seg[0], seg[2], rs);
+		return;
+	}
+	if (nseg == 4 && !strcmp(seg[1], "prompts") &&
+	    !strcmp(seg[3], "retry")) {
+		if (strcmp(m, "POST"))
+			method_not_allowed(rs, "POST");
+		else
+			handle_prompt_retry(store, rq, seg[0], seg[2], rs);
 		return;
 	}
 	if (nseg == 2 && !strcmp(seg[1], "pr")) {
