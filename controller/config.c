@@ -115,6 +115,8 @@ static const struct option options[] = {
 	{ "agent.image", "WORKLET_AGENT_IMAGE", K_STR, OFF(agent_image), 0, 0 },
 	{ "agent.network", "WORKLET_AGENT_NETWORK", K_STR, OFF(agent_network),
 	  0, 0 },
+	{ "buildNetwork", "WORKLET_BUILD_NETWORK", K_STR, OFF(build_network), 0,
+	  0 },
 	{ "agent.memory", "WORKLET_AGENT_MEMORY", K_SIZE, OFF(agent_memory), 0,
 	  0 },
 	{ "agent.cpus", "WORKLET_AGENT_CPUS", K_CPUS, OFF(agent_nano_cpus), 0,
@@ -233,6 +235,7 @@ void wl_config_release(struct wl_config *c)
 	free(c->agent_sandbox_mode);
 	free(c->agent_image);
 	free(c->agent_network);
+	free(c->build_network);
 	free(c->agent_system_prompt);
 	free(c->git_author_name);
 	free(c->git_token_hosts);
@@ -421,6 +424,11 @@ static int check_agent_sandbox(struct wl_config *c)
 	if (!c->agent_network) {
 		snprintf(net, sizeof(net), "%s-agent", c->instance);
 		if (set_str(&c->agent_network, net) < 0)
+			return WL_ERROR;
+	}
+	if (!c->build_network) {
+		snprintf(net, sizeof(net), "%s-build", c->instance);
+		if (set_str(&c->build_network, net) < 0)
 			return WL_ERROR;
 	}
 	return 0;

@@ -79,6 +79,10 @@
  *                              come from ("host" or "host:port", comma-
  *                              separated); listed hosts may have local
  *                              addresses (controller/git_policy.h)
+ *   WORKLET_BUILD_NETWORK      the network image builds run on (default
+ *                              "<instance>-build", a bridge workletd
+ *                              creates, covered by the API's peer guard;
+ *                              "none": no network; "default": Docker's)
  *   WORKLET_GIT_CA_FILE        PEM certificates libgit2 trusts besides
  *                              the system's (an internal git server's CA)
  *   WORKLET_GIT_TOKEN_HOSTS    hosts GITHUB_TOKEN is offered to when they
@@ -162,6 +166,7 @@ struct wl_config {
 	char *agent_sandbox_mode; /* "docker" | "host" */
 	char *agent_image;
 	char *agent_network; /* default "<instance>-agent" */
+	char *build_network; /* default "<instance>-build" */
 	int64_t agent_memory;
 	int64_t agent_nano_cpus;
 	int agent_pids;

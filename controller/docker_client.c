@@ -931,6 +931,9 @@ static int build_url(struct wl_docker *d, struct wl_buf *u,
 	if (o->dockerfile && ((error = wl_buf_puts(u, "&dockerfile=")) < 0 ||
 			      (error = add_escaped(d, u, o->dockerfile)) < 0))
 		return error;
+	if (o->network && ((error = wl_buf_puts(u, "&networkmode=")) < 0 ||
+			   (error = add_escaped(d, u, o->network)) < 0))
+		return error;
 	if (o->labels && o->labels->count) {
 		if (!(labels = labels_to_json(o->labels)))
 			return oom();

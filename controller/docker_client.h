@@ -44,8 +44,10 @@ struct wl_docker_build_opts {
 	void *ctx;
 	const volatile int *cancel; /* may be NULL */
 	int64_t timeout_ms;	    /* 0 = none */
-	size_t output_max; /* bytes of output before the build is stopped
-			      (WL_ETOOBIG); 0 = none */
+	size_t output_max;   /* bytes of output before the build is stopped
+				(WL_ETOOBIG); 0 = none */
+	const char *network; /* networkmode: a network id or name, "none";
+				NULL: Docker's default */
 };
 
 /*
