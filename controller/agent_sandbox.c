@@ -245,6 +245,13 @@ int wl_agent_sandbox_spec(const struct wl_agent_sandbox *sb,
 			     "and command are required");
 		return WL_EINVALID;
 	}
+	/* one line on the container's stdin: the key */
+	if (job->secret && strpbrk(job->secret, "\r\n")) {
+		wl_error_set("agent sandbox: the model API key "
+			     "(ANTHROPIC_API_KEY or ANTHROPIC_AUTH_TOKEN) "
+			     "contains a line break");
+		return WL_EINVALID;
+	}
 	if ((error = check_mount_path(job->cwd, "working tree")) < 0 ||
 	    (error = check_mount_path(job->config_dir, "config dir")) < 0 ||
 	    (error = check_mount_path(job->cli_path, "CLI binary")) < 0)
@@ -532,11 +539,6 @@ static int hand_key(int fd, const char *secret)
 	char *line = NULL, eb[128];
 	int error = 0;
 
-	if (len && strpbrk(secret, "\r\n")) {
-		wl_error_set("the model API key (ANTHROPIC_API_KEY or "
-			     "ANTHROPIC_AUTH_TOKEN) contains a line break");
-		return WL_EINVALID;
-	}
 	if (!(line = malloc(len + 1))) {
 		wl_error_set("out of memory");
 		return WL_ERROR;

@@ -151,6 +151,16 @@ static void test_spec(void)
 	CHECK(cJSON_IsTrue(get(j, "StdinOnce")));
 	CHECK(cJSON_IsTrue(get(j, "AttachStdin")));
 	CHECK(strstr(body, "sk-unit-secret") == NULL);
+	{
+		char *bad = NULL;
+
+		job.secret = "sk-unit\nsecond-line";
+		CHECK(wl_agent_sandbox_spec(&sb, &job, &bad) == WL_EINVALID);
+		CHECK(bad == NULL);
+		CHECK_CONTAINS(wl_error_last(), "contains a line break");
+		CHECK(strstr(wl_error_last(), "sk-unit") == NULL);
+		job.secret = "sk-unit-secret";
+	}
 	labels = get(j, "Labels");
 	CHECK_STR(get(labels, "worklet.role")->valuestring, "agent");
 	CHECK_STR(get(labels, "worklet.agent-for")->valuestring, "wl-1");
