@@ -23,10 +23,12 @@ test_proxy.py's framing, slow heads and 431 on proxy requests,
 test_failures.py's invalid manifests.
 """
 
+import atexit
 import fcntl
 import glob
 import http.client
 import os
+import shutil
 import socket
 import subprocess
 import tempfile
@@ -452,6 +454,7 @@ test_controller_checks_its_connections.settings = {"WORKLET_ALLOW_LOCAL_REPOS": 
 
 def make_cert(names):
     d = tempfile.mkdtemp(prefix="wl-e2e-cert-")
+    atexit.register(shutil.rmtree, d, True)
     cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
     san = ",".join(("IP:" if n[0].isdigit() else "DNS:") + n for n in names)
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
