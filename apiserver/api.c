@@ -34,6 +34,7 @@ void wl_api_response_init(struct wl_api_response *rs)
 	rs->allow[0] = '\0';
 	rs->wait_ms = 0;
 	rs->wait_id[0] = '\0';
+	rs->lookup_needed = 0;
 	wl_buf_init(&rs->body, RESPONSE_MAX);
 }
 
@@ -469,6 +470,31 @@ static void storage_error(struct wl_api_response *rs, int error,
 		wl_api_error(rs, 500, "storage", "%s", what);
 }
 
+/*
+ * The address rule of the repository (git_policy.h): 0 allowed, 1 the
+ * server must look its host up first (rs->lookup_needed), -1 refused (rs
+ * set, the message prefixed with field).
+ */
+static int check_repo_address(const struct wl_config *cfg,
+			      const struct wl_api_request *rq, const char *url,
+			      const char *field, struct wl_api_response *rs)
+{
+	struct wl_git_policy pol = { cfg->allow_local_repos,
+				     cfg->git_allowed_hosts };
+	int rc = wl_git_policy_check_url(&pol, url, rq->lookup, &rs->lookup);
+
+	if (rc == 1) {
+		rs->lookup_needed = 1;
+		return 1;
+	}
+	if (rc < 0) {
+		wl_api_error(rs, 400, "invalid", "%s: %s", field,
+			     wl_error_last());
+		return -1;
+	}
+	return 0;
+}
+
 static void handle_create(const struct wl_config *cfg,
 			  const struct wl_store *store,
 			  const struct wl_api_request *rq,
@@ -508,6 +534,8 @@ static void handle_create(const struct wl_config *cfg,
 			     cfg->git_allowed_hosts);
 		goto out;
 	}
+	if (check_repo_address(cfg, rq, w.spec.git_repo, "git_repo", rs))
+		goto out;
 	if ((error = wl_store_write_spec(store, &w)) < 0) {
 		wl_err("create '%s': %s", id, wl_error_last());
 		storage_error(rs, error, "cannot store the worklet");
@@ -888,6 +916,8 @@ static void handle_put(const struct wl_config *cfg,
 			     cfg->git_allowed_hosts);
 		goto out;
 	}
+	if (check_repo_address(cfg, rq, in.spec.git_repo, "spec.gitRepo", rs))
+		goto out;
 	if (creating) {
 		if ((error = wl_store_write_spec(store, &in)) < 0) {
 			wl_err("apply '%s': %s", id, wl_error_last());
@@ -1196,6 +1226,56 @@ out:
 	wl_prompt_release(&pr);
 }
 
+/*
+ * Queue a failed prompt again (the base prompt that could not be applied,
+ * say): the controller runs it as it was, in its place in the order.
+ */
+static void handle_prompt_retry(const struct wl_store *store,
+				const struct wl_api_request *rq, const char *id,
+				const char *pid, struct wl_api_response *rs)
+{
+	struct wl_worklet w;
+	struct wl_prompt pr;
+	int error;
+
+	wl_worklet_init(&w);
+	if (load_prompt(store, rq, id, pid, &pr, rs) < 0)
+		goto out;
+	if (pr.state != WL_PROMPT_ERROR) {
+		wl_api_error(rs, 409,
+			     pr.state == WL_PROMPT_PROCESSING ? "processing"
+							      : "finished",
+			     "prompt '%s' is %s; only a prompt that failed can "
+			     "be retried",
+			     pid, wl_prompt_state_name(pr.state));
+		goto out;
+	}
+	if (wl_api_load_owned(store, id, rq->user, &w) == 0 &&
+	    w.meta.deletion_ms) {
+		wl_api_error(rs, 409, "deleting",
+			     "worklet '%s' is being deleted", id);
+		goto out;
+	}
+	if ((error = wl_prompt_request_retry(store, id, pid,
+					     wl_time_now_ms())) < 0) {
+		wl_err("retry %s of '%s': %s", pid, id, wl_error_last());
+		storage_error(rs, error, "cannot record the retry");
+		goto out;
+	}
+	wl_info("user '%s' asked for prompt %s of worklet '%s' again", rq->user,
+		pid, id);
+	/* What it is about to be: queued again. */
+	pr.state = WL_PROMPT_PROCESSING;
+	pr.stage = WL_STAGE_QUEUED;
+	pr.cancel_requested = 0;
+	wl_str_set(&pr.error, NULL);
+	pr.finished_ms = 0;
+	respond_json(rs, 202, prompt_view(&pr, -1));
+out:
+	wl_worklet_release(&w);
+	wl_prompt_release(&pr);
+}
+
 /* ---- pull requests ------------------------------------------------------ */
 
 static const char *const pr_fields[] = { "title", "description", "branch",
@@ -1491,6 +1571,14 @@ void wl_api_handle(const struct wl_config *cfg, const struct wl_store *store,
 			method_not_allowed(rs, "POST");
 		else
 			handle_prompt_cancel(store, rq, seg[0], seg[2], rs);
+		return;
+	}
+	if (nseg == 4 && !strcmp(seg[1], "prompts") &&
+	    !strcmp(seg[3], "retry")) {
+		if (strcmp(m, "POST"))
+			method_not_allowed(rs, "POST");
+		else
+			handle_prompt_retry(store, rq, seg[0], seg[2], rs);
 		return;
 	}
 	if (nseg == 2 && !strcmp(seg[1], "pr")) {

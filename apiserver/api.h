@@ -9,12 +9,16 @@
  *   {"error": {"code": "<reason>", "message": "<what is wrong>"}}
  *
  * Threads: the libwebsockets service thread. Everything here is quick
- * local file I/O; nothing waits on Docker, git or the network.
+ * local file I/O; nothing waits on Docker, git or the network: a
+ * repository host whose addresses must be checked (git_policy.h) is handed
+ * back to the server to look up (lookup_needed) and the request is handled
+ * again with the answer.
  */
 
 #include <stddef.h>
 
 #include "controller/config.h"
+#include "controller/git_policy.h"
 #include "specs/core/buf.h"
 #include "specs/spec_store.h"
 
@@ -25,6 +29,8 @@ struct wl_api_request {
 	const char *user;  /* authenticated */
 	const char *body;
 	size_t body_len;
+	/* the addresses asked for by an earlier lookup_needed, or NULL */
+	const struct wl_git_lookup *lookup;
 };
 
 struct wl_api_response {
@@ -39,6 +45,14 @@ struct wl_api_response {
 	 */
 	int64_t wait_ms;
 	char wait_id[64];
+	/*
+	 * Create and PUT: the repository's host is a name whose addresses
+	 * the policy needs (lookup.host, lookup.port). Nothing was stored and
+	 * nothing is to be sent: look it up away from the service thread,
+	 * then handle the same request again with rq->lookup.
+	 */
+	int lookup_needed;
+	struct wl_git_lookup lookup;
 };
 
 void wl_api_response_init(struct wl_api_response *rs);

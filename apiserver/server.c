@@ -15,6 +15,11 @@
  *    `job_lock`; a finished job wakes the service thread with
  *    lws_cancel_service() and is picked up in EVENT_WAIT_CANCELLED (Redis
  *    bio.c's pattern). A job whose connection closed first is only freed.
+ *  - A create or PUT whose repository host is a name (git_policy.h) waits
+ *    for its addresses: a detached thread per lookup (at most LOOKUP_MAX)
+ *    runs getaddrinfo and hands the job back through the same done list;
+ *    the request is then handled again with the answer. The server waits
+ *    for them (lookup_threads, under job_lock) like for the followers.
  *  - One thread per `logs?follow=1` stream fills that stream's bounded
  *    buffer (its own lock, refcounted with the connection); the server
  *    waits for them (follow_threads, under job_lock) before it destroys
@@ -96,6 +101,7 @@ struct wl_apiserver {
 	struct follow *follows; /* live log streams (service thread's list) */
 	int follow_count;
 	int follow_threads; /* running; under job_lock, signalled on job_cond */
+	int lookup_threads; /* the same, for address lookups */
 
 	pthread_t job_thread;
 	int job_started;
@@ -121,6 +127,9 @@ struct api_state {
 	char location[1024];		    /* a redirect's target, or "" */
 	char set_cookie[WL_AUTH_TICKET_MAX + 128]; /* or "" */
 	struct job *job;
+	/* create, PUT: the repository host's addresses, once looked up */
+	struct wl_git_lookup lookup;
+	int looked_up;
 	/* POST /pr: waiting for the controller (see pr_tick) */
 	lws_sorted_usec_list_t pr_sul;
 	struct lws_context *cx;
@@ -139,6 +148,7 @@ struct api_state {
 #define PR_POLL_MS 100
 #define PR_WAIT_MS (120 * 1000)
 #define FOLLOW_MAX 64
+#define LOOKUP_MAX 16
 #define FOLLOW_BUFFER (1 << 20)
 
 struct follow {
@@ -158,9 +168,13 @@ struct follow {
 	int headers_sent, finished;
 };
 
-/* The blocking part of GET /logs. */
+/* The blocking part of GET /logs, or of an address lookup. */
+enum job_kind { JOB_LOGS = 0, JOB_LOOKUP };
+
 struct job {
 	struct job *next;
+	enum job_kind kind;
+	struct wl_git_lookup lookup; /* JOB_LOOKUP */
 	struct wl_apiserver *server;
 	struct lws *wsi;
 	struct api_state *owner; /* NULL once the connection closed */
@@ -730,6 +744,8 @@ static void job_free(struct job *j)
 	free(j);
 }
 
+static void run_api(struct lws *wsi, struct api_state *a);
+
 /* On the service thread: answer the requests whose jobs finished. */
 static void jobs_collect(struct wl_apiserver *srv)
 {
@@ -750,6 +766,13 @@ static void jobs_collect(struct wl_apiserver *srv)
 			continue;
 		}
 		a->job = NULL;
+		if (j->kind == JOB_LOOKUP) {
+			a->lookup = j->lookup;
+			a->looked_up = 1;
+			run_api(j->wsi, a);
+			job_free(j);
+			continue;
+		}
 		o = j->answer;
 		cJSON_AddStringToObject(o, "app_logs", wl_buf_cstr(&j->out));
 		if (j->error < 0)
@@ -1090,32 +1113,116 @@ static void pr_tick(lws_sorted_usec_list_t *sul)
 	respond(a->wsi, a);
 }
 
-static int dispatch_api(struct lws *wsi, struct wl_session *s)
+static void *lookup_main(void *arg)
+{
+	struct job *j = arg;
+	struct wl_apiserver *srv = j->server;
+
+	wl_git_lookup_run(&j->lookup);
+	pthread_mutex_lock(&srv->job_lock);
+	j->next = srv->done;
+	srv->done = j;
+	/* before the count drops: the server then may destroy ctx */
+	lws_cancel_service(srv->ctx);
+	srv->lookup_threads--;
+	pthread_cond_broadcast(&srv->job_cond);
+	pthread_mutex_unlock(&srv->job_lock);
+	return NULL;
+}
+
+/* The handler needs the addresses of a repository host: look them up. */
+static void start_lookup(struct lws *wsi, struct api_state *a)
 {
 	struct wl_apiserver *srv = server_of(wsi);
-	struct api_state *a = s->impl;
+	struct job *j = calloc(1, sizeof(*j));
+	pthread_attr_t attr;
+	pthread_t t;
+	int started = 0;
+
+	if (j) {
+		j->kind = JOB_LOOKUP;
+		j->server = srv;
+		j->wsi = wsi;
+		j->owner = a;
+		j->lookup = a->rs.lookup;
+		pthread_mutex_lock(&srv->job_lock);
+		if (srv->lookup_threads < LOOKUP_MAX) {
+			srv->lookup_threads++;
+			started = 1;
+		}
+		pthread_mutex_unlock(&srv->job_lock);
+	}
+	if (started) {
+		pthread_attr_init(&attr);
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		if (pthread_create(&t, &attr, lookup_main, j)) {
+			pthread_mutex_lock(&srv->job_lock);
+			srv->lookup_threads--;
+			pthread_mutex_unlock(&srv->job_lock);
+			started = 0;
+		}
+		pthread_attr_destroy(&attr);
+	}
+	if (!started) {
+		free(j);
+		wl_api_response_release(&a->rs);
+		wl_api_response_init(&a->rs);
+		wl_api_error(&a->rs, 503, "unavailable",
+			     "too many repository addresses are being looked "
+			     "up; retry");
+		respond(wsi, a);
+		return;
+	}
+	a->job = j;
+}
+
+/*
+ * Handle a's request (again, once the lookup it asked for answered), then
+ * answer, wait for the controller (POST /pr) or look up an address.
+ */
+static void run_api(struct lws *wsi, struct api_state *a)
+{
+	struct wl_apiserver *srv = server_of(wsi);
 	struct wl_api_request rq;
 
 	memset(&rq, 0, sizeof(rq));
 	rq.method = a->method;
 	rq.path = a->path;
 	rq.query = a->has_query ? a->query : NULL;
-	rq.user = s->user;
+	rq.user = a->user;
 	rq.body = a->body.ptr;
 	rq.body_len = a->body.len;
+	rq.lookup = a->looked_up ? &a->lookup : NULL;
+	wl_api_response_release(&a->rs);
+	wl_api_response_init(&a->rs);
 	wl_api_handle(srv->cfg, &srv->store, &rq, &a->rs);
-	if (a->rs.wait_ms) {
+	if (a->rs.lookup_needed && !a->looked_up) {
+		start_lookup(wsi, a);
+		return;
+	}
+	if (a->rs.lookup_needed) {
+		/* the answer was for another host: not expected */
+		wl_api_error(&a->rs, 503, "unavailable",
+			     "cannot check the repository's address; retry");
+	} else if (a->rs.wait_ms) {
 		/* The controller pushes and opens it: answer when it did. */
 		a->cx = lws_get_context(wsi);
 		a->wsi = wsi;
 		a->pr_waiting = 1;
 		a->pr_deadline = wl_time_mono_ms() + PR_WAIT_MS;
-		snprintf(a->user, sizeof(a->user), "%s", s->user);
 		lws_sul_schedule(a->cx, 0, &a->pr_sul, pr_tick,
 				 PR_POLL_MS * LWS_US_PER_MS);
-		return 0;
+		return;
 	}
 	respond(wsi, a);
+}
+
+static int dispatch_api(struct lws *wsi, struct wl_session *s)
+{
+	struct api_state *a = s->impl;
+
+	snprintf(a->user, sizeof(a->user), "%s", s->user);
+	run_api(wsi, a);
 	return 0;
 }
 
@@ -1996,7 +2103,7 @@ void wl_apiserver_free(struct wl_apiserver *srv)
 	for (struct follow *f = srv->follows; f; f = f->next)
 		f->cancel = 1;
 	pthread_mutex_lock(&srv->job_lock);
-	while (srv->follow_threads > 0)
+	while (srv->follow_threads > 0 || srv->lookup_threads > 0)
 		pthread_cond_wait(&srv->job_cond, &srv->job_lock);
 	pthread_mutex_unlock(&srv->job_lock);
 	if (srv->ctx)

@@ -420,8 +420,33 @@ static int tools_allow_bash(const char *tools)
 	return 0;
 }
 
+/*
+ * The model API key of a sandboxed run (ANTHROPIC_API_KEY, else
+ * ANTHROPIC_AUTH_TOKEN, from o->env), or NULL: it reaches the CLI through
+ * the container's stdin and the CLI's apiKeyHelper, never its environment.
+ */
+static const char *sandbox_secret(const struct wl_agent_opts *o)
+{
+	static const char *const names[] = { "ANTHROPIC_API_KEY=",
+					     "ANTHROPIC_AUTH_TOKEN=" };
+
+	for (size_t n = 0; n < sizeof(names) / sizeof(names[0]); n++)
+		for (size_t i = 0; o->env && o->env[i]; i++)
+			if (!strncmp(o->env[i], names[n], strlen(names[n])) &&
+			    o->env[i][strlen(names[n])])
+				return o->env[i] + strlen(names[n]);
+	return NULL;
+}
+
+static int is_secret_entry(const char *entry)
+{
+	return !strncmp(entry, "ANTHROPIC_API_KEY=", 18) ||
+	       !strncmp(entry, "ANTHROPIC_AUTH_TOKEN=", 21);
+}
+
+/* settings: a --settings JSON for the CLI, or NULL */
 static int build_argv(struct strv *argv, const struct wl_agent_opts *o,
-		      const char *claude)
+		      const char *claude, const char *settings)
 {
 	/*
 	 * The prompt is a positional argument after the boolean -p. One
@@ -452,6 +477,9 @@ static int build_argv(struct strv *argv, const struct wl_agent_opts *o,
 	/* the product rule: no Bash unless configured */
 	if (!tools_allow_bash(o->allowed_tools) &&
 	    (strv_add(argv, "--disallowedTools") || strv_add(argv, "Bash")))
+		return WL_ERROR;
+	if (settings &&
+	    (strv_add(argv, "--settings") || strv_add(argv, settings)))
 		return WL_ERROR;
 	if (dashed && (strv_add(argv, "--") || strv_add(argv, o->prompt)))
 		return WL_ERROR;
@@ -966,7 +994,8 @@ static int build_env_sandbox(struct strv *env, const struct wl_agent_opts *o)
 	    strv_add(env, "IS_SANDBOX=1"))
 		return WL_ERROR;
 	for (size_t i = 0; o->env && o->env[i]; i++)
-		if (put_sandbox_entry(env, o, o->env[i]) < 0)
+		if (!is_secret_entry(o->env[i]) &&
+		    put_sandbox_entry(env, o, o->env[i]) < 0)
 			return WL_ERROR;
 	return 0;
 }
@@ -1017,6 +1046,7 @@ static int run_sandboxed(const struct wl_agent_opts *o, char **argv,
 	memset(&job, 0, sizeof(job));
 	job.argv = argv;
 	job.envp = envp;
+	job.secret = sandbox_secret(o);
 	job.cwd = o->cwd;
 	job.config_dir = o->config_dir;
 	job.cli_path = cli;
@@ -1294,13 +1324,18 @@ int wl_agent_run(const struct wl_agent_opts *o, struct wl_agent_result *res)
 		const char *path = getenv("PATH"); /* found on the host */
 
 		if ((error = build_env_sandbox(&envp, o)) < 0 ||
-		    (error = build_argv(&argv, o, WL_AGENT_SANDBOX_CLI)) < 0 ||
+		    (error = build_argv(
+			     &argv, o, WL_AGENT_SANDBOX_CLI,
+			     sandbox_secret(o)
+				     ? "{\"apiKeyHelper\":"
+				       "\"cat " WL_AGENT_SANDBOX_KEY_FILE "\"}"
+				     : NULL)) < 0 ||
 		    (error = resolve_binary(&exe, claude,
 					    path && *path ? path
 							  : DEFAULT_PATH)) < 0)
 			goto out;
 	} else if ((error = build_env(&envp, o)) < 0 ||
-		   (error = build_argv(&argv, o, claude)) < 0 ||
+		   (error = build_argv(&argv, o, claude, NULL)) < 0 ||
 		   (error = resolve_binary(&exe, claude,
 					   env_get(&envp, "PATH"))) < 0) {
 		goto out;

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -26,7 +27,43 @@
 #include "specs/worklet.h"
 #include "specs/core/banned.h"
 
+#define STR_(x) #x
+#define STR(x) STR_(x)
 #define TMPFS_OPTS "rw,nosuid,nodev,size=512m,mode=1777"
+#define KEY_TMPFS_OPTS                                                         \
+	"rw,noexec,nosuid,nodev,size=64k,mode=0700,uid=1000,gid=1000"
+
+/*
+ * The container's command: sh -c SUPERVISOR worklet-agent <CLI argv>.
+ * fd 3 is the lease (workletd's attach); the first line on it is the key,
+ * written with the shell's own printf (no process sees it in its argv).
+ * When fd 3 ends, the CLI gets SIGTERM, then SIGKILL; when the CLI ends,
+ * so does the shell, and with it the container (docker-init exits with
+ * its child).
+ */
+static const char supervisor[] =
+	"exec 3<&0 0</dev/null\n"
+	"IFS= read -r key <&3 || { echo 'worklet: the agent sandbox got no "
+	"key line (workletd went away)' >&2; exit 125; }\n"
+	"if [ -n \"$key\" ]; then\n"
+	"  (umask 077 && printf '%s' \"$key\" > " WL_AGENT_SANDBOX_KEY_FILE
+	") || exit 125\n"
+	"fi\n"
+	"key=\n"
+	"\"$@\" 3<&- &\n"
+	"child=$!\n"
+	"{ cat <&3 >/dev/null; kill -TERM \"$child\" 2>/dev/null; "
+	"sleep " STR(
+		WL_AGENT_SANDBOX_LEASE_S) "; kill -KILL \"$child\" "
+					  "2>/dev/null; } &\n"
+					  "watcher=$!\n"
+					  "exec 3<&-\n"
+					  "wait \"$child\"\n"
+					  "rc=$?\n"
+					  "kill \"$watcher\" 2>/dev/null\n"
+					  "rm -f " WL_AGENT_SANDBOX_KEY_FILE
+					  "\n"
+					  "exit \"$rc\"\n";
 #define LOG_MAX_SIZE "50m"
 #define STDERR_TAIL_LINES 50
 #define EXIT_WAIT_MS 10000 /* the stream ended: the exit follows soon */
@@ -150,6 +187,8 @@ static int host_config(cJSON *root, const struct wl_agent_sandbox *sb,
 	    !cJSON_AddBoolToObject(host, "Privileged", 0) ||
 	    !(o = cJSON_AddObjectToObject(host, "Tmpfs")) ||
 	    !cJSON_AddStringToObject(o, "/tmp", TMPFS_OPTS) ||
+	    !cJSON_AddStringToObject(o, WL_AGENT_SANDBOX_KEY_DIR,
+				     KEY_TMPFS_OPTS) ||
 	    !cJSON_AddStringToObject(host, "NetworkMode", sb->network) ||
 	    !(log = cJSON_AddObjectToObject(host, "LogConfig")) ||
 	    !cJSON_AddStringToObject(log, "Type", "json-file") ||
@@ -176,6 +215,22 @@ static int host_config(cJSON *root, const struct wl_agent_sandbox *sb,
 	return 0;
 }
 
+/* sh -c SUPERVISOR worklet-agent argv... */
+static int add_command(cJSON *root, char *const *argv)
+{
+	cJSON *cmd = cJSON_AddArrayToObject(root, "Cmd");
+	static const char *const head[] = { "/bin/sh", "-c", supervisor,
+					    "worklet-agent" };
+
+	for (size_t i = 0; cmd && i < sizeof(head) / sizeof(head[0]); i++)
+		if (!cJSON_AddItemToArray(cmd, cJSON_CreateString(head[i])))
+			return -1;
+	for (size_t i = 0; cmd && argv[i]; i++)
+		if (!cJSON_AddItemToArray(cmd, cJSON_CreateString(argv[i])))
+			return -1;
+	return cmd ? 0 : -1;
+}
+
 int wl_agent_sandbox_spec(const struct wl_agent_sandbox *sb,
 			  const struct wl_agent_sandbox_job *job, char **out)
 {
@@ -190,6 +245,13 @@ int wl_agent_sandbox_spec(const struct wl_agent_sandbox *sb,
 			     "and command are required");
 		return WL_EINVALID;
 	}
+	/* one line on the container's stdin: the key */
+	if (job->secret && strpbrk(job->secret, "\r\n")) {
+		wl_error_set("agent sandbox: the model API key "
+			     "(ANTHROPIC_API_KEY or ANTHROPIC_AUTH_TOKEN) "
+			     "contains a line break");
+		return WL_EINVALID;
+	}
 	if ((error = check_mount_path(job->cwd, "working tree")) < 0 ||
 	    (error = check_mount_path(job->config_dir, "config dir")) < 0 ||
 	    (error = check_mount_path(job->cli_path, "CLI binary")) < 0)
@@ -202,12 +264,14 @@ int wl_agent_sandbox_spec(const struct wl_agent_sandbox *sb,
 	    !cJSON_AddStringToObject(root, "Hostname",
 				     WL_AGENT_SANDBOX_HOSTNAME) ||
 	    !cJSON_AddStringToObject(root, "WorkingDir", job->cwd) ||
-	    add_strings(root, "Cmd", (const char *const *)job->argv) < 0 ||
+	    add_command(root, job->argv) < 0 ||
 	    add_strings(root, "Env", (const char *const *)job->envp) < 0 ||
 	    !cJSON_AddArrayToObject(root, "Entrypoint") ||
 	    !cJSON_AddBoolToObject(root, "Tty", 0) ||
-	    !cJSON_AddBoolToObject(root, "OpenStdin", 0) ||
-	    !cJSON_AddBoolToObject(root, "AttachStdin", 0) ||
+	    /* stdin: the key, then the lease (see the header) */
+	    !cJSON_AddBoolToObject(root, "OpenStdin", 1) ||
+	    !cJSON_AddBoolToObject(root, "StdinOnce", 1) ||
+	    !cJSON_AddBoolToObject(root, "AttachStdin", 1) ||
 	    !(l = labels(sb)) || !cJSON_AddItemToObject(root, "Labels", l) ||
 	    host_config(root, sb, job) < 0 ||
 	    !(*out = cJSON_PrintUnformatted(root))) {
@@ -465,6 +529,40 @@ static int create(struct wl_docker *d, const struct wl_agent_sandbox *sb,
 	return error;
 }
 
+/*
+ * The first line of the container's stdin: the key (or nothing). It waits
+ * in the attach stream until the supervisor reads it.
+ */
+static int hand_key(int fd, const char *secret)
+{
+	size_t len = secret ? strlen(secret) : 0, off = 0;
+	char *line = NULL, eb[128];
+	int error = 0;
+
+	if (!(line = malloc(len + 1))) {
+		wl_error_set("out of memory");
+		return WL_ERROR;
+	}
+	memcpy(line, secret ? secret : "", len);
+	line[len++] = '\n';
+	while (off < len) {
+		ssize_t n = send(fd, line + off, len - off, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			wl_error_set("cannot hand the key to the container: %s",
+				     strerror_r(errno, eb, sizeof(eb)));
+			error = WL_EUNAVAIL;
+			break;
+		}
+		off += (size_t)n;
+	}
+	explicit_bzero(line, len);
+	free(line);
+	return error;
+}
+
 int wl_agent_sandbox_run(const struct wl_agent_sandbox *sb,
 			 const struct wl_agent_sandbox_job *job,
 			 struct wl_agent_sandbox_exit *ex)
@@ -473,7 +571,7 @@ int wl_agent_sandbox_run(const struct wl_agent_sandbox *sb,
 	struct wl_docker_follow f;
 	struct wl_docker *d = NULL;
 	char name[NAME_MAX_LEN], *body = NULL, *id = NULL;
-	int error;
+	int error, lease = -1;
 
 	memset(ex, 0, sizeof(*ex));
 	ex->exit_code = -1;
@@ -483,6 +581,9 @@ int wl_agent_sandbox_run(const struct wl_agent_sandbox *sb,
 	    (error = wl_docker_new(&d, sb->docker_host)) < 0 ||
 	    (error = ensure_network(d, sb)) < 0 ||
 	    (error = create(d, sb, name, body, &id)) < 0 ||
+	    /* the lease first: a container never runs without it */
+	    (error = wl_docker_container_attach_stdin(d, id, &lease)) < 0 ||
+	    (error = hand_key(lease, job->secret)) < 0 ||
 	    (error = wl_docker_container_start(d, id)) < 0)
 		goto out;
 
@@ -507,6 +608,8 @@ int wl_agent_sandbox_run(const struct wl_agent_sandbox *sb,
 out:
 	if (error < 0)
 		wl_error_prefix("agent sandbox");
+	if (lease >= 0)
+		close(lease); /* the supervisor stops the CLI, if still going */
 	if (d && id) {
 		/* force: kills a run that is still going (timeout, cancel) */
 		if (wl_docker_container_remove(d, id) < 0 && error == 0) {

@@ -14,6 +14,17 @@
  *           worklet.agent-for=<worklet id>, worklet.runner=<runner>
  *           (no worklet.id: the reconciler must not take it for the app)
  *   user    1000:1000; root fs read-only; tmpfs /tmp (HOME and TMPDIR)
+ *           and /run/worklet (0700, the sandbox user's: the key file)
+ *   command a small sh supervisor, then the CLI's argv: it reads one line
+ *           from stdin, the model API key, writes it to
+ *           WL_AGENT_SANDBOX_KEY_FILE (the CLI's apiKeyHelper reads it),
+ *           runs the CLI with stdin from /dev/null, and kills it when
+ *           stdin ends. workletd holds stdin (an attach made before the
+ *           start, StdinOnce) for as long as the run lasts, so the key is
+ *           in no part of the container's configuration (Env, Cmd,
+ *           mounts), and the container stops by itself within
+ *           WL_AGENT_SANDBOX_LEASE_S seconds of workletd's death (the
+ *           kernel closes its end, Docker closes the container's stdin).
  *   binds   exactly: the working tree (rw) at its host path, its .git
  *           read-only on top (hooks and config the host's git would run),
  *           the CLI's config dir for this worklet (rw, at its host path:
@@ -37,6 +48,10 @@
 #define WL_AGENT_SANDBOX_HOME "/tmp"
 #define WL_AGENT_SANDBOX_HOSTNAME "worklet-agent"
 #define WL_AGENT_SANDBOX_HOST_ALIAS "host.docker.internal"
+#define WL_AGENT_SANDBOX_KEY_DIR "/run/worklet"
+#define WL_AGENT_SANDBOX_KEY_FILE WL_AGENT_SANDBOX_KEY_DIR "/api-key"
+/* stdin ended: SIGTERM to the CLI, SIGKILL this much later */
+#define WL_AGENT_SANDBOX_LEASE_S 3
 
 struct wl_agent_sandbox {
 	const char *docker_host; /* unix://...; NULL: the default socket */
@@ -52,8 +67,13 @@ struct wl_agent_sandbox {
 
 /* What one run needs besides the sandbox: filled by agent.c. */
 struct wl_agent_sandbox_job {
-	char *const *argv;	     /* argv[0] = WL_AGENT_SANDBOX_CLI */
-	char *const *envp;	     /* NAME=VALUE, NULL-ended */
+	char *const *argv; /* argv[0] = WL_AGENT_SANDBOX_CLI */
+	char *const *envp; /* NAME=VALUE, NULL-ended */
+	/*
+	 * The model API key (or token), or NULL: written to the container's
+	 * stdin, never to its configuration. No newline.
+	 */
+	const char *secret;
 	const char *cwd;	     /* the working tree, absolute */
 	const char *config_dir;	     /* CLAUDE_CONFIG_DIR, absolute */
 	const char *cli_path;	     /* the CLI binary on the host, absolute */

@@ -116,6 +116,8 @@ static const struct option options[] = {
 	{ "agent.image", "WORKLET_AGENT_IMAGE", K_STR, OFF(agent_image), 0, 0 },
 	{ "agent.network", "WORKLET_AGENT_NETWORK", K_STR, OFF(agent_network),
 	  0, 0 },
+	{ "buildNetwork", "WORKLET_BUILD_NETWORK", K_STR, OFF(build_network), 0,
+	  0 },
 	{ "agent.memory", "WORKLET_AGENT_MEMORY", K_SIZE, OFF(agent_memory), 0,
 	  0 },
 	{ "agent.cpus", "WORKLET_AGENT_CPUS", K_CPUS, OFF(agent_nano_cpus), 0,
@@ -132,6 +134,7 @@ static const struct option options[] = {
 	  OFF(git_allowed_hosts), 0, 0 },
 	{ "git.tokenHosts", "WORKLET_GIT_TOKEN_HOSTS", K_STR,
 	  OFF(git_token_hosts), 0, 0 },
+	{ "git.caFile", "WORKLET_GIT_CA_FILE", K_STR, OFF(git_ca_file), 0, 0 },
 	{ "git.authorName", "WORKLET_GIT_AUTHOR_NAME", K_STR,
 	  OFF(git_author_name), 0, 0 },
 	{ "git.authorEmail", "WORKLET_GIT_AUTHOR_EMAIL", K_STR,
@@ -239,10 +242,12 @@ void wl_config_release(struct wl_config *c)
 	free(c->agent_sandbox_mode);
 	free(c->agent_image);
 	free(c->agent_network);
+	free(c->build_network);
 	free(c->agent_system_prompt);
 	free(c->git_author_name);
 	free(c->git_token_hosts);
 	free(c->git_allowed_hosts);
+	free(c->git_ca_file);
 	free(c->user_tokens_file);
 	free(c->github_api_url);
 	free(c->git_author_email);
@@ -462,6 +467,11 @@ static int check_agent_sandbox(struct wl_config *c)
 	if (!c->agent_network) {
 		snprintf(net, sizeof(net), "%s-agent", c->instance);
 		if (set_str(&c->agent_network, net) < 0)
+			return WL_ERROR;
+	}
+	if (!c->build_network) {
+		snprintf(net, sizeof(net), "%s-build", c->instance);
+		if (set_str(&c->build_network, net) < 0)
 			return WL_ERROR;
 	}
 	return 0;

@@ -83,7 +83,14 @@
  *                              unused this long is removed (default 86400)
  *   WORKLET_GIT_ALLOWED_HOSTS  if set, the only hosts repositories may
  *                              come from ("host" or "host:port", comma-
- *                              separated)
+ *                              separated); listed hosts may have local
+ *                              addresses (controller/git_policy.h)
+ *   WORKLET_BUILD_NETWORK      the network image builds run on (default
+ *                              "<instance>-build", a bridge workletd
+ *                              creates, covered by the API's peer guard;
+ *                              "none": no network; "default": Docker's)
+ *   WORKLET_GIT_CA_FILE        PEM certificates libgit2 trusts besides
+ *                              the system's (an internal git server's CA)
  *   WORKLET_GIT_TOKEN_HOSTS    hosts GITHUB_TOKEN is offered to when they
  *                              ask for credentials (default github.com;
  *                              "host" or "host:port", comma-separated)
@@ -168,11 +175,13 @@ struct wl_config {
 	char *agent_sandbox_mode; /* "docker" | "host" */
 	char *agent_image;
 	char *agent_network; /* default "<instance>-agent" */
+	char *build_network; /* default "<instance>-build" */
 	int64_t agent_memory;
 	int64_t agent_nano_cpus;
 	int agent_pids;
 	char *git_token_hosts;	  /* hosts GITHUB_TOKEN is offered to */
 	char *git_allowed_hosts;  /* NULL: any host; else the only ones */
+	char *git_ca_file;	  /* extra CA certificates for git, or NULL */
 	int64_t git_cache_ttl_ms; /* unused mirrors are removed after it */
 	char *user_tokens_file;	  /* "<user> <github token>" per line */
 	char *github_api_url;	  /* REST API for pull requests */

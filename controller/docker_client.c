@@ -1,10 +1,15 @@
 #include "controller/docker_client.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
@@ -1203,6 +1208,9 @@ static int build_url(struct wl_docker *d, struct wl_buf *u,
 	if (o->dockerfile && ((error = wl_buf_puts(u, "&dockerfile=")) < 0 ||
 			      (error = add_escaped(d, u, o->dockerfile)) < 0))
 		return error;
+	if (o->network && ((error = wl_buf_puts(u, "&networkmode=")) < 0 ||
+			   (error = add_escaped(d, u, o->network)) < 0))
+		return error;
 	if (o->labels && o->labels->count) {
 		if (!(labels = labels_to_json(o->labels)))
 			return oom();
@@ -2338,5 +2346,109 @@ int wl_docker_network_ensure(struct wl_docker *d, const char *name,
 	int error = wl_docker_network_create(d, name, labels, options, &id);
 
 	free(id);
+	return error;
+}
+
+/* Send all of buf on a socket; 0 or -1 (errno set). */
+static int send_all(int fd, const char *buf, size_t len)
+{
+	while (len) {
+		ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int wl_docker_container_attach_stdin(struct wl_docker *d, const char *id,
+				     int *fd)
+{
+	struct sockaddr_un sa;
+	struct timeval tv = { CONNECT_TIMEOUT_MS / 1000, 0 }, none = { 0, 0 };
+	char req[512], head[4096], eb[128];
+	size_t len = 0;
+	int s = -1, error, status = 0;
+
+	*fd = -1;
+	if ((error = check_ref("container id", id)) < 0)
+		return error;
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	if (strlen(d->socket_path) >= sizeof(sa.sun_path)) {
+		wl_error_set("cannot attach to container '%s': the socket path "
+			     "'%s' is too long",
+			     id, d->socket_path);
+		return WL_EINVALID;
+	}
+	memcpy(sa.sun_path, d->socket_path, strlen(d->socket_path) + 1);
+	snprintf(
+		req, sizeof(req),
+		"POST /v1.41/containers/%s/attach?stream=1&stdin=1 HTTP/1.1\r\n"
+		"Host: docker\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n"
+		"Content-Length: 0\r\n\r\n",
+		id);
+	if ((s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
+	    connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		wl_error_set("cannot reach Docker at '%s': %s", d->socket_path,
+			     strerror_r(errno, eb, sizeof(eb)));
+		error = WL_EUNAVAIL;
+		goto fail;
+	}
+	/* The answer's head, bounded in size and time. */
+	setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (send_all(s, req, strlen(req)) < 0) {
+		wl_error_set("cannot attach to container '%s': %s", id,
+			     strerror_r(errno, eb, sizeof(eb)));
+		error = WL_EUNAVAIL;
+		goto fail;
+	}
+	while (!memmem(head, len, "\r\n\r\n", 4)) {
+		ssize_t n =
+			len < sizeof(head) - 1
+				? recv(s, head + len, sizeof(head) - 1 - len, 0)
+				: 0;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			wl_error_set("cannot attach to container '%s': Docker "
+				     "gave no complete answer",
+				     id);
+			error = WL_ERROR;
+			goto fail;
+		}
+		len += (size_t)n;
+	}
+	head[len] = '\0';
+	if (sscanf(head, "HTTP/1.%*d %d", &status) != 1)
+		status = 0;
+	if (status == 404) {
+		wl_error_set("cannot attach to container '%s': no such "
+			     "container",
+			     id);
+		error = WL_ENOTFOUND;
+		goto fail;
+	}
+	/* 101 Upgraded; an old daemon answers 200 and streams as well */
+	if (status != 101 && status != 200) {
+		char *body = strstr(head, "\r\n\r\n") + 4;
+
+		wl_error_set("cannot attach to container '%s': Docker answered "
+			     "%d %.200s",
+			     id, status, body);
+		error = WL_ERROR;
+		goto fail;
+	}
+	setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof(none));
+	*fd = s;
+	return 0;
+fail:
+	if (s >= 0)
+		close(s);
 	return error;
 }

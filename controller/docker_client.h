@@ -44,8 +44,10 @@ struct wl_docker_build_opts {
 	void *ctx;
 	const volatile int *cancel; /* may be NULL */
 	int64_t timeout_ms;	    /* 0 = none */
-	size_t output_max; /* bytes of output before the build is stopped
-			      (WL_ETOOBIG); 0 = none */
+	size_t output_max;   /* bytes of output before the build is stopped
+				(WL_ETOOBIG); 0 = none */
+	const char *network; /* networkmode: a network id or name, "none";
+				NULL: Docker's default */
 };
 
 /*
@@ -279,6 +281,18 @@ struct wl_docker_follow {
  */
 int wl_docker_container_follow(struct wl_docker *d, const char *id,
 			       const struct wl_docker_follow *f);
+
+/*
+ * POST /containers/{id}/attach?stream=1&stdin=1, upgraded to a raw stream
+ * on a connection of its own (the curl handle stays free): *fd (close-on-
+ * exec, owned by the caller) writes to the container's stdin until it is
+ * closed. A container created with OpenStdin and StdinOnce sees its stdin
+ * end when this connection does, also when the process holding it dies
+ * (the agent sandbox's lease, agent_sandbox.h). Attach before start so
+ * that nothing can start without it. WL_ENOTFOUND: no such container.
+ */
+int wl_docker_container_attach_stdin(struct wl_docker *d, const char *id,
+				     int *fd);
 
 /*
  * A bridge network of that name, created (with labels and driver options,

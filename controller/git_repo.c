@@ -29,6 +29,7 @@
 
 #include <git2.h>
 
+#include "controller/git_policy.h"
 #include "specs/core/error.h"
 #include "specs/core/fs.h"
 #include "specs/core/hash.h"
@@ -145,6 +146,8 @@ static void fetch_options(git_fetch_options *fo, struct progress *pr)
 	fo->callbacks.credentials = on_credentials;
 	fo->callbacks.transfer_progress = on_transfer;
 	fo->callbacks.sideband_progress = on_sideband;
+	/* the address rule on the server's name, through a proxy */
+	fo->callbacks.certificate_check = wl_git_policy_certificate_check;
 	fo->callbacks.payload = pr;
 	fo->prune = GIT_FETCH_PRUNE;
 	/* https_proxy and friends from the environment, as git does */
@@ -189,6 +192,11 @@ static int network_error(int rc, const char *verb, const char *url,
 	if (canceled(pr)) {
 		wl_error_set("cannot %s '%s': canceled", verb, url);
 		return WL_ECANCELED;
+	}
+	if (wl_git_policy_refusal()) {
+		wl_error_set("cannot %s '%s': %s", verb, url,
+			     wl_git_policy_refusal());
+		return WL_EINVALID;
 	}
 	if (rc == GIT_ENOTFOUND && klass == GIT_ERROR_REFERENCE) {
 		wl_error_set("branch '%s' not found in '%s'", branch, url);
@@ -633,6 +641,24 @@ done:
 	return error;
 }
 
+int wl_git_trust_ca_file(const char *ca_file)
+{
+	static const char system_dir[] = "/etc/ssl/certs";
+	struct stat st;
+
+	if (git_libgit2_opts(GIT_OPT_SET_SSL_CERT_LOCATIONS, ca_file,
+			     stat(system_dir, &st) == 0 && S_ISDIR(st.st_mode)
+				     ? system_dir
+				     : NULL) < 0) {
+		wl_error_set("cannot load the CA certificates of '%s' "
+			     "(WORKLET_GIT_CA_FILE): %s",
+			     ca_file, git_message());
+		git_error_clear();
+		return WL_EINVALID;
+	}
+	return 0;
+}
+
 int wl_git_cache_collect(const char *cache_dir, int64_t max_idle_ms)
 {
 	struct dirent *de;
@@ -690,6 +716,7 @@ int wl_git_sync(const struct wl_git_sync_opts *o, char sha[41])
 	struct progress pr = { .cancel = o->cancel,
 			       .token = o->token && *o->token ? o->token : NULL,
 			       .token_hosts = o->token_hosts };
+	struct wl_git_policy pol = { o->allow_local, o->allowed_hosts };
 	git_repository *repo = NULL;
 	char *parent = NULL, *slash, mirror[4096];
 	const char *use_mirror = NULL;
@@ -700,7 +727,8 @@ int wl_git_sync(const struct wl_git_sync_opts *o, char sha[41])
 		wl_error_set("git sync: url, branch and dir are required");
 		return WL_EINVALID;
 	}
-	if ((error = wl_validate_git_url(o->url, o->allow_local)) < 0)
+	if ((error = wl_validate_git_url(o->url, o->allow_local)) < 0 ||
+	    (error = wl_git_policy_install()) < 0)
 		return error;
 	if (canceled(&pr)) {
 		wl_error_set("cannot sync '%s': canceled", o->url);
@@ -711,6 +739,8 @@ int wl_git_sync(const struct wl_git_sync_opts *o, char sha[41])
 		wl_error_set("out of memory");
 		return WL_ERROR;
 	}
+	/* every connection of this sync is checked (git_policy.h) */
+	wl_git_policy_enter(&pol, o->url);
 	slash = strrchr(parent, '/');
 	if (slash && slash != parent) {
 		*slash = '\0';
@@ -732,6 +762,7 @@ int wl_git_sync(const struct wl_git_sync_opts *o, char sha[41])
 	if (!error)
 		error = head_sha(repo, o->dir, sha);
 done:
+	wl_git_policy_leave();
 	git_repository_free(repo);
 	free(parent);
 	git_error_clear();
@@ -970,6 +1001,7 @@ static int on_push_credentials(git_credential **out, const char *url,
 int wl_git_push(const struct wl_git_push_opts *o, char sha[41])
 {
 	struct push_state ps;
+	struct wl_git_policy pol = { o->allow_local, o->allowed_hosts };
 	git_repository *repo = NULL;
 	git_remote *origin = NULL;
 	git_reference *head = NULL;
@@ -983,8 +1015,10 @@ int wl_git_push(const struct wl_git_push_opts *o, char sha[41])
 	ps.pr.cancel = o->cancel;
 	ps.pr.token = o->token && *o->token ? o->token : NULL;
 	ps.pr.token_hosts = o->token_hosts;
-	if ((error = open_repo(&repo, o->dir)) < 0)
+	if ((error = wl_git_policy_install()) < 0 ||
+	    (error = open_repo(&repo, o->dir)) < 0)
 		return error;
+	wl_git_policy_enter(&pol, o->url);
 	if (git_repository_head(&head, repo) < 0 ||
 	    !git_reference_is_branch(head)) {
 		wl_error_set("cannot push '%s': HEAD is not a branch: %s",
@@ -1005,6 +1039,7 @@ int wl_git_push(const struct wl_git_push_opts *o, char sha[41])
 	git_push_options_init(&po, GIT_PUSH_OPTIONS_VERSION);
 	po.callbacks.credentials = on_push_credentials;
 	po.callbacks.push_update_reference = on_push_ref;
+	po.callbacks.certificate_check = wl_git_policy_certificate_check;
 	po.callbacks.payload = &ps;
 	po.proxy_opts.type = GIT_PROXY_AUTO;
 	if ((rc = git_remote_lookup(&origin, repo, "origin")) < 0 ||
@@ -1042,6 +1077,7 @@ int wl_git_push(const struct wl_git_push_opts *o, char sha[41])
 	}
 	error = 0;
 done:
+	wl_git_policy_leave();
 	free(refspec);
 	git_remote_free(origin);
 	git_reference_free(head);

@@ -13,8 +13,13 @@
 struct wl_git_sync_opts {
 	const char *url; /* already checked by wl_validate_git_url */
 	const char *branch;
-	const char *dir;	    /* the clone: <base dir>/<worklet id> */
-	int allow_local;	    /* passed to wl_validate_git_url again */
+	const char *dir; /* the clone: <base dir>/<worklet id> */
+	int allow_local; /* passed to wl_validate_git_url again */
+	/*
+	 * WORKLET_GIT_ALLOWED_HOSTS: with allow_local, the policy every
+	 * connection is checked against (controller/git_policy.h).
+	 */
+	const char *allowed_hosts;
 	const volatile int *cancel; /* honoured by transfer progress */
 	/*
 	 * HTTPS credentials: token is offered (as x-access-token:<token>)
@@ -35,6 +40,12 @@ struct wl_git_sync_opts {
 };
 
 /*
+ * Trust the CA certificates of the PEM file ca_file for HTTPS, besides the
+ * system's (/etc/ssl/certs). Once, in main(), before any worker starts.
+ */
+int wl_git_trust_ca_file(const char *ca_file);
+
+/*
  * Remove mirrors of cache_dir unused for max_idle_ms. Returns how many.
  */
 int wl_git_cache_collect(const char *cache_dir, int64_t max_idle_ms);
@@ -50,7 +61,9 @@ int wl_git_cache_collect(const char *cache_dir, int64_t max_idle_ms);
  * Errors, each with a message that says which:
  *   WL_ENOTFOUND "branch 'x' not found in '<url>'" or repo not found,
  *   WL_EUNAVAIL  network failure,
- *   WL_EINVALID  URL rejected by policy,
+ *   WL_EINVALID  URL rejected by policy, or a connection refused by it
+ *                (git_policy.h: a name resolving to a local address, a
+ *                redirect to another host),
  *   WL_ECANCELED, WL_ERROR.
  */
 int wl_git_sync(const struct wl_git_sync_opts *o, char sha[41]);
@@ -90,6 +103,8 @@ struct wl_git_push_opts {
 	const char *branch; /* the branch on origin to push HEAD to */
 	const char *token;  /* as in wl_git_sync_opts */
 	const char *token_hosts;
+	int allow_local;	   /* the connection policy, as in */
+	const char *allowed_hosts; /* wl_git_sync_opts */
 	const volatile int *cancel;
 };
 

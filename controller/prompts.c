@@ -107,6 +107,35 @@ static int save_prompt(struct wl_prompt_pass *pp, struct wl_prompt *pr)
 	return error;
 }
 
+/*
+ * The BasePrompt condition: False while the base prompt failed, and then
+ * its message is also the worklet's lastError (note_base_prompt), so
+ * whoever looks at the running worklet sees that it runs without it;
+ * Unknown while a retry waits or runs; True once applied.
+ */
+static const char *base_failure(const struct wl_status *st)
+{
+	const struct wl_condition *c = wl_status_condition(st, "BasePrompt");
+
+	return c && c->status && !strcmp(c->status, "False") ? c->message
+							     : NULL;
+}
+
+/* Set BasePrompt; lastError loses the old failure it held, if it did. */
+static void set_base_cond(struct wl_prompt_pass *pp, const char *status,
+			  const char *reason, const char *message)
+{
+	struct wl_status *st = &pp->wl->status;
+	const char *old = base_failure(st);
+
+	if (old && st->last_error && !strcmp(st->last_error, old))
+		wl_str_set(&st->last_error, NULL);
+	wl_status_set_condition(st, "BasePrompt", status, reason, message,
+				pp->now);
+	if (!strcmp(status, "False"))
+		wl_str_set(&st->last_error, message);
+}
+
 /* A prompt is over: state, message, time; the worklet forgets it. */
 static void finish(struct wl_prompt_pass *pp, struct wl_prompt *pr,
 		   enum wl_prompt_state state, const char *error)
@@ -123,10 +152,24 @@ static void finish(struct wl_prompt_pass *pp, struct wl_prompt *pr,
 			pr->changed ? "" : " (no changes)");
 		set_cond(pp, "True", pr->changed ? "Applied" : "NoChanges",
 			 pr->id);
+		if (pr->base)
+			set_base_cond(pp, "True",
+				      pr->changed ? "Applied" : "NoChanges",
+				      pr->id);
 	} else {
 		wl_warn("worklet '%s': prompt %s failed: %s", pp->id, pr->id,
 			error);
 		set_cond(pp, "False", "PromptFailed", error);
+		if (pr->base) {
+			char msg[1024];
+
+			snprintf(msg, sizeof(msg),
+				 "the base prompt was not applied (prompt %s: "
+				 "%s); the app runs the repository as it is; "
+				 "retry it: workletctl retry %s %s",
+				 pr->id, error, pp->id, pr->id);
+			set_base_cond(pp, "False", "Failed", msg);
+		}
 	}
 	if (pp->wl->status.active_prompt &&
 	    !strcmp(pp->wl->status.active_prompt, pr->id))
@@ -618,6 +661,34 @@ static int adopt_commit(struct wl_prompt_pass *pp, struct wl_prompt *pr)
 	return 1;
 }
 
+/*
+ * A failed prompt whose retry was asked for after it ended (the .retry
+ * file) goes back to the queue as it was first sent.
+ */
+static void requeue_retried(struct wl_prompt_pass *pp, struct wl_prompt *pr)
+{
+	if (pr->state != WL_PROMPT_ERROR || !pr->retry_ms ||
+	    pr->retry_ms <= pr->finished_ms)
+		return;
+	wl_info("worklet '%s': prompt %s queued again (retry asked)", pp->id,
+		pr->id);
+	pr->state = WL_PROMPT_PROCESSING;
+	pr->stage = WL_STAGE_QUEUED;
+	pr->attempts = 0;
+	pr->fixups = 0;
+	pr->changed = 0;
+	pr->next_attempt_ms = 0;
+	pr->finished_ms = 0;
+	pr->started_ms = 0;
+	wl_str_set(&pr->error, NULL);
+	wl_str_set(&pr->commit, NULL);
+	wl_str_set(&pr->fix_request, NULL);
+	wl_str_set(&pr->runner, NULL);
+	save_prompt(pp, pr);
+	if (pr->base)
+		set_base_cond(pp, "Unknown", "Retrying", pr->id);
+}
+
 /* The base prompt is the first prompt, made by the controller once. */
 static void ensure_base_prompt(struct wl_prompt_pass *pp)
 {
@@ -663,6 +734,7 @@ int wl_prompts_step(struct wl_prompt_pass *pp, int *committed,
 				ids[i], wl_error_last());
 			continue;
 		}
+		requeue_retried(pp, &pr);
 		if (pr.state != WL_PROMPT_PROCESSING) {
 			wl_prompt_release(&pr);
 			continue;
@@ -733,9 +805,9 @@ out:
 	return 0;
 }
 
-void wl_prompts_finish(struct wl_prompt_pass *pp, const char *head,
-		       int build_failed, int rollout_failed,
-		       const char *message, int64_t *requeue_ms)
+static void finish_active(struct wl_prompt_pass *pp, const char *head,
+			  int build_failed, int rollout_failed,
+			  const char *message, int64_t *requeue_ms)
 {
 	const struct wl_status *st = &pp->wl->status;
 	const struct wl_config *cfg = pp->r->cfg;
@@ -784,6 +856,27 @@ void wl_prompts_finish(struct wl_prompt_pass *pp, const char *head,
 	}
 out:
 	wl_prompt_release(&pr);
+}
+
+/*
+ * The pass may have cleared lastError (a rollout that serves clears it):
+ * while the base prompt is not applied, the worklet says so.
+ */
+static void note_base_prompt(struct wl_prompt_pass *pp)
+{
+	struct wl_status *st = &pp->wl->status;
+
+	if (base_failure(st) && !st->last_error)
+		wl_str_set(&st->last_error, base_failure(st));
+}
+
+void wl_prompts_finish(struct wl_prompt_pass *pp, const char *head,
+		       int build_failed, int rollout_failed,
+		       const char *message, int64_t *requeue_ms)
+{
+	finish_active(pp, head, build_failed, rollout_failed, message,
+		      requeue_ms);
+	note_base_prompt(pp);
 }
 
 void wl_prompts_forget(struct wl_reconciler *r, const char *id,

@@ -149,6 +149,8 @@ void wl_pull_step(struct wl_pull_pass *pp)
 	po.branch = branch;
 	po.token = tok;
 	po.token_hosts = cfg->git_token_hosts;
+	po.allow_local = cfg->allow_local_repos;
+	po.allowed_hosts = cfg->git_allowed_hosts;
 	po.cancel = pp->r->stop;
 	if ((error = wl_git_push(&po, sha)) < 0) {
 		failed(pp, error == WL_ECONFLICT ? "branch_conflict"

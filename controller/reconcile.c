@@ -514,6 +514,7 @@ static int sync_source(struct pass *p, char sha[41])
 	o.branch = wl_spec_branch(s);
 	o.dir = p->clone_dir;
 	o.allow_local = p->cfg->allow_local_repos;
+	o.allowed_hosts = p->cfg->git_allowed_hosts;
 	o.cancel = p->r->stop;
 	o.token = wl_config_git_token(p->cfg, p->wl.meta.user_id, token,
 				      sizeof(token));
@@ -660,7 +661,7 @@ static int ensure_image(struct pass *p, const char *sha,
 	struct wl_kvlist labels = { 0 };
 	struct wl_buf ctx;
 	struct build_log bl = { -1, 0 };
-	char key[65], tag[128], failed[128], log_path[4096];
+	char key[65], tag[128], failed[128], log_path[4096], net[128];
 	int error;
 
 	memset(&gen, 0, sizeof(gen));
@@ -705,6 +706,14 @@ static int ensure_image(struct pass *p, const char *sha,
 		error = fail(p, "Built", "ContextFailed", wl_error_last());
 		goto out;
 	}
+	/* Builds run where neither workletd nor the host's loopback is. */
+	if ((error = wl_build_network_ensure(p->w->docker, p->cfg, net,
+					     sizeof(net))) < 0) {
+		if (error != WL_EUNAVAIL)
+			error = fail(p, "Built", "BuildNetworkFailed",
+				     wl_error_last());
+		goto out;
+	}
 	bl.fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	wl_kvlist_set(&labels, "worklet.managed", "true");
 	wl_kvlist_set(&labels, "worklet.instance", p->cfg->instance);
@@ -721,6 +730,7 @@ static int ensure_image(struct pass *p, const char *sha,
 	bo.cancel = p->r->stop;
 	bo.timeout_ms = p->cfg->build_timeout_ms;
 	bo.output_max = (size_t)p->cfg->build_output_max;
+	bo.network = net;
 	atomic_fetch_add(&wl_ctl_metrics.builds, 1);
 	error = wl_docker_build(p->w->docker, &bo, image_id);
 	if (bl.fd >= 0)

@@ -66,6 +66,74 @@ done:
 	return error;
 }
 
+/* The oldest build network called name: its id into out; 0 or WL_ENOTFOUND. */
+static int find_build_network(struct wl_docker *d, const char *name, char *out,
+			      size_t n)
+{
+	struct wl_docker_network *nets = NULL, *best = NULL;
+	size_t count = 0;
+	int error;
+
+	if ((error = wl_docker_networks_list(d, "worklet.role=build", &nets,
+					     &count)) < 0)
+		return error;
+	for (size_t i = 0; i < count; i++)
+		if (nets[i].name && !strcmp(nets[i].name, name) && nets[i].id &&
+		    (!best || nets[i].created_ms < best->created_ms))
+			best = &nets[i];
+	if (best)
+		snprintf(out, n, "%s", best->id);
+	wl_docker_networks_free(nets, count);
+	return best ? 0 : WL_ENOTFOUND;
+}
+
+int wl_build_network_ensure(struct wl_docker *d, const struct wl_config *cfg,
+			    char *mode, size_t n)
+{
+	struct wl_kvlist labels = { 0 }, opts = { 0 };
+	const char *name = cfg->build_network;
+	char bridge[16], *id = NULL, msg[1024];
+	int error;
+
+	if (!strcmp(name, "none") || !strcmp(name, "default")) {
+		snprintf(mode, n, "%s", name);
+		return 0;
+	}
+	if ((error = find_build_network(d, name, mode, n)) != WL_ENOTFOUND)
+		return error;
+	bridge_name(name, bridge, sizeof(bridge));
+	if (wl_kvlist_set(&labels, "worklet.instance", cfg->instance) < 0 ||
+	    wl_kvlist_set(&labels, "worklet.role", "build") < 0 ||
+	    wl_kvlist_set(&opts, "com.docker.network.bridge.enable_icc",
+			  "false") < 0 ||
+	    wl_kvlist_set(&opts, "com.docker.network.bridge.name", bridge) <
+		    0) {
+		wl_error_set("out of memory");
+		error = WL_ERROR;
+		goto done;
+	}
+	error = wl_docker_network_create(d, name, &labels, &opts, &id);
+	snprintf(msg, sizeof(msg), "%s", wl_error_last());
+	/* Made here or by another service a moment ago: use the oldest. */
+	if (find_build_network(d, name, mode, n) == 0)
+		error = 0;
+	else if (error >= 0) {
+		wl_error_set("the build network '%s' vanished after it was "
+			     "created",
+			     name);
+		error = WL_ERROR;
+	} else {
+		wl_error_set("cannot create the build network '%s' "
+			     "(WORKLET_BUILD_NETWORK): %s",
+			     name, msg);
+	}
+done:
+	free(id);
+	wl_kvlist_release(&labels);
+	wl_kvlist_release(&opts);
+	return error;
+}
+
 /* 1 if a container of ours (any state) names the network, or unsure. */
 static int network_labelled(struct wl_docker *d, const struct wl_config *cfg,
 			    const char *name)

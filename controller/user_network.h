@@ -36,6 +36,20 @@ int wl_user_network_ensure(struct wl_docker *d, const struct wl_config *cfg,
 			   const char *user, char *name, size_t n);
 
 /*
+ * The network image builds run on (cfg->build_network): into mode, what
+ * POST /build takes as networkmode: "none", "default" (Docker's bridge),
+ * or the id of a bridge network of that name, created if missing with
+ * inter-container traffic off and a "wl-<12 hex>" host interface, so the
+ * API's peer guard closes connections from builds like from worklets.
+ * Labelled worklet.instance and worklet.role=build (not worklet.managed:
+ * the collector below leaves it alone, a build may be about to use it).
+ * Several services may share one by name (the tests do): when Docker holds
+ * two of that name, the oldest is used.
+ */
+int wl_build_network_ensure(struct wl_docker *d, const struct wl_config *cfg,
+			    char *mode, size_t n);
+
+/*
  * Garbage collection: remove this instance's networks that have no
  * container attached and are older than min_age_ms (so a network created
  * for a container about to be created is left alone). Returns how many

@@ -33,6 +33,7 @@
 #include "specs/core/buf.h"
 #include "specs/core/error.h"
 #include "specs/core/timeutil.h"
+#include "specs/prompt.h"
 #include "specs/validate.h"
 #include "specs/core/banned.h"
 
@@ -1367,6 +1368,32 @@ out:
 	return code;
 }
 
+static int cmd_retry(struct ctl *c, int argc, char **argv)
+{
+	char *pos[MAX_POS], path[512], rest[64];
+	cJSON *p = NULL;
+	int npos, code;
+
+	if ((code = parse_args(c, argc, argv, NULL, pos, &npos)) || c->help)
+		return code;
+	if (npos != 2)
+		return usage_error(c,
+				   "retry takes a worklet id and a prompt id");
+	if (wl_prompt_validate_id(pos[1]) < 0)
+		return usage_error(c,
+				   "'%s' is not a prompt id (see workletctl "
+				   "prompts %s)",
+				   pos[1], pos[0]);
+	if ((code = connect_setup(c)))
+		return code;
+	snprintf(rest, sizeof(rest), "/prompts/%s/retry", pos[1]);
+	worklet_path(c, path, sizeof(path), pos[0], rest);
+	if (!(code = call_json(c, &p, "POST", path, "{}", TIMEOUT_S)))
+		printf("prompt %s queued again\n", jstr_or(p, "id", pos[1]));
+	cJSON_Delete(p);
+	return code;
+}
+
 static int cmd_prompts(struct ctl *c, int argc, char **argv)
 {
 	char *pos[MAX_POS], path[512];
@@ -1923,6 +1950,10 @@ static const struct command commands[] = {
 	  "  --no-wait             print the prompt id and return at once\n"
 	  "  --timeout SECONDS     give up waiting after this (default "
 	  "1800)\n" },
+	{ "retry", cmd_retry, "retry ID PROMPT_ID", "run a failed prompt again",
+	  "Queues a prompt that ended in error (a base prompt that could not\n"
+	  "be applied, say) again, as it was sent; `workletctl prompts ID`\n"
+	  "lists the ids.\n" },
 	{ "prompts", cmd_prompts, "prompts ID [-o json]",
 	  "list a worklet's prompts",
 	  "The prompt history, oldest first (the base prompt first): status,\n"

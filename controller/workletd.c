@@ -21,6 +21,7 @@
 
 #include "controller/config.h"
 #include "controller/controller.h"
+#include "controller/git_repo.h"
 #include "apiserver/server.h"
 #include "specs/core/error.h"
 #include "specs/core/log.h"
@@ -120,6 +121,10 @@ int main(int argc, char **argv)
 
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	git_libgit2_init();
+	if (cfg.git_ca_file && wl_git_trust_ca_file(cfg.git_ca_file) < 0) {
+		wl_err("%s", wl_error_last());
+		goto out;
+	}
 
 	if (run_controller && (wl_controller_new(&ctl, &cfg) < 0 ||
 			       wl_controller_start(ctl) < 0)) {

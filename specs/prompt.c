@@ -9,6 +9,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@
 #include "specs/core/error.h"
 #include "specs/core/fs.h"
 #include "specs/core/hash.h"
+#include "specs/core/parse.h"
 #include "specs/validate.h"
 #include "specs/core/banned.h"
 
@@ -238,6 +240,24 @@ static int get_enum(struct reader *r, const char *name,
 	return 0;
 }
 
+/* The time in a .retry file; 0 when there is none or it does not parse. */
+static void read_retry(const char *path, int64_t *ms)
+{
+	struct wl_buf b;
+	char *nl;
+
+	*ms = 0;
+	wl_buf_init(&b, 64);
+	if (wl_fs_read(&b, path) == 0 && b.len) {
+		nl = strchr(wl_buf_cstr(&b), '\n');
+		if (nl)
+			*nl = '\0';
+		if (wl_parse_int64(ms, wl_buf_cstr(&b), 0, INT64_MAX) < 0)
+			*ms = 0;
+	}
+	wl_buf_release(&b);
+}
+
 static int load(struct reader *r, const char *path, const char *rel)
 {
 	struct wl_buf b;
@@ -299,6 +319,8 @@ int wl_prompt_read(const struct wl_store *s, const char *wid, const char *pid,
 
 	prompt_path(path, sizeof(path), s, wid, pid, ".cancel");
 	out->cancel_requested = wl_fs_exists(path);
+	prompt_path(path, sizeof(path), s, wid, pid, ".retry");
+	read_retry(path, &out->retry_ms);
 
 	prompt_path(path, sizeof(path), s, wid, pid, ".status.json");
 	snprintf(rel, sizeof(rel), "prompts/%s.%s.status.json", wid, pid);
@@ -382,6 +404,24 @@ int wl_prompt_write_status(const struct wl_store *s, const struct wl_prompt *p)
 out:
 	cJSON_Delete(o);
 	return error;
+}
+
+int wl_prompt_request_retry(const struct wl_store *s, const char *wid,
+			    const char *pid, int64_t ms)
+{
+	char path[4096], text[32];
+	int error, len;
+
+	if ((error = prompt_path(path, sizeof(path), s, wid, pid, ".cancel")) <
+	    0)
+		return error;
+	if (unlink(path) < 0 && errno != ENOENT) {
+		wl_error_set("cannot remove '%s': %s", path, strerror(errno));
+		return WL_ERROR;
+	}
+	prompt_path(path, sizeof(path), s, wid, pid, ".retry");
+	len = snprintf(text, sizeof(text), "%lld\n", (long long)ms);
+	return wl_fs_write_atomic(path, text, (size_t)len, FILE_MODE);
 }
 
 int wl_prompt_request_cancel(const struct wl_store *s, const char *wid,

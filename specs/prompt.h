@@ -15,6 +15,13 @@
  *                                                 the controller only
  *   prompts/<worklet id>.<prompt id>.cancel       a cancel request: an empty
  *                                                 file made by the API server
+ *   prompts/<worklet id>.<prompt id>.retry        a retry request of a failed
+ *                                                 prompt: the time it was
+ *                                                 asked (ms), by the API
+ *                                                 server; the controller
+ *                                                 queues the prompt again
+ *                                                 when it is newer than the
+ *                                                 prompt's end
  *
  * A request without a status file is queued. Prompt ids are "p", 13 digits
  * of creation time in ms and 6 hex digits, so the names sort in the order
@@ -61,6 +68,8 @@ struct wl_prompt {
 	int64_t created_ms;
 	/* A cancel was asked for (the .cancel file exists). */
 	int cancel_requested;
+	/* When a retry was asked for (the .retry file), or 0. */
+	int64_t retry_ms;
 	/* The status (all zero/NULL while queued). */
 	enum wl_prompt_state state;
 	enum wl_prompt_stage stage;
@@ -113,6 +122,13 @@ int wl_prompt_write_status(const struct wl_store *s, const struct wl_prompt *p);
 /* Ask for pid to be cancelled. */
 int wl_prompt_request_cancel(const struct wl_store *s, const char *wid,
 			     const char *pid);
+
+/*
+ * Ask for the failed prompt pid to run again (at ms): an earlier cancel
+ * request goes, so the retry is not cancelled at once.
+ */
+int wl_prompt_request_retry(const struct wl_store *s, const char *wid,
+			    const char *pid, int64_t ms);
 
 /*
  * The prompt ids of worklet wid, oldest first. Free with

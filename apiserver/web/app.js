@@ -478,7 +478,14 @@ function markFailedStep() {
 
 function renderFailure(w) {
   const n = $('d-failure');
-  if (w.status !== 'error') { say(n, ''); return; }
+  if (w.status !== 'error') {
+    // Serving, but something the user asked for did not happen (a base
+    // prompt that failed, say): the controller's message says what.
+    n.classList.toggle('warning', !!w.last_error);
+    say(n, w.last_error ? 'Not everything worked: ' + w.last_error : '');
+    return;
+  }
+  n.classList.remove('warning');
   const built = (w.conditions || []).find((c) => c.type === 'Built');
   const step = failedStep();
   const buildFailed = built && built.status === 'False';
@@ -650,6 +657,22 @@ function renderPrompts() {
         meta.length ? el('span', { class: 'muted', text: meta.join(' · ') }) : null));
     if (p.response) li.append(el('p', { class: 'presp', text: p.response }));
     if (p.error) li.append(el('p', { class: 'error', text: p.error }));
+    if (p.status === 'error') {
+      li.append(el('button', {
+        class: 'small ghost retry', type: 'button', text: 'Retry',
+        'aria-label': 'Retry this prompt',
+        onclick: async (e) => {
+          e.target.disabled = true;
+          try {
+            await api('POST', pid() + '/prompts/' + p.id + '/retry');
+            schedulePromptRefresh(true);
+          } catch (err) {
+            e.target.disabled = false;
+            say($('prompt-error'), err.message);
+          }
+        },
+      }));
+    }
     if (p.status === 'processing') li.append(keep.get(p.id) || el('pre', { class: 'progress', 'data-id': p.id, 'aria-label': 'agent progress' }));
     return li;
   }));

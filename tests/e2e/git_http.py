@@ -24,6 +24,9 @@ srv.delete_repo(name), srv.repo_path(name), srv.url (base URL), and
 GitHTTPServer(url_host="localhost") for a second server under another
 host name (it still listens on 127.0.0.1).
 
+GitHTTPServer(tls=(certfile, keyfile)) serves HTTPS instead (URLs then
+start with https://; the handshake runs on the request's thread).
+
 `with GitHTTPServer(token) as srv:` works too. As a process (manual runs,
 benchmarks): git_http.py --token T [--port N] [--repo NAME[=FIXTURE_DIR]]...
 [--public NAME]... [--root DIR] prints the base URL on one line and serves
@@ -120,6 +123,7 @@ import os
 import re
 import shutil
 import signal
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -442,8 +446,27 @@ class _Server(ThreadingHTTPServer):
     block_on_close = False
     allow_reuse_address = True
 
+    ssl_context = None  # HTTPS when set
+
+    def get_request(self):
+        sock, addr = super().get_request()
+        if self.ssl_context:
+            sock = self.ssl_context.wrap_socket(sock, server_side=True,
+                                                do_handshake_on_connect=False)
+        return sock, addr
+
+    def finish_request(self, request, client_address):
+        if self.ssl_context:
+            request.settimeout(10)
+            try:
+                request.do_handshake()
+            except (OSError, ssl.SSLError):
+                return  # not a TLS client, or one that gave up
+            request.settimeout(None)
+        super().finish_request(request, client_address)
+
     def handle_error(self, request, client_address):
-        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError, ssl.SSLError)):
             return  # a client that hung up: nothing to report
         super().handle_error(request, client_address)
 
@@ -452,7 +475,7 @@ class GitHTTPServer:
     """The git smart-HTTP test server; see the module docstring."""
 
     def __init__(self, token=None, host="127.0.0.1", port=0, url_host=None, realm="worklet-test",
-                 root=None):
+                 root=None, tls=None):
         self._lock = threading.Lock()
         self._tokens = [token] if isinstance(token, str) else list(token or [])
         self.realm = realm
@@ -468,6 +491,8 @@ class GitHTTPServer:
         self._requests = []
         self._stderr = []
         self._redirect = None
+        self._tls = tls
+        self.scheme = "https" if tls else "http"
         self._httpd = None
         self._thread = None
         if not self._own_root:
@@ -517,12 +542,12 @@ class GitHTTPServer:
             user, sep, pw = userinfo.partition(":")
             auth = urllib.parse.quote(user, safe="") + (
                 ":" + urllib.parse.quote(pw, safe="") if sep else "") + "@"
-        return "http://%s%s:%d/%s.git" % (auth, self.url_host, port, name)
+        return "%s://%s%s:%d/%s.git" % (self.scheme, auth, self.url_host, port, name)
 
     @property
     def url(self):
         """The base URL, http://HOST:PORT (no trailing slash)."""
-        return "http://%s:%d" % (self.url_host, self._httpd.server_address[1])
+        return "%s://%s:%d" % (self.scheme, self.url_host, self._httpd.server_address[1])
 
     def _run(self, cwd, *args, env=None):
         e = _git_env(self._home)
@@ -695,6 +720,10 @@ class GitHTTPServer:
     def start(self):
         self._httpd = _Server((self._host, self._port), _Handler)
         self._httpd.owner = self
+        if self._tls:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(*self._tls)
+            self._httpd.ssl_context = ctx
         self._thread = threading.Thread(target=self._httpd.serve_forever,
                                         kwargs={"poll_interval": 0.1},
                                         name="git-http", daemon=True)

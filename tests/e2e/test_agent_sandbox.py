@@ -2,8 +2,12 @@
 Claude Code CLI runs in a per-run container, driven by the scripted Messages
 API server. Its Bash tool runs inside the container (non-root, its own
 hostname, no host files, no Docker socket); the container carries the
-designed limits and mounts; a timeout, a cancel and a workletd killed
-mid-run leave no container behind; a sandbox without network reports why
+designed limits and mounts; the model API key reaches the CLI (the server
+sees it) but is nowhere to be read while a prompt runs (docker inspect,
+container logs, the processes' environment and command lines, status,
+state files, workletd's log, the API); a timeout, a cancel and a workletd
+killed mid-run leave no container behind (after kill -9 the container
+stops by itself within the lease); a sandbox without network reports why
 the prompt failed; the host mode (explicit opt-in) still runs the CLI on the
 host without Bash."""
 
@@ -24,6 +28,7 @@ test_prompts.SRV.stop()  # imported for its helpers only
 API_KEY = "sk-e2e-sandbox-" + str(os.getpid())
 GITHUB_TOKEN = "ghp_e2e_sandbox_secret_%d" % os.getpid()
 CLI = os.path.realpath("/usr/bin/claude")
+LEASE_S = 3  # WL_AGENT_SANDBOX_LEASE_S
 
 
 def probe_command(tokens_file):
@@ -60,7 +65,8 @@ def check_container(env, wid, j):
     check(not hc["Privileged"] and hc["ReadonlyRootfs"] and hc["Init"], hc)
     check(hc["Memory"] == 1 << 30 and hc["MemorySwap"] == 1 << 30, hc["Memory"])
     check(hc["NanoCpus"] == 10 ** 9 and hc["PidsLimit"] == 512, (hc["NanoCpus"], hc["PidsLimit"]))
-    check(list(hc["Tmpfs"]) == ["/tmp"], hc["Tmpfs"])
+    check(sorted(hc["Tmpfs"]) == ["/run/worklet", "/tmp"], hc["Tmpfs"])
+    check("mode=0700,uid=1000,gid=1000" in hc["Tmpfs"]["/run/worklet"], hc["Tmpfs"])
     check(hc["NetworkMode"] == env.settings["WORKLET_AGENT_NETWORK"], hc["NetworkMode"])
     check(hc["ExtraHosts"] == ["host.docker.internal:host-gateway"], hc["ExtraHosts"])
     tree = clone(env, wid)
@@ -77,10 +83,18 @@ def check_container(env, wid, j):
     check(env_vars["ANTHROPIC_BASE_URL"].startswith("http://host.docker.internal:"),
           env_vars["ANTHROPIC_BASE_URL"])
     check(env_vars["CLAUDE_CONFIG_DIR"] == config_dir, env_vars)
+    check("ANTHROPIC_API_KEY" not in env_vars and "ANTHROPIC_AUTH_TOKEN" not in env_vars,
+          env_vars)
+    check(API_KEY not in json.dumps(j), "the API key is in the container's configuration")
+    check(cfg["OpenStdin"] and cfg["StdinOnce"], "the container has no stdin lease")
     labels = cfg["Labels"]
     check(labels["worklet.role"] == "agent" and labels["worklet.agent-for"] == wid
           and "worklet.id" not in labels, labels)
-    check(cfg["Cmd"][0] == "/usr/local/bin/claude", cfg["Cmd"])
+    check(cfg["Cmd"][:2] == ["/bin/sh", "-c"] and cfg["Cmd"][3:5] == [
+        "worklet-agent", "/usr/local/bin/claude"], cfg["Cmd"])
+    i = cfg["Cmd"].index("--settings")
+    check(json.loads(cfg["Cmd"][i + 1]) == {"apiKeyHelper": "cat /run/worklet/api-key"},
+          cfg["Cmd"])
     check("--disallowedTools" not in cfg["Cmd"], cfg["Cmd"])
 
 
@@ -185,6 +199,75 @@ test_cancel_removes_the_container.settings = {
     "ANTHROPIC_BASE_URL": SRV.url, "ANTHROPIC_API_KEY": API_KEY}
 
 
+def files_holding(root, needle):
+    """The files under root whose bytes contain needle."""
+    found = []
+    for d, _, files in os.walk(root):
+        for f in files:
+            p = os.path.join(d, f)
+            try:
+                with open(p, "rb") as fh:
+                    if needle.encode() in fh.read():
+                        found.append(p)
+            except OSError:
+                pass
+    return found
+
+
+def test_key_is_nowhere_while_a_prompt_runs(env):
+    SRV.rules = [{"match": "Keep", "turns": [
+        {"write": {"path": "k.txt", "content": "k"}}, {"stall": 120}]}]
+    wid, _ = create(env)
+    env.wait_phase(wid, "running", 240)
+    SRV.clear()
+    pid = send(env, wid, "Keep the key safe")
+    c = wait_agent_container(wid)
+    deadline = time.time() + 60
+    while len(SRV.message_requests()) < 2 and time.time() < deadline:
+        time.sleep(0.1)
+    # The CLI is mid-run and has used the key: the server saw it.
+    reqs = [r for r in SRV.requests if r["path"].startswith("/v1/messages")]
+    check(len(reqs) >= 2, "the CLI did not reach the model API")
+    check(all(r["headers"].get("x-api-key") == API_KEY for r in reqs),
+          [r["headers"].get("x-api-key") for r in reqs])
+    check(agent_containers(wid)[0]["State"] == "running", "the run ended early")
+    # Where it must not be, while it runs:
+    j = inspect(c["Id"])
+    check(API_KEY not in json.dumps(j), "docker inspect shows the key")
+    check(not j.get("ExecIDs"), ("something exec'd in the container", j.get("ExecIDs")))
+    code, logs = docker("GET", "/containers/%s/logs?stdout=1&stderr=1" % c["Id"])
+    check(code == 200 and API_KEY not in str(logs), "the container's logs show the key")
+    code, top = docker("GET", "/containers/%s/top?ps_args=-eo%%20pid" % c["Id"])
+    check(code == 200 and top["Processes"], (code, top))
+    seen = 0
+    for row in top["Processes"]:
+        for what in ("environ", "cmdline"):
+            try:
+                with open("/proc/%s/%s" % (row[0], what), "rb") as f:
+                    data = f.read()
+            except OSError:
+                continue
+            seen += 1
+            check(API_KEY.encode() not in data,
+                  "process %s of the container has the key in its %s" % (row[0], what))
+    check(seen, "no process of the container could be read")
+    check(files_holding(env.state, API_KEY) == [], files_holding(env.state, API_KEY))
+    check(files_holding(env.clones, API_KEY) == [], files_holding(env.clones, API_KEY))
+    check(API_KEY not in env.logs(), "workletd's log shows the key")
+    for path in ("", "/status", "/prompts", "/logs"):
+        code, body, _ = env.api("GET", "/api/worklet/worklets/%s%s" % (wid, path))
+        check(code == 200 and API_KEY not in json.dumps(body), (path, code))
+    env.api("POST", "/api/worklet/worklets/%s/prompts/%s/cancel" % (wid, pid))
+    p = wait_prompt(env, wid, pid, 30)
+    check(p["status"] == "error" and p["error"] == "cancelled", p)
+    check(agent_containers(wid) == [], "the agent container outlived the cancel")
+    check(files_holding(env.state, API_KEY) == [], files_holding(env.state, API_KEY))
+
+
+test_key_is_nowhere_while_a_prompt_runs.settings = {
+    "ANTHROPIC_BASE_URL": SRV.url, "ANTHROPIC_API_KEY": API_KEY}
+
+
 def test_killed_workletd_leaves_no_container(env):
     SRV.rules = [{"match": "Interrupt", "turns": [
         {"write": {"path": "i.txt", "content": "i"}}, {"stall": 120}]}]
@@ -198,11 +281,25 @@ def test_killed_workletd_leaves_no_container(env):
     deadline = time.time() + 30
     while len(SRV.message_requests()) < 2 and time.time() < deadline:
         time.sleep(0.1)
-    time.sleep(1)
+    # a run longer than the lease's grace is not cut short
+    time.sleep(LEASE_S + 3)
+    check([c["State"] for c in agent_containers(wid)] == ["running"],
+          "a healthy run was stopped")
     session = env.status(wid)["sessionId"]
     env.kill9()
-    # nothing can stop it while workletd is away; the restart does
-    check(agent_containers(wid), "the agent container is expected to outlive kill -9")
+    # the lease ends with workletd: the container stops by itself
+    t0 = time.time()
+    while time.time() - t0 < LEASE_S + 7 and any(
+            c["State"] == "running" for c in agent_containers(wid)):
+        time.sleep(0.05)
+    took = time.time() - t0
+    left = agent_containers(wid)
+    print("  agent container stopped %.2f s after kill -9" % took, flush=True)
+    check(left and all(c["State"] != "running" for c in left),
+          ("the agent container outlived workletd", left))
+    check(took < LEASE_S + 2, "stopping took %.1f s" % took)
+    j = inspect(left[0]["Id"])
+    check(j["State"]["ExitCode"] == 143, ("the CLI did not get SIGTERM", j["State"]))
     env.start()
     env.wait_api()
     p = wait_prompt(env, wid, pid, 60)
@@ -285,5 +382,6 @@ test_host_mode_opt_in.settings = {
 if __name__ == "__main__":
     run([test_bash_runs_in_the_sandbox, test_git_dir_is_read_only,
          test_timeout_removes_the_container, test_cancel_removes_the_container,
+         test_key_is_nowhere_while_a_prompt_runs,
          test_killed_workletd_leaves_no_container, test_no_network_is_reported,
          test_missing_image_is_reported, test_host_mode_opt_in], "agent-sandbox")

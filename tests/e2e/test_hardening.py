@@ -1,9 +1,10 @@
 """Container and build hardening, checked on the real containers: what
 Docker says about them (capabilities, user, security options, limits, init,
 logs, mounts, published address, network), what a process inside can see
-and reach (the probe fixture tries the connections an attacker would), the
-per-spec resource ceiling, the build output and time limits, and the image
-disk budget."""
+and reach (the probe fixture tries the connections an attacker would), what
+a repository's Dockerfile can reach while it builds (not workletd, not the
+host's loopback-only services), the per-spec resource ceiling, the build
+output and time limits, and the image disk budget."""
 
 import os
 import shutil
@@ -187,6 +188,107 @@ test_api_refuses_worklets_on_a_wildcard_listen.settings = {
 }
 
 
+BUILD_PROBE = r'''
+import socket, struct
+def gateway():
+    for line in open("/proc/net/route").read().splitlines()[1:]:
+        f = line.split()
+        if f[1] == "00000000":
+            return socket.inet_ntoa(struct.pack("<L", int(f[2], 16)))
+def http(host, port):
+    try:
+        s = socket.create_connection((host, port), timeout=5)
+        s.sendall(b"GET /healthz HTTP/1.0\r\nHost: x\r\n\r\n")
+        data = s.recv(100)
+        s.close()
+        return "answered" if data.startswith(b"HTTP/") else "closed"
+    except ConnectionRefusedError:
+        return "refused"
+    except OSError as e:
+        return "error:" + type(e).__name__
+gw = gateway()
+out = ["gw=" + gw]
+for name, host, port in (("api_gw", gw, API), ("api_host", HOST, API),
+                         ("loop", gw, LOOP), ("open", gw, OPEN)):
+    out.append("%s=%s" % (name, http(host, port) if host else "skipped"))
+print("BUILDPROBE " + " ".join(out))
+'''
+
+
+class TinyHTTP:
+    """An HTTP server of the host's that answers everything with 200."""
+
+    def __init__(self, bind):
+        import http.server
+        import threading
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *a):
+                pass
+        self.srv = http.server.ThreadingHTTPServer((bind, 0), H)
+        self.port = self.srv.server_address[1]
+        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.srv.shutdown()
+        self.srv.server_close()
+
+
+def test_build_reaches_neither_workletd_nor_loopback(env):
+    """A repository's Dockerfile builds on the build network: from there
+    workletd (listening on all addresses) closes the connection, a service
+    of the host on 127.0.0.1 only is refused, and one on all addresses
+    answers (so the probe could reach the host at all)."""
+    loop, open_ = TinyHTTP("127.0.0.1"), TinyHTTP("0.0.0.0")
+    try:
+        host = host_address() or ""
+        probe = BUILD_PROBE.replace("API", str(env.api_port)).replace(
+            "HOST", repr(host)).replace("LOOP", str(loop.port)).replace("OPEN", str(open_.port))
+        path = os.path.join(env.repos, "buildprobe")
+        os.makedirs(path)
+        with open(os.path.join(path, "probe.py"), "w") as f:
+            f.write(probe)
+        with open(os.path.join(path, "Dockerfile"), "w") as f:
+            f.write("FROM %s\nCOPY probe.py /probe.py\nRUN python3 /probe.py\n"
+                    "CMD [\"sh\", \"-c\", \"exec python3 -m http.server ${PORT:-3000}\"]\n"
+                    % env.settings["WORKLET_IMAGE_PYTHON"])
+        git(path, "init", "-q", "-b", "main")
+        git(path, "add", "-A")
+        git(path, "commit", "-q", "-m", "initial")
+        wid = env.new_id("buildnet")
+        apply_as(env, wid, path, "alice")
+        env.wait(wid, lambda s: any(c["type"] == "Built" and c["status"] != "Unknown"
+                                    for c in s.get("conditions", [])), 300, "the build")
+        with open(os.path.join(env.state, "logs", wid, "build.log")) as f:
+            log = f.read()
+        lines = [line for line in log.splitlines() if line.startswith("BUILDPROBE ")]
+        check(lines, log[-2000:])
+        got = dict(kv.split("=", 1) for kv in lines[0].split()[1:])
+        print("  " + lines[0], flush=True)
+        _, net = docker("GET", "/networks/" + env.settings["WORKLET_BUILD_NETWORK"])
+        gws = [c.get("Gateway") for c in net["IPAM"]["Config"]]
+        check(got["gw"] in gws, ("the build did not run on the build network", got, gws))
+        check(net["Options"].get("com.docker.network.bridge.enable_icc") == "false" and
+              net["Options"].get("com.docker.network.bridge.name", "").startswith("wl-"),
+              net["Options"])
+        check(got["api_gw"] != "answered", ("the build reached workletd", got))
+        check(got["api_host"] != "answered", ("the build reached workletd", got))
+        check(got["loop"] != "answered", ("the build reached a loopback-only service", got))
+        check(got["open"] == "answered", ("the probe cannot reach the host at all", got))
+    finally:
+        loop.stop()
+        open_.stop()
+
+
+test_build_reaches_neither_workletd_nor_loopback.settings = {
+    "WORKLET_LISTEN": "0.0.0.0:0",  # replaced per Env, see main()
+}
+
+
 def test_resource_ceiling(env):
     repo = env.make_repo("probe")
     wid = env.new_id("ceil")
@@ -336,6 +438,7 @@ def main():
     wltest.Env.__init__ = init
     run([test_containers_are_hardened_and_isolated,
          test_api_refuses_worklets_on_a_wildcard_listen,
+         test_build_reaches_neither_workletd_nor_loopback,
          test_resource_ceiling,
          test_build_output_limit,
          test_build_timeout_stops_the_build,

@@ -7,7 +7,15 @@ no marker file appeared (/tmp/wl-pwned-*), and the service is unaffected
 (healthz answers, a running worklet still serves through the proxy).
 Then spec files dropped into the spec directory (YAML bombs, deep nesting,
 a huge file, invalid UTF-8), git URLs refused when local repositories are
-not allowed, and a repository whose symlinks point out of its tree.
+not allowed, repository hosts that are or resolve to local addresses
+(literals, names this test adds to /etc/hosts for 127.0.0.1 and ::1), the
+same rule at connection time (a spec file the API never saw, a redirect
+from an allowed HTTPS host to a loopback one), and a repository whose
+symlinks point out of its tree.
+
+Only names in /etc/hosts and address literals are used where the rule
+applies: workletd resolves them without sending a query anywhere, and
+nothing connects to a refused address (listeners count what reaches them).
 
 The cases the other files hold are not repeated here: test_api.py's error
 statuses (ext:: over the API, a 2 MiB Content-Length, ../ in a plain id),
@@ -15,13 +23,20 @@ test_proxy.py's framing, slow heads and 431 on proxy requests,
 test_failures.py's invalid manifests.
 """
 
+import atexit
+import fcntl
 import glob
 import http.client
 import os
+import shutil
 import socket
+import subprocess
+import tempfile
+import threading
 import time
 
-from wltest import check, http_get, rand_suffix, run
+from git_http import GitHTTPServer
+from wltest import FIXTURES, check, http_get, rand_suffix, run
 
 BASE = "/api/worklet/worklets"
 MARK = "/tmp/wl-pwned-" + rand_suffix(8)
@@ -298,6 +313,204 @@ def test_local_repos_refused_when_not_allowed(env):
 test_local_repos_refused_when_not_allowed.settings = {"WORKLET_ALLOW_LOCAL_REPOS": "0"}
 
 
+class EtcHosts:
+    """Names added to /etc/hosts for the test and removed after it (in
+    place: /etc/hosts may be a bind mount). Each must resolve as written
+    before it is used, so no lookup of ours ever leaves the machine."""
+
+    def __init__(self, entries):
+        self.entries = entries  # [(address, name)]
+        self.mark = "# wl-e2e-hostile-%d-%s" % (os.getpid(), rand_suffix(6))
+
+    def __enter__(self):
+        with open("/etc/hosts", "a") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            for addr, name in self.entries:
+                f.write("%s %s %s\n" % (addr, name, self.mark))
+        for addr, name in self.entries:
+            got = {ai[4][0] for ai in socket.getaddrinfo(name, 443, type=socket.SOCK_STREAM)}
+            check(got == {addr}, ("/etc/hosts entry not in effect", name, got))
+        return self
+
+    def __exit__(self, *exc):
+        with open("/etc/hosts", "r+") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            keep = [line for line in f.readlines() if self.mark not in line]
+            f.seek(0)
+            f.writelines(keep)
+            f.truncate()
+
+
+class Listener:
+    """A TCP port on 127.0.0.1 that counts the connections it gets."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.accepted = 0
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            self.accepted += 1
+            c.close()
+
+    def close(self):
+        self.sock.close()
+
+
+def address_cases(lo4, lo6, port):
+    """(git_repo, error text) the API must refuse with 400."""
+    rule = "repositories must be on public addresses"
+    return [
+        ("https://127.0.0.1:%d/x.git" % port, "'127.0.0.1' is a loopback address: " + rule),
+        ("https://localhost:22/x.git", "'localhost' resolves to 127.0.0.1, a loopback address"),
+        ("https://LOCALHOST/x.git", "resolves to 127.0.0.1, a loopback address"),
+        ("https://%s:%d/x.git" % (lo4, port), "'%s' resolves to 127.0.0.1, a loopback" % lo4),
+        ("https://%s/x.git" % lo6, "'%s' resolves to ::1, a loopback address" % lo6),
+        ("https://169.254.169.254/latest/meta-data/", "a link-local address"),
+        ("https://[fd00:ec2::254]/x.git", "a unique-local address"),
+        ("https://100.100.100.200/x.git", "a carrier-grade NAT address"),
+        ("https://[::1]:%d/x.git" % port, "'::1' is a loopback address"),
+        ("https://[::ffff:127.0.0.1]/x.git", "is a loopback address"),
+        ("https://[fe80::1]/x.git", "a link-local address"),
+        ("https://2130706433/x.git", "'2130706433' is a loopback address"),
+        ("https://0x7f.1/x.git", "'0x7f.1' is a loopback address"),
+        ("https://127.1:%d/x.git" % port, "'127.1' is a loopback address"),
+        ("https://0.0.0.0:%d/x.git" % port, "an unspecified address"),
+        ("https://10.0.0.5/x.git", "a private address"),
+        ("https://172.16.3.4/x.git", "a private address"),
+        ("https://192.168.1.1/x.git", "a private address"),
+        ("https://224.0.0.1/x.git", "a multicast address"),
+    ]
+
+
+def test_local_addresses_refused(env):
+    lo4, lo6 = "wl-lo4-%s.test" % rand_suffix(8), "wl-lo6-%s.test" % rand_suffix(8)
+    listener = Listener()
+    failures = []
+    try:
+        with EtcHosts([("127.0.0.1", lo4), ("::1", lo6)]):
+            before = snapshot(env)
+            for url, text in address_cases(lo4, lo6, listener.port):
+                t0 = time.time()
+                code, body, _ = env.api("POST", BASE, {"git_repo": url})
+                msg = body["error"]["message"] if code == 400 else repr(body)
+                ok = code == 400 and text in msg and msg.startswith("git_repo: ")
+                print("  %-48s %s %5.2fs %s" % (url[:48], code, time.time() - t0,
+                                               "ok" if ok else "FAIL"), flush=True)
+                if not ok:
+                    failures.append("%s: got %s %s, want 400 %r" % (url, code, msg, text))
+            # PUT (what workletctl apply sends) has the same rule
+            wid = "put-" + rand_suffix(6)
+            code, body, _ = env.api("PUT", BASE + "/" + wid, {
+                "apiVersion": "worklet.dev/v1", "kind": "Worklet",
+                "metadata": {"id": wid, "name": wid},
+                "spec": {"gitRepo": "https://%s:%d/x.git" % (lo4, listener.port)}})
+            check(code == 400 and body["error"]["message"].startswith("spec.gitRepo: '%s' resolves "
+                                                                      "to 127.0.0.1" % lo4),
+                  (code, body))
+            check(snapshot(env) == before, "a refused URL stored something")
+        check(not failures, "\n".join(failures))
+        check(listener.accepted == 0, "something connected to the refused port")
+        check(http_get(env.api_port, "/healthz")[0] == 200, "healthz")
+    finally:
+        listener.close()
+
+
+test_local_addresses_refused.settings = {"WORKLET_ALLOW_LOCAL_REPOS": "0"}
+
+
+def test_controller_checks_its_connections(env):
+    """A spec file the API never saw: the controller refuses the name when
+    it connects, and nothing reaches the port."""
+    lo4 = "wl-spec-%s.test" % rand_suffix(8)
+    listener = Listener()
+    try:
+        with EtcHosts([("127.0.0.1", lo4)]):
+            wid = env.new_id("local")
+            env.apply(wid, "https://%s:%d/acme/app.git" % (lo4, listener.port))
+            st = env.wait(wid, lambda s: s.get("lastError"), 60, "an error")
+            msg = st["lastError"]
+            print("  controller: " + msg, flush=True)
+            check("'https://%s:%d/acme/app.git'" % (lo4, listener.port) in msg and
+                  "'%s' resolves to 127.0.0.1, a loopback address" % lo4 in msg, msg)
+            cloned = [c for c in st.get("conditions", []) if c["type"] == "Cloned"]
+            check(cloned and cloned[0]["status"] == "False", st.get("conditions"))
+            time.sleep(3)  # resyncs and polls come back to it
+        check(listener.accepted == 0, "the controller connected to a loopback port")
+    finally:
+        listener.close()
+
+
+test_controller_checks_its_connections.settings = {"WORKLET_ALLOW_LOCAL_REPOS": "0"}
+
+
+def make_cert(names):
+    d = tempfile.mkdtemp(prefix="wl-e2e-cert-")
+    atexit.register(shutil.rmtree, d, True)
+    cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+    san = ",".join(("IP:" if n[0].isdigit() else "DNS:") + n for n in names)
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", "/CN=" + names[0], "-keyout", key, "-out", cert,
+                    "-addext", "subjectAltName=" + san], check=True, capture_output=True)
+    return cert, key
+
+
+GIT_HOST = "wl-git-%s.test" % rand_suffix(8)
+GIT_CERT = make_cert([GIT_HOST, "127.0.0.1"])
+
+
+def test_redirect_to_a_local_address(env):
+    """An internal HTTPS git server listed in WORKLET_GIT_ALLOWED_HOSTS
+    serves; when it redirects to another server on a loopback address, the
+    controller does not follow: the error names the rule and the other
+    server sees no request. Without the redirect the same worklet runs."""
+    with EtcHosts([("127.0.0.1", GIT_HOST)]):
+        a = GitHTTPServer(tls=GIT_CERT, url_host=GIT_HOST).start()
+        b = GitHTTPServer(tls=GIT_CERT).start()
+        try:
+            for srv in (a, b):
+                srv.create_repo("acme/app", from_dir=os.path.join(FIXTURES, "static"),
+                                public=True)
+            port_a = int(a.url.rsplit(":", 1)[1])
+            port_b = int(b.url.rsplit(":", 1)[1])
+            env.stop()
+            env.settings["WORKLET_GIT_ALLOWED_HOSTS"] = "%s:%d" % (GIT_HOST, port_a)
+            env.start()
+            env.wait_api()
+            a.redirect_to(b.url)
+            code, w, _ = env.api("POST", BASE, {"git_repo": a.url_for("acme/app")})
+            check(code == 201, (code, w))
+            wid = w["id"]
+            env.ids.append(wid)
+            st = env.wait(wid, lambda s: s.get("lastError"), 60, "an error")
+            msg = st["lastError"]
+            print("  controller: " + msg, flush=True)
+            check("redirected to another host: '127.0.0.1:%d' is not in WORKLET_GIT_ALLOWED_HOSTS "
+                  "(%s:%d), and it is a loopback address" % (port_b, GIT_HOST, port_a) in msg, msg)
+            check(b.requests == [], ("the redirect was followed", b.requests))
+            check(any(r["status"] == 301 for r in a.requests), a.requests)
+            # the same host, not redirecting: it serves (listed hosts are trusted)
+            a.redirect_to(None)
+            st = env.wait_phase(wid, "running", 240)
+            check(http_get(st["port"])[0] == 200, "the app does not serve")
+            check(b.requests == [], b.requests)
+        finally:
+            a.stop()
+            b.stop()
+
+
+test_redirect_to_a_local_address.settings = {
+    "WORKLET_ALLOW_LOCAL_REPOS": "0", "WORKLET_GIT_CA_FILE": GIT_CERT[0]}
+
+
 def test_symlinks_out_of_the_tree_are_not_followed(env):
     """A repository whose files are symlinks to the host's files: the build
     context keeps them as links (never the host file's content) and project
@@ -344,5 +557,6 @@ def test_symlinks_out_of_the_tree_are_not_followed(env):
 
 if __name__ == "__main__":
     run([test_hostile_requests_table, test_hostile_spec_files,
-         test_local_repos_refused_when_not_allowed,
+         test_local_repos_refused_when_not_allowed, test_local_addresses_refused,
+         test_controller_checks_its_connections, test_redirect_to_a_local_address,
          test_symlinks_out_of_the_tree_are_not_followed], "hostile")

@@ -3,7 +3,11 @@ scripted Messages API server (tests/e2e/scripted_claude.py): the base prompt
 shapes the first build, later prompts resume the same session and are
 committed, built and rolled out without downtime; a broken build keeps the
 last good version serving and gets a fix-up prompt; API errors are retried
-then reported; timeouts, cancels and a killed workletd leave a clean tree."""
+then reported; timeouts, cancels and a killed workletd leave a clean tree;
+a base prompt against an unreachable model API leaves the worklet running
+with the failure in lastError, the API, `workletctl describe` and the
+dashboard's banner, and the prompt retried once the API is back is
+applied."""
 
 import asyncio
 import json
@@ -15,7 +19,7 @@ import time
 import websockets
 
 from scripted_claude import ScriptedClaude
-from wltest import check, containers, run
+from wltest import WORKLETD, check, containers, free_port, run
 
 SRV = ScriptedClaude()
 API_KEY = "sk-e2e-secret-" + str(os.getpid())
@@ -504,6 +508,90 @@ def test_cli_missing(env):
 test_cli_missing.settings = {"WORKLET_CLAUDE_BIN": "/nonexistent/claude"}
 
 
+DOWN_PORT = free_port()  # the model API of the next test: nothing listens yet
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def base_failure(st):
+    return [c for c in st.get("conditions", []) if c["type"] == "BasePrompt"]
+
+
+def test_failed_base_prompt_is_visible_and_retryable(env):
+    wid, _ = create(env, base_prompt="Make the heading say RETRIED-BASE")
+    st = env.wait_phase(wid, "running", 240)
+    st = env.wait(wid, lambda s: base_failure(s) and base_failure(s)[0]["status"] == "False",
+                  120, "BasePrompt=False")
+    code, plist, _ = env.api("GET", "/api/worklet/worklets/%s/prompts" % wid)
+    base = plist["prompts"][0]
+    check(base["base"] and base["status"] == "error" and base["error"], base)
+    print("  base prompt: " + base["error"], flush=True)
+    # the worklet runs the repository as it is, and says why
+    want = "the base prompt was not applied (prompt %s: " % base["id"]
+    time.sleep(3)  # resyncs and git polls pass: the message stays
+    st = env.status(wid)
+    check(st["phase"] == "running" and want in (st.get("lastError") or ""), st)
+    check(base["error"] in st["lastError"] and
+          "workletctl retry %s %s" % (wid, base["id"]) in st["lastError"], st["lastError"])
+    code, w, _ = env.api("GET", "/api/worklet/worklets/" + wid)
+    check(code == 200 and w["status"] == "running" and want in (w["last_error"] or ""), w)
+    code, body = proxy_get(env, wid)[:2]
+    check(code == 200 and "RETRIED-BASE" not in str(body), (code, body))
+    ctl = os.path.join(os.path.dirname(WORKLETD), "workletctl")
+    cenv = {k: v for k, v in os.environ.items() if not k.startswith("WORKLET")}
+    cenv.update(HOME=env.tmp, WORKLET_SERVER=env.base_url, WORKLET_TOKEN=env.tokens["alice"])
+    out = subprocess.run([ctl, "describe", wid], env=cenv, capture_output=True, text=True)
+    lines = [line for line in out.stdout.splitlines() if line.startswith("Last error:")]
+    check(out.returncode == 0 and lines and want in lines[0], out.stdout)
+    # what cannot be retried
+    code, body, _ = env.api("POST", "/api/worklet/worklets/%s/prompts/p0000000000000000000/retry"
+                            % wid, {})
+    check(code == 404, (code, body))
+    code, body, _ = env.api("GET", "/api/worklet/worklets/%s/prompts/%s/retry" % (wid, base["id"]))
+    check(code == 405, (code, body))
+    code, body, _ = env.api("POST", "/api/worklet/worklets/%s/prompts/%s/retry" % (wid, base["id"]),
+                            {}, user="bob")
+    check(code == 404, (code, body))
+    # the model API is back: the dashboard shows the banner, retries, and
+    # the banner goes once the prompt is applied
+    srv = ScriptedClaude([{"match": "RETRIED-BASE", "turns": [
+        {"write": {"path": "index.html", "content": PAGE % "RETRIED-BASE"}},
+        {"text": "Done."}]}], port=DOWN_PORT).start()
+    try:
+        penv = dict(os.environ, WL_BASE=env.base_url, WL_TOKEN=env.tokens["alice"], WL_ID=wid,
+                    WL_PROMPT=base["id"], WL_OUT=os.path.join(os.environ.get("WL_TEST_OUTPUT", os.path.join(os.path.dirname(os.path.dirname(HERE)), "build", "test-output")), "base-prompt"))
+        if os.path.exists("/usr/bin/chromium"):
+            b = subprocess.run(["node", os.path.join(HERE, "base_prompt_banner.mjs")], env=penv,
+                               capture_output=True, text=True, timeout=300)
+            print("  browser: " + b.stdout.strip()[-300:], flush=True)
+            check(b.returncode == 0 and '"ok":true' in b.stdout, (b.stdout, b.stderr[-2000:]))
+        else:  # no browser here: the API alone
+            code, p, _ = env.api("POST", "/api/worklet/worklets/%s/prompts/%s/retry"
+                                 % (wid, base["id"]), {})
+            check(code == 202 and p["status"] == "processing" and p["stage"] == "queued", p)
+        p = wait_prompt(env, wid, base["id"], 180)
+        check(p["status"] == "completed" and p["commit_sha"] and p["base"], p)
+        wait_served(env, wid, "RETRIED-BASE")
+        st = env.wait(wid, lambda s: not s.get("lastError"), 30, "lastError cleared")
+        check(base_failure(st)[0]["status"] == "True", base_failure(st))
+        code, body, _ = env.api("POST", "/api/worklet/worklets/%s/prompts/%s/retry"
+                                % (wid, base["id"]), {})
+        check(code == 409 and "only a prompt that failed" in body["error"]["message"],
+              (code, body))
+        out = subprocess.run([ctl, "retry", wid, base["id"]], env=cenv, capture_output=True,
+                             text=True)
+        check(out.returncode == 4 and "only a prompt that failed" in out.stderr, out)
+        out = subprocess.run([ctl, "retry", wid, "nope"], env=cenv, capture_output=True,
+                             text=True)
+        check(out.returncode == 1 and "'nope' is not a prompt id" in out.stderr, out)
+    finally:
+        srv.stop()
+
+
+test_failed_base_prompt_is_visible_and_retryable.settings = {
+    "ANTHROPIC_BASE_URL": "http://127.0.0.1:%d" % DOWN_PORT, "WORKLET_AGENT_RETRIES": 0,
+    "WORKLET_AGENT_CLI_RETRIES": 0}
+
+
 if __name__ == "__main__":
     try:
         run([test_prompt_errors, test_base_prompt_then_resumed_prompt,
@@ -512,7 +600,7 @@ if __name__ == "__main__":
              test_queue_order_and_cancel, test_killed_workletd_mid_prompt,
              test_progress_reaches_watchers, test_cli_missing,
              test_failed_start_keeps_the_old_version, test_delete_stops_a_running_agent,
-             test_agent_concurrency_limit],
+             test_agent_concurrency_limit, test_failed_base_prompt_is_visible_and_retryable],
             "prompts",
             ANTHROPIC_BASE_URL=SRV.url, ANTHROPIC_API_KEY=API_KEY,
             WORKLET_AGENT_TIMEOUT_SECONDS=60,

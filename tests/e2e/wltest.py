@@ -79,6 +79,7 @@ def containers(worklet_id=None, all_=True):
 
 
 AGENT_NETWORK = "worklet-e2e-agent"
+BUILD_NETWORK = "worklet-e2e-build"
 
 
 def agent_containers(worklet_id):
@@ -197,6 +198,7 @@ class Env:
         # The agent sandbox: every test run shares one network instead of
         # creating one per instance (Docker's address pools are small).
         self.settings["WORKLET_AGENT_NETWORK"] = AGENT_NETWORK
+        self.settings["WORKLET_BUILD_NETWORK"] = BUILD_NETWORK
         self.settings.update({k: str(v) for k, v in settings.items()})
 
     # -- the service -------------------------------------------------------

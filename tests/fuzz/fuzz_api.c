@@ -11,10 +11,16 @@
  * the state directory is wiped and seeded again, so every input starts
  * from the same state and a crash replays.
  *
+ * A handler that asks for a repository host's addresses (create, PUT:
+ * lookup_needed) is called again as the server would, with an answer
+ * made up here (the host does not resolve: no lookup leaves the process),
+ * and must not ask twice.
+ *
  * Checked: the status is a real HTTP one and the body is JSON (an
  * object), a 405 names the allowed methods.
  */
 #include <ftw.h>
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -196,6 +202,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	rq.body_len = nl ? size - llen - 1 : 0;
 	wl_api_response_init(&rs);
 	wl_api_handle(&cfg, &store, &rq, &rs);
+	if (rs.lookup_needed) {
+		struct wl_git_lookup done = rs.lookup;
+
+		done.error = EAI_NONAME;
+		done.count = 0;
+		rq.lookup = &done;
+		wl_api_response_release(&rs);
+		wl_api_response_init(&rs);
+		wl_api_handle(&cfg, &store, &rq, &rs);
+		FUZZ_CHECK(!rs.lookup_needed);
+	}
 	check_response(&rs);
 	wl_api_response_release(&rs);
 	if (strcmp(rq.method, "GET"))

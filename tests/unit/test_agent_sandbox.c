@@ -129,14 +129,38 @@ static void test_spec(void)
 	CHECK(mkdir(git, 0700) == 0);
 	fill_sandbox(&sb, "inst-agent");
 	fill_job(&job, argv, envp);
+	job.secret = "sk-unit-secret";
 	CHECK(wl_agent_sandbox_spec(&sb, &job, &body) == 0);
 	CHECK((j = cJSON_Parse(body)) != NULL);
 	CHECK_STR(get(j, "Image")->valuestring, "worklet-local/node:18");
 	CHECK_STR(get(j, "User")->valuestring, "1000:1000");
 	CHECK_STR(get(j, "WorkingDir")->valuestring, tree);
-	CHECK(cJSON_GetArraySize(get(j, "Cmd")) == 3);
-	CHECK(array_has(get(j, "Cmd"), WL_AGENT_SANDBOX_CLI));
+	/* the supervisor, then the CLI's argv as it was */
+	CHECK(cJSON_GetArraySize(get(j, "Cmd")) == 7);
+	CHECK_STR(cJSON_GetArrayItem(get(j, "Cmd"), 0)->valuestring, "/bin/sh");
+	CHECK_STR(cJSON_GetArrayItem(get(j, "Cmd"), 3)->valuestring,
+		  "worklet-agent");
+	CHECK_STR(cJSON_GetArrayItem(get(j, "Cmd"), 4)->valuestring,
+		  WL_AGENT_SANDBOX_CLI);
+	CHECK_STR(cJSON_GetArrayItem(get(j, "Cmd"), 6)->valuestring, "hi");
+	CHECK_CONTAINS(cJSON_GetArrayItem(get(j, "Cmd"), 2)->valuestring,
+		       "> " WL_AGENT_SANDBOX_KEY_FILE);
 	CHECK(cJSON_GetArraySize(get(j, "Env")) == 1);
+	/* stdin: the key, then the lease; the key itself is nowhere */
+	CHECK(cJSON_IsTrue(get(j, "OpenStdin")));
+	CHECK(cJSON_IsTrue(get(j, "StdinOnce")));
+	CHECK(cJSON_IsTrue(get(j, "AttachStdin")));
+	CHECK(strstr(body, "sk-unit-secret") == NULL);
+	{
+		char *bad = NULL;
+
+		job.secret = "sk-unit\nsecond-line";
+		CHECK(wl_agent_sandbox_spec(&sb, &job, &bad) == WL_EINVALID);
+		CHECK(bad == NULL);
+		CHECK_CONTAINS(wl_error_last(), "contains a line break");
+		CHECK(strstr(wl_error_last(), "sk-unit") == NULL);
+		job.secret = "sk-unit-secret";
+	}
 	labels = get(j, "Labels");
 	CHECK_STR(get(labels, "worklet.role")->valuestring, "agent");
 	CHECK_STR(get(labels, "worklet.agent-for")->valuestring, "wl-1");
@@ -160,6 +184,10 @@ static void test_spec(void)
 	CHECK(array_has(get(host, "ExtraHosts"),
 			"host.docker.internal:host-gateway"));
 	CHECK(get(get(host, "Tmpfs"), "/tmp") != NULL);
+	CHECK_CONTAINS(
+		get(get(host, "Tmpfs"), WL_AGENT_SANDBOX_KEY_DIR)->valuestring,
+		"noexec,nosuid,nodev,size=64k,mode=0700,uid=1000,gid=1000");
+	CHECK(cJSON_GetArraySize(get(host, "Tmpfs")) == 2);
 
 	/* exactly four binds: tree rw, its .git ro, config rw, CLI ro */
 	binds = get(host, "Binds");

@@ -290,6 +290,8 @@ static void test_agent_sandbox(void)
 	CHECK_STR(c.agent_image, "worklet-local/node:18");
 	snprintf(net, sizeof(net), "%s-agent", c.instance);
 	CHECK_STR(c.agent_network, net);
+	snprintf(net, sizeof(net), "%s-build", c.instance);
+	CHECK_STR(c.build_network, net);
 	CHECK(c.agent_memory == 1LL << 30 && c.agent_nano_cpus == 1000000000 &&
 	      c.agent_pids == 512);
 	CHECK_CONTAINS(wl_config_agent_tools(&c), ",Bash");
@@ -298,11 +300,13 @@ static void test_agent_sandbox(void)
 	CHECK(wl_config_init(&c) == 0);
 	setenv("WORKLET_AGENT_SANDBOX", "host", 1);
 	setenv("WORKLET_AGENT_NETWORK", "none", 1);
+	setenv("WORKLET_BUILD_NETWORK", "none", 1);
 	setenv("WORKLET_AGENT_MEMORY", "512Mi", 1);
 	setenv("WORKLET_AGENT_CPUS", "0.5", 1);
 	CHECK(wl_config_load_env(&c) == 0);
 	CHECK(c.agent_sandboxed == 0);
 	CHECK_STR(c.agent_network, "none");
+	CHECK_STR(c.build_network, "none");
 	CHECK(c.agent_memory == 512LL << 20 && c.agent_nano_cpus == 500000000);
 	CHECK(strstr(wl_config_agent_tools(&c), "Bash") == NULL);
 	wl_config_release(&c);
@@ -320,6 +324,7 @@ static void test_agent_sandbox(void)
 	wl_config_release(&c);
 	unsetenv("WORKLET_AGENT_SANDBOX");
 	unsetenv("WORKLET_AGENT_NETWORK");
+	unsetenv("WORKLET_BUILD_NETWORK");
 	unsetenv("WORKLET_AGENT_MEMORY");
 	unsetenv("WORKLET_AGENT_CPUS");
 	unsetenv("WORKLET_AGENT_TOOLS");

@@ -1029,6 +1029,66 @@ done:
 	wl_docker_free(d);
 }
 
+/*
+ * Attached stdin: a line written before the start reaches the container,
+ * and closing our end ends its stdin (the agent sandbox's lease); the
+ * errors say which.
+ */
+static void test_attach_stdin(void)
+{
+	struct wl_docker *d = NULL;
+	struct wl_docker_container c = { 0 };
+	struct wl_buf logs;
+	char name[64], body[512], *id = NULL;
+	int fd = -1;
+
+	wl_buf_init(&logs, 64 * 1024);
+	CHECK(wl_docker_new(&d, "unix:///nonexistent/docker.sock") == 0);
+	CHECK(d &&
+	      wl_docker_container_attach_stdin(d, "x", &fd) == WL_EUNAVAIL);
+	CHECK_CONTAINS(wl_error_last(), "cannot reach Docker at "
+					"'/nonexistent/docker.sock'");
+	CHECK(fd == -1);
+	wl_docker_free(d);
+	if (!(d = client()) || !have_base_image(d))
+		goto done;
+	snprintf(name, sizeof(name), "wl-test-missing-%s", suffix);
+	CHECK(wl_docker_container_attach_stdin(d, name, &fd) == WL_ENOTFOUND);
+	CHECK_CONTAINS(wl_error_last(), "no such container");
+	CHECK(wl_docker_container_attach_stdin(d, "a b", &fd) == WL_EINVALID);
+
+	snprintf(name, sizeof(name), "wl-test-stdin-%s", suffix);
+	snprintf(body, sizeof(body),
+		 "{\"Image\":\"%s\",\"Cmd\":[\"sh\",\"-c\",\"read l; echo "
+		 "got:$l; cat >/dev/null; echo ended\"],\"OpenStdin\":true,"
+		 "\"StdinOnce\":true,\"AttachStdin\":true,\"Labels\":"
+		 "{\"worklet.test\":\"%s\"}}",
+		 base_image, suffix);
+	CHECK(wl_docker_container_create_json(d, name, body, &id) == 0);
+	if (!id)
+		goto done;
+	CHECK(wl_docker_container_attach_stdin(d, id, &fd) == 0);
+	CHECK(fd >= 0 && send(fd, "hello\n", 6, MSG_NOSIGNAL) == 6);
+	CHECK(wl_docker_container_start(d, id) == 0);
+	usleep(500 * 1000);
+	CHECK(wl_docker_container_inspect(d, id, &c) == 0 && c.running);
+	wl_docker_container_release(&c);
+	memset(&c, 0, sizeof(c));
+	if (fd >= 0)
+		close(fd); /* the lease ends: stdin ends, and the container */
+	CHECK(wait_exited(d, id, &c) == 0);
+	CHECK(c.exit_code == 0);
+	CHECK(wl_docker_container_logs(d, id, -1, &logs) == 0);
+	CHECK_STR(wl_buf_cstr(&logs), "got:hello\nended\n");
+done:
+	wl_docker_container_release(&c);
+	if (id)
+		wl_docker_container_remove(d, id);
+	free(id);
+	wl_buf_release(&logs);
+	wl_docker_free(d);
+}
+
 /* A TTY container's log stream is plain text: passed through as is. */
 static void test_container_logs_tty(void)
 {
@@ -1286,6 +1346,7 @@ int main(void)
 		UNIT(test_container_lifecycle),
 		UNIT(test_container_logs),
 		UNIT(test_container_logs_tty),
+		UNIT(test_attach_stdin),
 		UNIT(test_events),
 		UNIT(test_events_unreachable),
 		UNIT(test_nothing_left_behind),
