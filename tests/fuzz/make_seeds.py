@@ -77,6 +77,7 @@ spec:
   gitRepo: "https://github.com/u/r.git"
   branch: feature/x
   startCommand: node server.js --port 3000
+  runtimeVersion: "^20.19.0 || >=22.12.0"
   projectType: dockerfile
   dockerfile: docker/Dockerfile
   runState: stopped
