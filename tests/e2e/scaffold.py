@@ -76,6 +76,14 @@ SCAFFOLDERS = {
                  # fonts from the `geist` npm package (next/font/local) instead.
                  "extra_deps": ["geist@1.9.2"],
                  "additions": "next"},
+    # The template exactly as it comes: its layout fetches the Geist fonts
+    # from Google Fonts while `next build` runs (next/font/google).
+    "next-default": {"scaffolder": "create-next-app@16.4.3",
+                     "args": ["--ts", "--app", "--tailwind", "--eslint", "--no-src-dir",
+                              "--import-alias", "@/*", "--use-npm", "--skip-install",
+                              "--disable-git", "--no-react-compiler", "--no-agent-feedback",
+                              "--yes"],
+                     "pm": "npm"},
     "cra": {"scaffolder": "create-react-app@5.1.0",
             "args": ["--template", "cra-template@1.3.0", "--scripts-version", "5.0.1",
                      "--use-npm"],

@@ -12,16 +12,57 @@ to build/test-output/realapps/."""
 
 import json
 import os
+import re
 import subprocess
 import sys
 
 from scaffold import USAGE, scaffold
-from wltest import SOURCE_DIR, check, run
+from test_runtimes import container_of, evidence, exec_in
+from wltest import SOURCE_DIR, check, http_get, run
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(os.environ.get("WL_TEST_OUTPUT", os.path.join(SOURCE_DIR, "build",
                                                                  "test-output")), "realapps")
 KINDS = ("vite-react", "vite-vue", "next-app", "cra")
+# kind: framework detected, page needle, script pattern, needle in it (the
+# server's view: what was built and how it is served).
+SERVED = {
+    "vite-react": ("vite", "<title>vite-react</title>", r"/assets/index-[^\"]+\.js",
+                   "Get started"),
+    "vite-vue": ("vite", "<title>vite-vue</title>", r"/assets/index-[^\"]+\.js",
+                 "Get started"),
+    "cra": ("create-react-app", "<title>React App</title>", r"/static/js/main\.[^\"]+\.js",
+            "Learn React"),
+    "next-app": ("next", "To get started", None, None),
+}
+
+
+def check_served(kind, st):
+    """How worklet built and serves it: Node.js 24 (nothing asked for), the
+    build output of a single-page app served with an index fallback (not
+    its dev server), Next.js by next start, writing next to itself."""
+    framework, needle, script, needle2 = SERVED[kind]
+    check(st["detection"]["framework"] == framework, (kind, st["detection"]))
+    check("Node.js 24 (worklet-local/node:24, the default image)" in evidence(st),
+          (kind, evidence(st)))
+    code, html = http_get(st["port"], "/", timeout=10)
+    check(code == 200 and needle in html, (kind, code, html[:2000]))
+    if script:
+        check(st["detection"]["startCommand"].startswith("nginx"), (kind, st["detection"]))
+        m = re.search(r'<script[^>]+src="(%s)"' % script, html)
+        check(m, (kind, "no script matching %s" % script, html[:2000]))
+        code, js = http_get(st["port"], m.group(1), timeout=10)
+        check(code == 200 and needle2 in js, (kind, code, js[:300]))
+        code, deep = http_get(st["port"], "/some/client/route")
+        check(code == 200 and needle in deep, (kind, "SPA fallback", code))
+    if kind == "cra":
+        check('scripts.start = "react-scripts start"' in evidence(st), evidence(st))
+    if kind == "next-app":
+        check(st["detection"]["startCommand"].startswith("npx next start"), st["detection"])
+        check(exec_in(container_of(st["_id"]), "sh", "-c",
+                      "id -u | grep -qx 10001 && touch /app/.next/cache/wl /app/wl-written "
+                      "&& mkdir -p /app/node_modules/.cache/wl") == 0,
+              "the Next.js app cannot write next to itself")
 
 
 def page_spec(kind):
@@ -54,7 +95,9 @@ def test_real_apps(env):
                       "running or error")
         check(st["phase"] == "running",
               "%s did not run: %s" % (kind, st.get("lastError")))
-        print("%s: running (%s)" % (kind, st["detection"]["type"]), flush=True)
+        st["_id"] = ids[kind]
+        check_served(kind, st)
+        print("%s: running (%s), served as built" % (kind, st["detection"]["type"]), flush=True)
 
     # Through the preview link, in a browser of its own.
     failures = []

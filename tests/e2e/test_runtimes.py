@@ -2,91 +2,22 @@
 frameworks' own scaffolders from the npm registry (create-vite's react-ts and
 vue templates, create-next-app, create-react-app), committed as they come
 (with the lock file npm writes), built and served by worklet with the Node.js
-version and start command their authors would use. Hand-written fixtures
-cover what no scaffolder makes: an .nvmrc, an engines.node no image
-satisfies, a Procfile. Browser checks of these apps are another test's."""
+version and start command their authors would use (tests/e2e/scaffold.py).
+Hand-written fixtures cover what no scaffolder makes: an .nvmrc, an
+engines.node no image satisfies, a Procfile. The scaffolders' apps built
+with nothing configured, seen by the server and in a browser:
+test_realapps.py."""
 
 import os
 import re
-import shutil
-import subprocess
-import tempfile
-import threading
-import time
 
-from wltest import check, docker, git, http_get, images, run
-
-# Scaffolded apps, generated once per run and shared by the tests.
-SCAFFOLD_DIR = tempfile.mkdtemp(prefix="wl-e2e-scaffolds-")
-_scaffolded = {}
-_scaffold_lock = threading.Lock()
-
-NPM_QUIET = ["--no-audit", "--no-fund", "--loglevel=error"]
-
-# kind -> the scaffolder's command ({dest}: the app's directory, made in
-# SCAFFOLD_DIR), and whether npm must still write the lock
-# file an author would commit (create-vite does not install; create-next-app
-# is told not to, which is faster than its own install and gives the same
-# lock file; create-react-app always installs).
-SCAFFOLDERS = {
-    "vite-react": (["npm", "create", "-y", "vite@latest", "{dest}", "--",
-                    "--template", "react-ts", "--no-interactive"], True),
-    "vite-vue": (["npm", "create", "-y", "vite@latest", "{dest}", "--",
-                  "--template", "vue", "--no-interactive"], True),
-    # --empty: the default template's layout fetches its fonts from Google
-    # Fonts at build time (next/font/google), which this machine cannot
-    # reach; test_failures_quote_the_cause builds that one.
-    "next": (["npx", "-y", "create-next-app@latest", "{dest}", "--ts", "--app",
-              "--eslint", "--no-tailwind", "--no-src-dir", "--use-npm", "--yes",
-              "--disable-git", "--no-agent-feedback", "--import-alias", "@/*",
-              "--skip-install", "--empty"], True),
-    "next-default": (["npx", "-y", "create-next-app@latest", "{dest}", "--ts",
-                      "--app", "--eslint", "--no-tailwind", "--no-src-dir",
-                      "--use-npm", "--yes", "--disable-git",
-                      "--no-agent-feedback", "--import-alias", "@/*",
-                      "--skip-install"], True),
-    "cra": (["npx", "-y", "create-react-app@latest", "{dest}"], False),
-}
-
-
-def scaffold(kind):
-    """A fresh app of this kind from its framework's own scaffolder (the npm
-    registry's latest), as a directory. To be replaced by
-    tests/e2e/scaffold.py, the cached scaffolder written on the realapps
-    branch, when the branches merge."""
-    with _scaffold_lock:
-        if kind in _scaffolded:
-            return _scaffolded[kind]
-        argv, lock = SCAFFOLDERS[kind]
-        dest = os.path.join(SCAFFOLD_DIR, kind)
-        t0 = time.time()
-        # A name, not a path: create-vite takes an absolute one as relative.
-        out = subprocess.run([a.replace("{dest}", kind) for a in argv],
-                             cwd=SCAFFOLD_DIR, capture_output=True, text=True,
-                             timeout=600, env=dict(os.environ, CI="1"))
-        check(out.returncode == 0 and os.path.isfile(os.path.join(dest, "package.json")),
-              "scaffolding %s failed:\n%s\n%s" % (kind, out.stdout[-3000:], out.stderr[-3000:]))
-        if lock:
-            out = subprocess.run(["npm", "install", "--package-lock-only"] + NPM_QUIET,
-                                 cwd=dest, capture_output=True, text=True, timeout=600)
-            check(out.returncode == 0, "npm install --package-lock-only in %s:\n%s"
-                  % (kind, out.stderr[-3000:]))
-        print("scaffolded %s in %.1f s" % (kind, time.time() - t0), flush=True)
-        _scaffolded[kind] = dest
-        return dest
-
+from scaffold import scaffold
+from wltest import check, docker, http_get, images, run
 
 def repo_of(env, kind, name=None):
-    """A git repository of a scaffolded app, committed as an author would:
-    everything its .gitignore does not exclude (node_modules, build
-    output), on branch main."""
-    path = os.path.join(env.repos, name or kind)
-    shutil.copytree(scaffold(kind), path, symlinks=True,
-                    ignore=shutil.ignore_patterns("node_modules", ".git"))
-    git(path, "init", "-q", "-b", "main")
-    git(path, "add", "-A")
-    git(path, "commit", "-q", "-m", "scaffolded")
-    return path
+    """A git repository of an app from its framework's scaffolder
+    (tests/e2e/scaffold.py: pinned, cached)."""
+    return scaffold(kind, os.path.join(env.repos, name or kind))
 
 
 def cond(st, type_):
@@ -179,63 +110,15 @@ def test_version_files_and_procfile(env):
     env.wait_body(st["port"], "hello from procfile: --from-procfile --port 3000")
 
 
-def test_real_apps_build_and_serve(env):
-    # Scaffold while earlier ones build: the scaffolders are network-bound.
-    apps = {}
-    for kind in ("vite-react", "vite-vue", "next", "cra"):
-        wid = env.new_id(kind)
-        env.apply(wid, repo_of(env, kind))
-        apps[kind] = wid
-    # Vite's dev server (hot reload) writes next to its config and into
-    # node_modules/.vite: it runs as the app's user in the app's image.
+def test_vite_dev_server_as_start_command(env):
+    """Vite's dev server (hot reload) writes next to its config and into
+    node_modules/.vite: given as the start command, it runs as the app's
+    user in the app's Node.js image, not in the nginx stage of a built
+    single-page app."""
     dev = env.new_id("vite-dev")
-    env.apply(dev, os.path.join(env.repos, "vite-react"),
+    env.apply(dev, repo_of(env, "vite-react"),
               startCommand="npx vite --host 0.0.0.0 --port $PORT")
-
-    expect = {
-        # kind: framework, served page needle, script pattern, needle in it
-        "vite-react": ("vite", "<title>vite-react</title>", r"/assets/index-[^\"]+\.js",
-                       "Get started"),
-        "vite-vue": ("vite", "<title>vite-vue</title>", r"/assets/index-[^\"]+\.js",
-                     "Get started"),
-        "cra": ("create-react-app", "<title>React App</title>",
-                r"/static/js/main\.[^\"]+\.js", "Learn React"),
-        "next": ("next", "Hello world!", None, None),
-    }
-    for kind, wid in apps.items():
-        framework, needle, script, needle2 = expect[kind]
-        st = env.wait_phase(wid, "running", 1200)
-        ev = evidence(st)
-        check(st["detection"]["framework"] == framework, (kind, st["detection"]))
-        # Nothing asked for a version: the default image, Node.js 24.
-        check("Node.js 24 (worklet-local/node:24, the default image)" in ev, (kind, ev))
-        code, html = http_get(st["port"], "/", timeout=10)
-        check(code == 200 and needle in html, (kind, code, html[:2000]))
-        if script:
-            # A single-page app served from its build output (index.html
-            # fallback for client-side routes), not by a dev server.
-            check(st["detection"]["startCommand"].startswith("nginx"), (kind, st["detection"]))
-            code, js = http_get(st["port"], script_of(html, script), timeout=10)
-            check(code == 200 and needle2 in js, (kind, code, js[:300]))
-            code, deep = http_get(st["port"], "/some/client/route")
-            check(code == 200 and needle in deep, (kind, "SPA fallback", code))
-        # Through the proxy too.
-        code, body, _ = env.api("GET", "/api/worklet/worklets/%s/proxy/" % wid,
-                                user=None, headers={"X-User-ID": "e2e"})
-        check(code == 200 and needle in str(body), (kind, "proxy", code, str(body)[:500]))
-    cra = env.status(apps["cra"])
-    check('scripts.start = "react-scripts start"' in evidence(cra), evidence(cra))
-
-    # Next.js runs next start as 10001 and may write its cache and its
-    # directory.
-    st = env.status(apps["next"])
-    check(st["detection"]["startCommand"].startswith("npx next start"), st["detection"])
-    cid = container_of(apps["next"])
-    check(exec_in(cid, "sh", "-c", "id -u | grep -qx 10001 && touch /app/.next/cache/wl "
-                  "/app/wl-written && mkdir -p /app/node_modules/.cache/wl") == 0,
-          "the Next.js app cannot write next to itself")
-
-    st = env.wait_phase(dev, "running", 600)
+    st = env.wait_phase(dev, "running", 900)
     check("runs in its Node.js image" in evidence(st), evidence(st))
     code, html = http_get(st["port"], "/", timeout=10)
     check(code == 200 and "/@vite/client" in html, ("vite dev server", code, html[:1000]))
@@ -284,8 +167,5 @@ def test_failures_quote_the_cause(env):
 
 
 if __name__ == "__main__":
-    try:
-        run([test_version_files_and_procfile, test_real_apps_build_and_serve,
-             test_failures_quote_the_cause], "runtimes")
-    finally:
-        shutil.rmtree(SCAFFOLD_DIR, ignore_errors=True)
+    run([test_version_files_and_procfile, test_vite_dev_server_as_start_command,
+         test_failures_quote_the_cause], "runtimes")
