@@ -2044,6 +2044,16 @@ int wl_apiserver_new(struct wl_apiserver **out, const struct wl_config *cfg)
 		cfg->listen,
 		wl_auth_trusts_header(srv->auth) ? "trusted" : "not trusted",
 		cfg->tokens_file ? "bearer tokens enabled" : "no tokens file");
+	if (cfg->host_routing) {
+		char home[320];
+
+		wl_info("apiserver: the dashboard is at %s; apps at "
+			"<id>.%s",
+			dashboard_home(cfg, cfg->listen, home, sizeof(home))
+				? home
+				: cfg->public_url,
+			cfg->base_domain);
+	}
 	*out = srv;
 	return 0;
 fail:
