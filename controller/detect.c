@@ -398,7 +398,180 @@ static int json_has_dep(const cJSON *root, const char *name)
 	return 0;
 }
 
-/* Package manager from packageManager ("pnpm@8.15.0"), then lockfiles. */
+/* ---- Node: the package manager ------------------------------------------ */
+
+static int evidence_quoted(struct wl_build_plan *p, const char *prefix,
+			   const char *value);
+
+/*
+ * The version of each package manager worklet installs when package.json's
+ * packageManager names none: the one that writes the lockfile's format
+ * (never a moving "latest"). format is what the lockfile says: pnpm's
+ * lockfileVersion up to its first '.', yarn's "v1" header or berry's
+ * __metadata version, bun's "text"/"binary". Checked on the npm registry on
+ * 2026-12-07: the last release of each line.
+ */
+static const struct pm_pin {
+	const char *pm;
+	const char *format;
+	const char *version;
+	const char *writer; /* who writes this format, for the evidence */
+} pm_pins[] = {
+	{ "pnpm", "5.3", "6.35.1", "pnpm 6" },
+	{ "pnpm", "5.4", "7.33.7", "pnpm 7" },
+	{ "pnpm", "6", "8.15.9", "pnpm 8" },
+	/* pnpm 11 and 12 write 9.0 too, but were seen to crash on Node 20 */
+	{ "pnpm", "9", "10.34.9", "pnpm 9 to 12" },
+	{ "yarn", "v1", "1.22.22", "yarn 1 (classic)" },
+	{ "yarn", "4", "2.4.2", "yarn 2" },
+	{ "yarn", "6", "3.8.7", "yarn 3" },
+	{ "yarn", "8", "4.18.1", "yarn 4" },
+	{ "bun", "binary", "1.1.45", "bun before 1.2 (bun.lockb)" },
+	{ "bun", "text", "1.4.5", "bun 1.2 and later (bun.lock)" },
+};
+
+/* The pin for format; the newest of pm's when the format is unknown. */
+static const struct pm_pin *pm_pin_find(const char *pm, const char *format,
+					int *known)
+{
+	const struct pm_pin *last = NULL;
+
+	*known = 0;
+	for (size_t i = 0; i < sizeof(pm_pins) / sizeof(*pm_pins); i++) {
+		if (strcmp(pm_pins[i].pm, pm))
+			continue;
+		last = &pm_pins[i];
+		if (format && !strcmp(pm_pins[i].format, format)) {
+			*known = 1;
+			return last;
+		}
+	}
+	return last;
+}
+
+/* An exact version as packageManager spells it: 9.15.0, 4.0.0-rc.42. */
+static int exact_version(const char *s, size_t n)
+{
+	int dots = 0;
+
+	if (!n || !isdigit((unsigned char)*s) || n > 40)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '.')
+			dots++;
+		else if (!isalnum((unsigned char)s[i]) && s[i] != '-')
+			return 0;
+	}
+	return dots >= 2;
+}
+
+/*
+ * The lockfile's format, into out: pnpm-lock.yaml's lockfileVersion
+ * ("9.0" -> "9", "5.4" -> "5.4", "6.1" -> "6"), yarn.lock's "v1" header or
+ * berry's __metadata version ("8"). Empty when it cannot be told.
+ */
+static void lock_format(char *out, size_t outlen, int dfd, const char *file)
+{
+	struct wl_buf text;
+	const char *s, *v;
+	size_t n;
+
+	out[0] = '\0';
+	if (read_file(&text, dfd, file, 64 * 1024 * 1024) < 0) {
+		wl_error_clear();
+		return;
+	}
+	s = wl_buf_cstr(&text);
+	if (!strcmp(file, "pnpm-lock.yaml") &&
+	    (v = strstr(s, "lockfileVersion:"))) {
+		v += strlen("lockfileVersion:");
+		v += strspn(v, " \t'\"");
+		n = strspn(v, "0123456789.");
+		/* 5.3 and 5.4 are two formats; from 6.0 on, the major */
+		if (n && strncmp(v, "5.", 2) && memchr(v, '.', n))
+			n = (size_t)((const char *)memchr(v, '.', n) - v);
+		if (n && n < outlen)
+			snprintf(out, outlen, "%.*s", (int)n, v);
+	} else if (!strcmp(file, "yarn.lock")) {
+		if (strstr(s, "# yarn lockfile v1")) {
+			snprintf(out, outlen, "v1");
+		} else if ((v = strstr(s, "__metadata:")) &&
+			   (v = strstr(v, "version:"))) {
+			long ver;
+
+			v += strlen("version:");
+			ver = strtol(v, NULL, 10);
+			/* 4 is yarn 2's, 5-6 yarn 3's, 7 and later yarn 4's */
+			snprintf(out, outlen, "%s",
+				 ver <= 0   ? ""
+				 : ver <= 4 ? "4"
+				 : ver <= 6 ? "6"
+					    : "8");
+		}
+	}
+	wl_buf_release(&text);
+}
+
+/*
+ * .yarnrc.yml's yarnPath into *out (a path inside the checkout that is a
+ * file), else NULL. A path that leaves the checkout, or has characters a
+ * Dockerfile line cannot carry, is reported and ignored.
+ */
+static int yarn_path(struct wl_build_plan *p, int dfd, char **out)
+{
+	struct wl_buf text;
+	const char *line;
+	int error;
+
+	*out = NULL;
+	error = read_file(&text, dfd, ".yarnrc.yml", MANIFEST_MAX);
+	if (error == WL_ENOTFOUND || error == WL_ETOOBIG) {
+		wl_error_clear();
+		return 0;
+	}
+	if (error < 0)
+		return error;
+	for (line = wl_buf_cstr(&text); line && *line;) {
+		const char *end = strchr(line, '\n'), *s;
+		size_t n;
+
+		if (!strncmp(line, "yarnPath:", 9)) {
+			s = line + 9;
+			s += strspn(s, " \t\"'");
+			n = strcspn(s, "\"'\r\n#");
+			while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+				n--;
+			if (!(*out = strndup(s, n))) {
+				error = oom();
+				break;
+			}
+			if (!**out || **out == '/' || strstr(*out, "..") ||
+			    strspn(*out, "abcdefghijklmnopqrstuvwxyz"
+					 "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+					 "0123456789._/-") != n ||
+			    !is_file(dfd, *out)) {
+				error = evidence_quoted(
+					p,
+					".yarnrc.yml: yarnPath is not a file "
+					"in the repository, ignored: ",
+					*out);
+				free(*out);
+				*out = NULL;
+			}
+			break;
+		}
+		line = end ? end + 1 : NULL;
+	}
+	wl_buf_release(&text);
+	return error;
+}
+
+/*
+ * The package manager and its exact version: packageManager
+ * ("pnpm@8.15.0+sha512..."), else the lockfile and its format, else npm.
+ * The install settings that sit next to the manifests are copied with
+ * them.
+ */
 static int node_package_manager(struct wl_build_plan *p, int dfd,
 				const cJSON *root)
 {
@@ -407,66 +580,143 @@ static int node_package_manager(struct wl_build_plan *p, int dfd,
 	} locks[] = {
 		{ "pnpm-lock.yaml", "pnpm" },
 		{ "yarn.lock", "yarn" },
+		{ "bun.lock", "bun" },
+		{ "bun.lockb", "bun" },
 		{ "package-lock.json", "npm" },
 		{ "npm-shrinkwrap.json", "npm" },
 	};
+	static const char *const configs[] = { ".npmrc", ".yarnrc",
+					       ".yarnrc.yml", "bunfig.toml" };
 	const char *field = json_string(root, "packageManager");
-	const char *pm = NULL;
+	const char *pm = NULL, *why = NULL;
+	char version[48] = "", format[16];
+	const struct pm_pin *pin;
+	struct wl_buf q;
+	int error = 0, known;
 
+	wl_buf_init(&q, 1024);
 	if (field) {
-		static const char *const known[] = { "npm", "yarn", "pnpm" };
+		static const char *const names[] = { "npm", "yarn", "pnpm",
+						     "bun" };
 		size_t n = strcspn(field, "@");
+		const char *v = field[n] ? field + n + 1 : "";
+		size_t vn = strcspn(v, "+");
 
-		for (size_t i = 0; i < sizeof(known) / sizeof(*known); i++)
-			if (n == strlen(known[i]) &&
-			    !strncmp(field, known[i], n))
-				pm = known[i];
-		if (pm) {
-			if (evidence_add(p, "package.json: packageManager = %s",
-					 pm) < 0)
-				return WL_ERROR;
-		} else {
-			struct wl_buf q;
-
-			wl_buf_init(&q, 1024);
-			quote_into(&q, field);
-			if (evidence_add(p,
-					 "package.json: packageManager = %s is "
-					 "not supported, using npm",
-					 wl_buf_cstr(&q)) < 0) {
-				wl_buf_release(&q);
-				return WL_ERROR;
-			}
-			wl_buf_release(&q);
+		for (size_t i = 0; i < sizeof(names) / sizeof(*names); i++)
+			if (n == strlen(names[i]) &&
+			    !strncmp(field, names[i], n))
+				pm = names[i];
+		quote_into(&q, field);
+		if (!pm) {
 			pm = "npm";
+			error = evidence_add(p,
+					     "package.json: packageManager = "
+					     "%s is not supported, using npm",
+					     wl_buf_cstr(&q));
+		} else if (exact_version(v, vn)) {
+			snprintf(version, sizeof(version), "%.*s", (int)vn, v);
+			why = "package.json packageManager";
+		} else {
+			error = evidence_add(p,
+					     "package.json: packageManager = "
+					     "%s names no exact version: the "
+					     "lockfile decides",
+					     wl_buf_cstr(&q));
 		}
+		if (error < 0)
+			goto done;
 	}
 	for (size_t i = 0; i < sizeof(locks) / sizeof(*locks); i++) {
 		if (!is_file(dfd, locks[i].file))
 			continue;
 		if (!pm) {
 			pm = locks[i].pm;
-			if (evidence_add(p, "%s: package manager %s",
-					 locks[i].file, pm) < 0)
-				return WL_ERROR;
+			if ((error = evidence_add(p, "%s: package manager %s",
+						  locks[i].file, pm)) < 0)
+				goto done;
 		}
 		if (!strcmp(pm, locks[i].pm)) {
-			if (set_str(&p->lockfile, locks[i].file) < 0)
-				return WL_ERROR;
+			if ((error = set_str(&p->lockfile, locks[i].file)) < 0)
+				goto done;
 			break;
 		}
 	}
-	if (!p->lockfile &&
-	    (is_file(dfd, "bun.lockb") || is_file(dfd, "bun.lock")))
-		if (evidence_add(p, "bun lockfile found: bun is not supported, "
-				    "installing with npm") < 0)
-			return WL_ERROR;
 	if (!pm) {
 		pm = "npm";
-		if (evidence_add(p, "no lockfile: package manager npm") < 0)
-			return WL_ERROR;
+		if ((error = evidence_add(p, "no lockfile: package manager "
+					     "npm")) < 0)
+			goto done;
 	}
-	return set_str(&p->node_pm, pm);
+	if ((error = set_str(&p->node_pm, pm)) < 0)
+		goto done;
+	for (size_t i = 0; i < sizeof(configs) / sizeof(*configs); i++)
+		if (is_file(dfd, configs[i]) &&
+		    p->node_pm_config_count < WL_NODE_PM_CONFIG_MAX)
+			p->node_pm_config[p->node_pm_config_count++] =
+				configs[i];
+
+	if (!strcmp(pm, "npm")) {
+		if (*version)
+			error = evidence_add(p,
+					     "npm %s named by packageManager: "
+					     "building with the image's own "
+					     "npm",
+					     version);
+		goto done;
+	}
+	if (!strcmp(pm, "yarn") &&
+	    (error = yarn_path(p, dfd, &p->yarn_path)) < 0)
+		goto done;
+	if (!*version) {
+		if (p->lockfile && !strncmp(p->lockfile, "bun.", 4))
+			snprintf(format, sizeof(format), "%s",
+				 strcmp(p->lockfile, "bun.lockb") ? "text"
+								  : "binary");
+		else if (p->lockfile)
+			lock_format(format, sizeof(format), dfd, p->lockfile);
+		else
+			format[0] = '\0';
+		pin = pm_pin_find(pm, format, &known);
+		snprintf(version, sizeof(version), "%s", pin->version);
+		wl_buf_reset(&q);
+		if (!p->lockfile)
+			wl_buf_printf(&q, "no lockfile: the newest pinned");
+		else if (!strncmp(p->lockfile, "bun.", 4))
+			wl_buf_printf(&q, "%s: written by %s", p->lockfile,
+				      pin->writer);
+		else if (known && !strcmp(pm, "pnpm"))
+			wl_buf_printf(&q,
+				      "%s lockfileVersion %s: written by %s",
+				      p->lockfile, format, pin->writer);
+		else if (known && !strcmp(format, "v1"))
+			wl_buf_printf(&q,
+				      "%s \"yarn lockfile v1\": written "
+				      "by %s",
+				      p->lockfile, pin->writer);
+		else if (known)
+			wl_buf_printf(&q, "%s __metadata: written by %s",
+				      p->lockfile, pin->writer);
+		else
+			wl_buf_printf(&q,
+				      "%s: format not recognised, the newest "
+				      "pinned",
+				      p->lockfile);
+		why = wl_buf_cstr(&q);
+	}
+	if ((error = set_str(&p->node_pm_version, version)) < 0)
+		goto done;
+	if (p->yarn_path)
+		error = evidence_add(p,
+				     "package manager yarn %s (%s); "
+				     ".yarnrc.yml yarnPath %s is that "
+				     "yarn, run with node",
+				     version, why, p->yarn_path);
+	else
+		error = evidence_add(p, "package manager %s %s (%s)", pm,
+				     version, why);
+done:
+	wl_buf_release(&q);
+	return error;
 }
 
 static int has_vite_config(int dfd, const char **which)
@@ -1877,6 +2127,8 @@ void wl_build_plan_release(struct wl_build_plan *p)
 	free(p->evidence);
 	free(p->dockerfile);
 	free(p->node_pm);
+	free(p->node_pm_version);
+	free(p->yarn_path);
 	free(p->lockfile);
 	free(p->spa_dir);
 	free(p->requirements);

@@ -24,6 +24,11 @@
  * satisfies the first request, detection fails with WL_EUNSUPPORTED and a
  * message naming the request, where it was read and the majors available.
  *
+ * Node plans name the package manager and its exact version: the one
+ * package.json's packageManager names, else the one that writes the
+ * lockfile's format (the pins are one table in detect.c), with yarn's
+ * own .yarnrc.yml yarnPath run with node when the repository has it.
+ *
  * Every generated plan listens on the container port in PORT (3000 unless
  * spec.containerPort says otherwise) on 0.0.0.0. Pure (reads files only),
  * thread-safe.
@@ -33,6 +38,8 @@
 
 #include "controller/base_images.h"
 #include "specs/worklet.h"
+
+#define WL_NODE_PM_CONFIG_MAX 4
 
 struct wl_build_plan {
 	enum wl_project_type type;
@@ -47,7 +54,15 @@ struct wl_build_plan {
 	/* DOCKERFILE */
 	char *dockerfile; /* path in the repo */
 	/* NODE */
-	char *node_pm;	/* "npm", "yarn", "pnpm" */
+	char *node_pm;	       /* "npm", "yarn", "pnpm", "bun" */
+	char *node_pm_version; /* the exact version installed ("10.34.9");
+				  NULL: the image's own npm */
+	char *yarn_path;       /* .yarnrc.yml yarnPath: yarn is this file,
+				  run with node */
+	/* Install settings copied with the manifests (".npmrc", ...):
+	 * static strings, never freed. */
+	const char *node_pm_config[WL_NODE_PM_CONFIG_MAX];
+	size_t node_pm_config_count;
 	char *lockfile; /* NULL if none */
 	int node_build; /* run the build script */
 	char *spa_dir;	/* single-page app (vite, CRA, vue-cli) whose start

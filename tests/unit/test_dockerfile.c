@@ -22,6 +22,8 @@ struct row {
 	const char *argv[12];
 	const char *dockerfile, *node_pm, *lockfile, *spa_dir, *requirements;
 	const char *go_target, *static_root;
+	const char *node_pm_version, *yarn_path;
+	const char *config[WL_NODE_PM_CONFIG_MAX];
 	int node_build, pyproject;
 	int node_major;
 	int local_images;
@@ -111,38 +113,109 @@ static const struct row rows[] = {
 		       "COPY --chown=10001:10001 . .\n",
 		       "CMD [\"node\", \"server.js\"]\n" },
 	  .absent = { "npm ci", "run build", "lock" } },
-	{ .name = "node yarn",
+	{ .name = "node yarn classic",
 	  .type = WL_PROJECT_NODE,
 	  .port = 3000,
 	  .argv = { "yarn", "start" },
 	  .node_pm = "yarn",
+	  .node_pm_version = "1.22.22",
 	  .lockfile = "yarn.lock",
 	  .node_build = 1,
 	  /* the package manager goes into /usr/local as root, first */
-	  .ordered = { "COPY --chown=10001:10001 package.json yarn.lock "
+	  .ordered = { "RUN npm install -g --force --no-audit --no-fund "
+		       "yarn@1.22.22 && yarn --version && rm -rf /root/.npm\n",
+		       "COPY --chown=10001:10001 package.json yarn.lock "
 		       "/app/\n",
-		       "RUN command -v yarn >/dev/null 2>&1 || npm install -g "
-		       "--no-audit --no-fund yarn\n",
 		       "USER 10001:10001\n",
-		       "RUN yarn install --non-interactive && rm -rf "
-		       "/tmp/.cache /tmp/.yarn\n",
+		       "RUN yarn install --non-interactive --frozen-lockfile "
+		       "&& rm -rf /tmp/.cache /tmp/.yarn\n",
 		       "COPY --chown=10001:10001 . .\n", "RUN yarn run build\n",
 		       "CMD [\"yarn\", \"start\"]\n" },
-	  .absent = { "npm ci" } },
+	  .absent = { "npm ci", "latest", "--immutable" } },
+	{ .name = "node yarn berry",
+	  .type = WL_PROJECT_NODE,
+	  .port = 3000,
+	  .argv = { "yarn", "start" },
+	  .node_pm = "yarn",
+	  .node_pm_version = "4.18.1",
+	  .lockfile = "yarn.lock",
+	  .config = { ".yarnrc.yml" },
+	  .ordered = { "npm install -g --force --no-audit --no-fund "
+		       "@yarnpkg/cli-dist@4.18.1 && yarn --version",
+		       "COPY --chown=10001:10001 package.json yarn.lock "
+		       ".yarnrc.yml /app/\n",
+		       "USER 10001:10001\n",
+		       "RUN YARN_ENABLE_TELEMETRY=0 yarn install --immutable "
+		       "&& rm -rf /tmp/.cache /tmp/.yarn\n",
+		       "COPY --chown=10001:10001 . .\n" },
+	  .absent = { "npm ci", "latest", "frozen-lockfile" } },
+	{ .name = "node yarn berry, its own yarnPath release",
+	  .type = WL_PROJECT_NODE,
+	  .port = 3000,
+	  .argv = { "yarn", "start" },
+	  .node_pm = "yarn",
+	  .node_pm_version = "4.18.1",
+	  .yarn_path = ".yarn/releases/yarn-4.18.1.cjs",
+	  .lockfile = "yarn.lock",
+	  .node_build = 1,
+	  .config = { ".yarnrc.yml" },
+	  .ordered = { "RUN rm -f /usr/local/bin/yarn && printf "
+		       "'#!/bin/sh\\nexec node "
+		       "/app/.yarn/releases/yarn-4.18.1.cjs \"$@\"\\n' "
+		       ">/usr/local/bin/yarn && chmod 755 "
+		       "/usr/local/bin/yarn\n",
+		       "COPY --chown=10001:10001 package.json yarn.lock "
+		       ".yarnrc.yml /app/\n",
+		       "COPY --chown=10001:10001 "
+		       ".yarn/releases/yarn-4.18.1.cjs "
+		       "/app/.yarn/releases/yarn-4.18.1.cjs\n",
+		       "USER 10001:10001\n", "yarn install --immutable",
+		       "COPY --chown=10001:10001 . .\n",
+		       "RUN yarn run build\n" },
+	  .absent = { "npm install -g", "latest" } },
 	{ .name = "node pnpm",
 	  .type = WL_PROJECT_NODE,
 	  .port = 3000,
 	  .argv = { "pnpm", "start" },
 	  .node_pm = "pnpm",
+	  .node_pm_version = "10.34.9",
 	  .lockfile = "pnpm-lock.yaml",
-	  .ordered = { "COPY --chown=10001:10001 package.json pnpm-lock.yaml "
-		       "/app/\n",
-		       "|| npm install -g --no-audit --no-fund \"pnpm@$(node "
-		       "-e",
-		       "packageManager", ": \"latest\")')\"\n",
-		       "USER 10001:10001\n", "RUN pnpm install", "COPY --chown",
-		       "CMD [\"pnpm\", \"start\"]\n" },
-	  .absent = { "npm ci", "run build" } },
+	  .config = { ".npmrc" },
+	  .ordered = { "RUN npm install -g --force --no-audit --no-fund "
+		       "pnpm@10.34.9 && pnpm --version && rm -rf /root/.npm\n",
+		       "COPY --chown=10001:10001 package.json pnpm-lock.yaml "
+		       ".npmrc /app/\n",
+		       "USER 10001:10001\n",
+		       "RUN pnpm install --frozen-lockfile && rm -rf "
+		       "/tmp/.cache /tmp/.local\n",
+		       "COPY --chown", "CMD [\"pnpm\", \"start\"]\n" },
+	  .absent = { "npm ci", "run build", "latest" } },
+	{ .name = "node bun",
+	  .type = WL_PROJECT_NODE,
+	  .port = 3000,
+	  .argv = { "bun", "start" },
+	  .node_pm = "bun",
+	  .node_pm_version = "1.4.5",
+	  .lockfile = "bun.lock",
+	  .node_build = 1,
+	  .ordered = { "npm install -g --no-audit --no-fund "
+		       "\"@oven/bun-linux-$a@1.4.5\"",
+		       "/usr/local/bin/bun && bun --version",
+		       "COPY --chown=10001:10001 package.json bun.lock /app/\n",
+		       "USER 10001:10001\n",
+		       "RUN bun install --frozen-lockfile && rm -rf /tmp/.bun "
+		       "/tmp/.cache\n",
+		       "COPY --chown=10001:10001 . .\n", "RUN bun run build\n",
+		       "CMD [\"bun\", \"start\"]\n" },
+	  .absent = { "npm ci", "latest" } },
+	{ .name = "node pnpm, a version with a quote",
+	  .type = WL_PROJECT_NODE,
+	  .port = 3000,
+	  .argv = { "pnpm", "start" },
+	  .node_pm = "pnpm",
+	  .node_pm_version = "1.0.0'",
+	  .rc = WL_EINVALID,
+	  .message = "package manager version" },
 	{ .name = "next",
 	  .type = WL_PROJECT_NODE,
 	  .port = 8081,
@@ -368,6 +441,14 @@ static void test_table(void)
 		plan.dockerfile = (char *)r->dockerfile;
 		plan.node_pm = (char *)r->node_pm;
 		plan.lockfile = (char *)r->lockfile;
+		plan.node_pm_version = (char *)r->node_pm_version;
+		plan.yarn_path = (char *)r->yarn_path;
+		while (plan.node_pm_config_count < WL_NODE_PM_CONFIG_MAX &&
+		       r->config[plan.node_pm_config_count]) {
+			plan.node_pm_config[plan.node_pm_config_count] =
+				r->config[plan.node_pm_config_count];
+			plan.node_pm_config_count++;
+		}
 		plan.node_build = r->node_build;
 		plan.spa_dir = (char *)r->spa_dir;
 		plan.requirements = (char *)r->requirements;
