@@ -426,8 +426,8 @@ static const struct pm_pin {
 	{ "yarn", "4", "2.4.2", "yarn 2" },
 	{ "yarn", "6", "3.8.7", "yarn 3" },
 	{ "yarn", "8", "4.18.1", "yarn 4" },
-	{ "bun", "binary", "1.1.45", "bun before 1.2 (bun.lockb)" },
-	{ "bun", "text", "1.4.5", "bun 1.2 and later (bun.lock)" },
+	{ "bun", "binary", "1.1.45", "bun before 1.2" },
+	{ "bun", "text", "1.4.5", "bun 1.2 and later" },
 };
 
 /* The pin for format; the newest of pm's when the format is unknown. */
