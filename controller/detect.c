@@ -1293,6 +1293,403 @@ done:
 	return error < 0 ? error : 1;
 }
 
+/* ---- Python and Go: the runtime version --------------------------------- */
+
+/*
+ * How a request is matched against a minor line (3.11, 1.22): LINE, the
+ * same line (.python-version "3.11.4", spec.runtimeVersion); MIN, that
+ * line or a later one (go.mod's go and toolchain lines: Go builds older
+ * modules); SPEC, a PEP 440 specifier (requires-python ">=3.9,<3.13").
+ */
+enum lang_match { LANG_LINE, LANG_MIN, LANG_SPEC };
+
+struct lang_request {
+	const char *where;
+	char value[64];
+	enum lang_match match;
+};
+
+/* "3.11.4" -> 3, 11 (minor -1 when absent); the rest in *rest. */
+static int lang_parse(const char *s, int *major, int *minor, int *patch,
+		      const char **rest)
+{
+	char *end;
+	long v;
+
+	*minor = *patch = -1;
+	if (!isdigit((unsigned char)*s))
+		return -1;
+	v = strtol(s, &end, 10);
+	if (v < 0 || v > 999)
+		return -1;
+	*major = (int)v;
+	if (*end == '.' && isdigit((unsigned char)end[1])) {
+		v = strtol(end + 1, &end, 10);
+		*minor = v > 9999 ? 9999 : (int)v;
+		if (*end == '.' && isdigit((unsigned char)end[1])) {
+			v = strtol(end + 1, &end, 10);
+			*patch = v > 9999 ? 9999 : (int)v;
+		}
+	}
+	*rest = end;
+	return 0;
+}
+
+/* Compare the line (M, m) with a version: <0, 0, >0 (on major.minor). */
+static int line_cmp(int M, int m, int major, int minor)
+{
+	if (M != major)
+		return M < major ? -1 : 1;
+	if (minor < 0 || m == minor)
+		return 0;
+	return m < minor ? -1 : 1;
+}
+
+/*
+ * Does some release of the line (M, m) satisfy the request? 1 yes, 0 no,
+ * -1 the request is not understood.
+ */
+static int lang_allows(const struct lang_request *r, int M, int m)
+{
+	const char *s = r->value, *rest;
+	int major, minor, patch, ok = 1;
+
+	if (r->match != LANG_SPEC) {
+		if (lang_parse(s, &major, &minor, &patch, &rest) < 0 ||
+		    (*rest && !strchr("+-abcr", *rest)))
+			return -1;
+		if (r->match == LANG_MIN)
+			return line_cmp(M, m, major, minor) >= 0;
+		return line_cmp(M, m, major, minor) == 0;
+	}
+	/* PEP 440: clauses separated by commas, all must hold. */
+	while (*s) {
+		char op[3] = "";
+		size_t n;
+		int c, wild;
+
+		s += strspn(s, " \t,");
+		if (!*s)
+			break;
+		n = strspn(s, "<>=!~");
+		if (n > 2)
+			return -1;
+		memcpy(op, s, n);
+		op[n] = '\0';
+		s += n;
+		s += strspn(s, " \t");
+		if (lang_parse(s, &major, &minor, &patch, &rest) < 0)
+			return -1;
+		wild = !strncmp(rest, ".*", 2);
+		rest += wild ? 2 : 0;
+		if (*rest && !strchr(" \t,", *rest))
+			return -1;
+		s = rest;
+		c = line_cmp(M, m, major, minor);
+		if (!strcmp(op, ">=") || !strcmp(op, ">"))
+			ok &= c >= 0;
+		else if (!strcmp(op, "<"))
+			ok &= c < 0 || (c == 0 && minor >= 0 && patch > 0);
+		else if (!strcmp(op, "<="))
+			ok &= c <= 0;
+		else if (!strcmp(op, "==") || !strcmp(op, "==="))
+			ok &= c == 0;
+		else if (!strcmp(op, "!="))
+			ok &= !(c == 0 && (wild || minor < 0));
+		else if (!strcmp(op, "~="))
+			ok &= M == major &&
+			      (patch >= 0 ? m == minor : m >= minor);
+		else
+			return -1;
+	}
+	return ok;
+}
+
+static int lang_request_add(struct wl_build_plan *p, struct lang_request *q,
+			    size_t *n, const char *where, const char *v,
+			    size_t len, enum lang_match match, const char *lang)
+{
+	struct lang_request *r = &q[*n];
+
+	while (len && isspace((unsigned char)*v)) {
+		v++;
+		len--;
+	}
+	while (len && isspace((unsigned char)v[len - 1]))
+		len--;
+	if (!len || *n == VERSION_REQUESTS_MAX)
+		return 0;
+	r->where = where;
+	r->match = match;
+	snprintf(r->value, sizeof(r->value), "%.*s", (int)len, v);
+	if (len < sizeof(r->value) && lang_allows(r, 3, 11) >= 0) {
+		(*n)++;
+		return 0;
+	}
+	if (!strcmp(where, "spec.runtimeVersion")) {
+		wl_error_set("spec.runtimeVersion: '%s' is not a %s version "
+			     "(such as %s)",
+			     r->value, lang,
+			     strcmp(lang, "Go") ? "3.11" : "1.22");
+		return WL_EINVALID;
+	}
+	return evidence_add(p,
+			    "%s \"%s\" is not a %s version worklet "
+			    "understands: ignored",
+			    where, r->value, lang);
+}
+
+/* The first non-comment line of a small file, stripped; NULL if none. */
+static int first_line(char *out, size_t outlen, int dfd, const char *file)
+{
+	struct wl_buf text;
+	const char *line;
+
+	out[0] = '\0';
+	if (read_file(&text, dfd, file, VERSION_FILE_MAX) < 0) {
+		wl_error_clear();
+		return 0;
+	}
+	for (line = wl_buf_cstr(&text); line && *line;) {
+		const char *end = strchr(line, '\n');
+		size_t n = strcspn(line, "#\r\n");
+		size_t skip = strspn(line, " \t");
+
+		if (n > skip) {
+			snprintf(out, outlen, "%.*s", (int)(n - skip),
+				 line + skip);
+			break;
+		}
+		line = end ? end + 1 : NULL;
+	}
+	wl_buf_release(&text);
+	return out[0] != '\0';
+}
+
+/*
+ * Choose the image line for the requests (Python: the highest available
+ * that satisfies them all; Go, whose go line is a minimum: the default
+ * image when it satisfies them, else the lowest that does); else the one
+ * that satisfies the first, saying which others are not met; else
+ * WL_EUNSUPPORTED naming the request, where it was read and what there is.
+ */
+static int lang_choose(struct wl_build_plan *p, const struct ctx *c, int go,
+		       const struct lang_request *q, size_t n,
+		       const char *asked_in)
+{
+	const char *lang = go ? "Go" : "Python";
+	struct wl_lang_image lines[WL_LANG_IMAGES_MAX + 1];
+	int def, pick = -1, error = 0;
+	size_t count = wl_base_images_lang_lines(
+		c->images, go, lines, sizeof(lines) / sizeof(*lines), &def);
+	const size_t tries[2] = { n, 1 };
+	struct wl_buf avail, asked;
+
+	wl_buf_init(&avail, 1024);
+	wl_buf_init(&asked, 2048);
+	for (size_t i = 0; i < count; i++)
+		wl_buf_printf(&avail, "%s%d.%d", i ? ", " : "", lines[i].major,
+			      lines[i].minor);
+	if (!count)
+		wl_buf_puts(&avail, "none");
+	if (!n) {
+		if (def >= 0) {
+			p->lang_major = lines[def].major;
+			p->lang_minor = lines[def].minor;
+			error = evidence_add(p,
+					     "%s %d.%d (%s, the default "
+					     "image): no version asked for in "
+					     "%s",
+					     lang, p->lang_major, p->lang_minor,
+					     lines[def].image, asked_in);
+		} else {
+			error = evidence_add(
+				p,
+				"%s of the default image %s: no "
+				"version asked for in %s",
+				lang, go ? c->images->go : c->images->python,
+				asked_in);
+		}
+		goto done;
+	}
+	for (size_t t = 0; t < 2 && pick < 0; t++) {
+		size_t k = tries[t];
+
+		if (go && def >= 0) {
+			pick = def;
+			for (size_t j = 0; j < k && pick >= 0; j++)
+				if (lang_allows(&q[j], lines[def].major,
+						lines[def].minor) != 1)
+					pick = -1;
+		}
+		for (size_t i = 0; i < count && pick < 0; i++) {
+			size_t at = go ? i : count - 1 - i;
+			int ok = 1;
+
+			for (size_t j = 0; j < k; j++)
+				ok &= lang_allows(&q[j], lines[at].major,
+						  lines[at].minor) == 1;
+			if (ok)
+				pick = (int)at;
+		}
+	}
+	wl_buf_printf(&asked, "%s \"%s\"", q[0].where, q[0].value);
+	if (pick < 0) {
+		wl_error_set("%s: no %s image satisfies it (available: %s); "
+			     "set spec.runtimeVersion, or configure an image "
+			     "with WORKLET_IMAGE_%s_<major>_<minor>",
+			     wl_buf_cstr(&asked), lang, wl_buf_cstr(&avail),
+			     go ? "GO" : "PYTHON");
+		error = WL_EUNSUPPORTED;
+		goto done;
+	}
+	p->lang_major = lines[pick].major;
+	p->lang_minor = lines[pick].minor;
+	for (size_t j = 1; j < n; j++)
+		if (lang_allows(&q[j], p->lang_major, p->lang_minor) == 1)
+			wl_buf_printf(&asked, " and %s \"%s\"", q[j].where,
+				      q[j].value);
+	if ((error = evidence_add(
+		     p, "%s %d.%d (%s): of the available (%s), it satisfies %s",
+		     lang, p->lang_major, p->lang_minor, lines[pick].image,
+		     wl_buf_cstr(&avail), wl_buf_cstr(&asked))) < 0)
+		goto done;
+	for (size_t j = 1; j < n; j++)
+		if (lang_allows(&q[j], p->lang_major, p->lang_minor) != 1 &&
+		    (error = evidence_add(p,
+					  "%s \"%s\" is not met by %s %d.%d: "
+					  "%s comes first",
+					  q[j].where, q[j].value, lang,
+					  p->lang_major, p->lang_minor,
+					  q[0].where)) < 0)
+			goto done;
+done:
+	wl_buf_release(&avail);
+	wl_buf_release(&asked);
+	return error;
+}
+
+/*
+ * The Python version: spec.runtimeVersion, else .python-version,
+ * runtime.txt ("python-3.11.4", Heroku's) and pyproject.toml's
+ * requires-python.
+ */
+static int python_runtime(struct wl_build_plan *p, const struct ctx *c)
+{
+	struct lang_request q[VERSION_REQUESTS_MAX];
+	size_t n = 0;
+	char line[128];
+	struct wl_buf text;
+	int error = 0;
+
+	if (c->spec && c->spec->runtime_version && *c->spec->runtime_version)
+		return (error = lang_request_add(
+				p, q, &n, "spec.runtimeVersion",
+				c->spec->runtime_version,
+				strlen(c->spec->runtime_version),
+				strpbrk(c->spec->runtime_version, "<>=!~")
+					? LANG_SPEC
+					: LANG_LINE,
+				"Python")) < 0
+			       ? error
+			       : lang_choose(p, c, 0, q, n, "");
+	if (first_line(line, sizeof(line), c->dfd, ".python-version") &&
+	    (error = lang_request_add(p, q, &n, ".python-version", line,
+				      strlen(line), LANG_LINE, "Python")) < 0)
+		return error;
+	if (first_line(line, sizeof(line), c->dfd, "runtime.txt")) {
+		const char *v = line;
+
+		if (!strncmp(v, "python-", 7))
+			v += 7;
+		if ((error = lang_request_add(p, q, &n, "runtime.txt", v,
+					      strlen(v), LANG_LINE, "Python")) <
+		    0)
+			return error;
+	}
+	if (read_file(&text, c->dfd, "pyproject.toml", MANIFEST_MAX) == 0) {
+		const char *s = strstr(wl_buf_cstr(&text), "requires-python");
+
+		if (s) {
+			s += strlen("requires-python");
+			s += strspn(s, " \t");
+			if (*s == '=') {
+				s++;
+				s += strspn(s, " \t");
+				if (*s == '"' || *s == '\'') {
+					char quote = *s++;
+					const char *e = strchr(s, quote);
+
+					if (e)
+						error = lang_request_add(
+							p, q, &n,
+							"pyproject.toml "
+							"requires-python",
+							s, (size_t)(e - s),
+							LANG_SPEC, "Python");
+				}
+			}
+		}
+		wl_buf_release(&text);
+		if (error < 0)
+			return error;
+	}
+	wl_error_clear();
+	return lang_choose(p, c, 0, q, n,
+			   ".python-version, runtime.txt or requires-python");
+}
+
+/* The Go version: spec.runtimeVersion, else go.mod's go and toolchain. */
+static int go_runtime(struct wl_build_plan *p, const struct ctx *c)
+{
+	struct lang_request q[VERSION_REQUESTS_MAX];
+	struct wl_buf text;
+	const char *line;
+	size_t n = 0;
+	int error = 0;
+
+	if (c->spec && c->spec->runtime_version && *c->spec->runtime_version)
+		return (error = lang_request_add(
+				p, q, &n, "spec.runtimeVersion",
+				c->spec->runtime_version,
+				strlen(c->spec->runtime_version), LANG_LINE,
+				"Go")) < 0
+			       ? error
+			       : lang_choose(p, c, 1, q, n, "");
+	if (read_file(&text, c->dfd, "go.mod", MANIFEST_MAX) < 0) {
+		wl_error_clear();
+		return lang_choose(p, c, 1, q, 0, "go.mod");
+	}
+	for (line = wl_buf_cstr(&text); line && *line && error >= 0;) {
+		const char *end = strchr(line, '\n'), *s = line;
+		size_t len = end ? (size_t)(end - line) : strlen(line);
+
+		len = strcspn(s, "/\r\n") < len ? strcspn(s, "/\r\n") : len;
+		if (len > 3 && !strncmp(s, "go", 2) &&
+		    (s[2] == ' ' || s[2] == '\t'))
+			error = lang_request_add(p, q, &n, "go.mod go", s + 3,
+						 len - 3, LANG_MIN, "Go");
+		else if (len > 12 && !strncmp(s, "toolchain", 9) &&
+			 (s[9] == ' ' || s[9] == '\t')) {
+			s += 10;
+			len -= 10;
+			while (len && isspace((unsigned char)*s)) {
+				s++;
+				len--;
+			}
+			if (len > 2 && !strncmp(s, "go", 2))
+				error = lang_request_add(
+					p, q, &n, "go.mod toolchain", s + 2,
+					len - 2, LANG_MIN, "Go");
+		}
+		line = end ? end + 1 : NULL;
+	}
+	wl_buf_release(&text);
+	if (error < 0)
+		return error;
+	return lang_choose(p, c, 1, q, n, "go.mod");
+}
+
 /* ---- Python ---------------------------------------------------------------
  */
 
@@ -1512,6 +1909,8 @@ static int detect_python(struct wl_build_plan *p, const struct ctx *c)
 	    (error = add_deps(&deps, dfd, "Pipfile")) < 0)
 		goto done;
 
+	if ((error = python_runtime(p, c)) < 0)
+		goto done;
 	if (is_file(dfd, "requirements.txt")) {
 		if ((error = set_str(&p->requirements, "requirements.txt")) <
 			    0 ||
@@ -1735,6 +2134,8 @@ static int detect_go(struct wl_build_plan *p, const struct ctx *c)
 					    "build time%s",
 				  has_mod && !has_sum ? " (no go.sum)" : "")) <
 	    0)
+		return error;
+	if ((error = go_runtime(p, c)) < 0)
 		return error;
 	if (dir_has_go(dfd, ".")) {
 		snprintf(target, sizeof(target), ".");
@@ -2085,9 +2486,11 @@ int wl_detect(struct wl_build_plan *out, const char *dir,
 							     : "static")) < 0)
 		goto done;
 	if (spec && spec->runtime_version && *spec->runtime_version &&
-	    out->type != WL_PROJECT_NODE &&
+	    out->type != WL_PROJECT_NODE && out->type != WL_PROJECT_PYTHON &&
+	    out->type != WL_PROJECT_GO &&
 	    (error = evidence_add(out, "spec.runtimeVersion applies to "
-				       "Node.js projects: ignored")) < 0)
+				       "Node.js, Python and Go projects: "
+				       "ignored")) < 0)
 		goto done;
 
 	if (port_set && (error = evidence_add(out,

@@ -29,6 +29,11 @@
  * lockfile's format (the pins are one table in detect.c), with yarn's
  * own .yarnrc.yml yarnPath run with node when the repository has it.
  *
+ * Python and Go plans name their minor line the same way: spec.runtimeVersion,
+ * else .python-version, runtime.txt and pyproject.toml's requires-python,
+ * or go.mod's go and toolchain lines (minimums); unsatisfiable:
+ * WL_EUNSUPPORTED as for Node.
+ *
  * Every generated plan listens on the container port in PORT (3000 unless
  * spec.containerPort says otherwise) on 0.0.0.0. Pure (reads files only),
  * thread-safe.
@@ -70,6 +75,9 @@ struct wl_build_plan {
 			   output (dist, build) with nginx */
 	int node_major; /* build (and run) with this major's image; 0: the
 			   default image (nothing was asked for) */
+	/* PYTHON and GO: build (and run) with this minor line's image, 3.11
+	 * or 1.22; 0.0: the default image, its line unknown */
+	int lang_major, lang_minor;
 	/* PYTHON */
 	char *requirements; /* "requirements.txt" or NULL */
 	int pyproject;	    /* install "." from pyproject.toml */

@@ -143,6 +143,27 @@ bad:
 	return WL_EINVALID;
 }
 
+/*
+ * The image of a Python or Go plan's minor line (detect chose one there
+ * is); the default image when it names none.
+ */
+static const char *lang_image(const struct wl_build_plan *p,
+			      const struct wl_base_images *im)
+{
+	int go = p->type == WL_PROJECT_GO, def;
+	struct wl_lang_image lines[WL_LANG_IMAGES_MAX + 1];
+	size_t n = wl_base_images_lang_lines(
+		im, go, lines, sizeof(lines) / sizeof(*lines), &def);
+
+	if (!p->lang_major)
+		return go ? im->go : im->python;
+	for (size_t i = 0; i < n; i++)
+		if (lines[i].major == p->lang_major &&
+		    lines[i].minor == p->lang_minor)
+			return lines[i].image;
+	return NULL;
+}
+
 static int check_plan(const struct wl_build_plan *p,
 		      const struct wl_base_images *im)
 {
@@ -161,6 +182,22 @@ static int check_plan(const struct wl_build_plan *p,
 			     p->node_major);
 		return WL_EINVALID;
 	}
+	if ((p->type == WL_PROJECT_PYTHON || p->type == WL_PROJECT_GO) &&
+	    !lang_image(p, im)) {
+		wl_error_set("cannot generate a Dockerfile: there is no "
+			     "image for %s %d.%d",
+			     p->type == WL_PROJECT_GO ? "Go" : "Python",
+			     p->lang_major, p->lang_minor);
+		return WL_EINVALID;
+	}
+	for (size_t i = 0; i < im->python_image_count; i++)
+		if ((error = check_word("base image",
+					im->python_images[i].image)) < 0)
+			return error;
+	for (size_t i = 0; i < im->go_image_count; i++)
+		if ((error = check_word("base image", im->go_images[i].image)) <
+		    0)
+			return error;
 	if (p->port < 1 || p->port > 65535) {
 		wl_error_set("cannot generate a Dockerfile: port %d is not in "
 			     "1..65535",
@@ -341,7 +378,7 @@ static void gen_node(struct gen *g, const struct wl_build_plan *p,
 static void gen_python(struct gen *g, const struct wl_build_plan *p,
 		       const struct wl_base_images *im)
 {
-	emit(g, "FROM %s\n", im->python);
+	emit(g, "FROM %s\n", lang_image(p, im));
 	emit(g, "ENV PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 "
 		"PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1\n");
 	/* The environment stays root's; /app is the app's (see APP_USER). */
@@ -372,7 +409,7 @@ static void gen_python(struct gen *g, const struct wl_build_plan *p,
 static void gen_go(struct gen *g, const struct wl_build_plan *p,
 		   const struct wl_base_images *im)
 {
-	emit(g, "FROM %s AS build\n", im->go);
+	emit(g, "FROM %s AS build\n", lang_image(p, im));
 	emit(g, "WORKDIR /src\n");
 	/*
 	 * GOTOOLCHAIN=local: never download another toolchain (Go >= 1.21
@@ -554,6 +591,11 @@ int wl_dockerfile_generate(struct wl_generated *out,
 			im.python = images->python;
 		if (images->go)
 			im.go = images->go;
+		im.python_image_count = images->python_image_count;
+		memcpy(im.python_images, images->python_images,
+		       sizeof(im.python_images));
+		im.go_image_count = images->go_image_count;
+		memcpy(im.go_images, images->go_images, sizeof(im.go_images));
 		if (images->go_runtime)
 			im.go_runtime = images->go_runtime;
 		if (images->static_web)

@@ -654,6 +654,138 @@ static void test_node_package_managers(void)
 }
 
 /*
+ * Python and Go versions against the local images (Python 3.11; Go 1.19,
+ * the default, 1.22 and 1.23): what each file asks for picks a minor line,
+ * or fails before building with what is needed, where it was read and
+ * what there is.
+ */
+static void test_lang_versions(void)
+{
+	static const struct wl_base_images local = {
+		.node = "worklet-local/node:24",
+		.python = "worklet-local/python:3",
+		.python_images = { { 3, 11, "worklet-local/python:3" } },
+		.python_image_count = 1,
+		.go = "worklet-local/go:1.19",
+		.go_images = { { 1, 22, "worklet-local/go:1.22" },
+			       { 1, 23, "worklet-local/go:1.23" } },
+		.go_image_count = 2,
+	};
+	static const struct {
+		const char *file, *text, *runtime_version;
+		int rc, major, minor;
+		const char *evidence; /* or the error */
+	} cases[] = {
+		{ NULL, NULL, NULL, 0, 3, 11,
+		  "Python 3.11 (worklet-local/python:3, the default image): no "
+		  "version asked for in .python-version, runtime.txt or "
+		  "requires-python" },
+		{ ".python-version", "3.11\n", NULL, 0, 3, 11,
+		  "Python 3.11 (worklet-local/python:3): of the available "
+		  "(3.11), it satisfies .python-version \"3.11\"" },
+		{ ".python-version", "# pinned\n3.11.4\n", NULL, 0, 3, 11,
+		  ".python-version \"3.11.4\"" },
+		{ ".python-version", "3.13\n", NULL, WL_EUNSUPPORTED, 0, 0,
+		  ".python-version \"3.13\": no Python image satisfies it "
+		  "(available: 3.11); set spec.runtimeVersion, or configure an "
+		  "image with WORKLET_IMAGE_PYTHON_<major>_<minor>" },
+		{ "runtime.txt", "python-3.11.9\n", NULL, 0, 3, 11,
+		  "runtime.txt \"3.11.9\"" },
+		{ "runtime.txt", "python-3.12.1\n", NULL, WL_EUNSUPPORTED, 0, 0,
+		  "runtime.txt \"3.12.1\": no Python image" },
+		{ "pyproject.toml",
+		  "[project]\nname = \"x\"\nrequires-python = "
+		  "\">=3.9,<3.13\"\n",
+		  NULL, 0, 3, 11,
+		  "pyproject.toml requires-python \">=3.9,<3.13\"" },
+		{ "pyproject.toml", "[project]\nrequires-python = '~=3.10'\n",
+		  NULL, 0, 3, 11, "requires-python \"~=3.10\"" },
+		{ "pyproject.toml", "[project]\nrequires-python = \">=3.12\"\n",
+		  NULL, WL_EUNSUPPORTED, 0, 0,
+		  "pyproject.toml requires-python \">=3.12\": no Python "
+		  "image" },
+		{ "pyproject.toml", "[project]\nrequires-python = \"<3.11\"\n",
+		  NULL, WL_EUNSUPPORTED, 0, 0, "\"<3.11\": no Python image" },
+		{ "pyproject.toml",
+		  "[project]\nrequires-python = \">=3.8,!=3.11.*\"\n", NULL,
+		  WL_EUNSUPPORTED, 0, 0, "no Python image" },
+		{ ".python-version", "pypy3.10\n", NULL, 0, 3, 11,
+		  "\"pypy3.10\" is not a Python version worklet understands" },
+		{ ".python-version", "3.13\n", "3.11", 0, 3, 11,
+		  "satisfies spec.runtimeVersion \"3.11\"" },
+		/* Go: the go line is a minimum, toolchain the one used */
+		{ "go.mod", "module x\n", NULL, 0, 1, 19,
+		  "Go 1.19 (worklet-local/go:1.19, the default image): no "
+		  "version asked for in go.mod" },
+		{ "go.mod", "module x\n\ngo 1.18\n", NULL, 0, 1, 19,
+		  "Go 1.19 (worklet-local/go:1.19): of the available (1.19, "
+		  "1.22, 1.23), it satisfies go.mod go \"1.18\"" },
+		{ "go.mod", "module x\n\ngo 1.22\n", NULL, 0, 1, 22,
+		  "Go 1.22 (worklet-local/go:1.22): of the available (1.19, "
+		  "1.22, 1.23), it satisfies go.mod go \"1.22\"" },
+		{ "go.mod", "module x\n\ngo 1.21.0\n", NULL, 0, 1, 22,
+		  "go.mod go \"1.21.0\"" },
+		{ "go.mod", "module x\n\ngo 1.22.0\n\ntoolchain go1.23.4\n",
+		  NULL, 0, 1, 23,
+		  "satisfies go.mod go \"1.22.0\" and go.mod toolchain "
+		  "\"1.23.4\"" },
+		{ "go.mod", "module x\ngo 1.22\ntoolchain go1.25.1\n", NULL, 0,
+		  1, 22,
+		  "go.mod toolchain \"1.25.1\" is not met by Go 1.22: go.mod "
+		  "go comes first" },
+		{ "go.mod", "module x\n\ngo 1.24\n", NULL, WL_EUNSUPPORTED, 0,
+		  0,
+		  "go.mod go \"1.24\": no Go image satisfies it (available: "
+		  "1.19, 1.22, 1.23); set spec.runtimeVersion, or configure an "
+		  "image with WORKLET_IMAGE_GO_<major>_<minor>" },
+		{ "go.mod", "module x\n\ngo 1.19\n", "1.23", 0, 1, 23,
+		  "satisfies spec.runtimeVersion \"1.23\"" },
+		{ "go.mod", "module x\n", "1.20", WL_EUNSUPPORTED, 0, 0,
+		  "spec.runtimeVersion \"1.20\": no Go image" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		struct wl_build_plan plan;
+		struct wl_spec spec;
+		char *dir = make_tmp();
+		int before = wl_unit_failures, rc;
+		int go = cases[i].file && !strcmp(cases[i].file, "go.mod");
+
+		if (go) {
+			write_file(dir, "main.go", "package main\n", 13);
+		} else {
+			write_file(dir, "main.py", "print(1)\n", 9);
+		}
+		if (cases[i].file)
+			write_file(dir, cases[i].file, cases[i].text,
+				   strlen(cases[i].text));
+		memset(&spec, 0, sizeof(spec));
+		spec.runtime_version = (char *)cases[i].runtime_version;
+		rc = wl_detect(&plan, dir, &spec, &local);
+		CHECK(rc == cases[i].rc);
+		if (rc < 0) {
+			CHECK_CONTAINS(wl_error_last(), cases[i].evidence);
+		} else {
+			CHECK(plan.type ==
+			      (go ? WL_PROJECT_GO : WL_PROJECT_PYTHON));
+			CHECK(plan.lang_major == cases[i].major &&
+			      plan.lang_minor == cases[i].minor);
+			CHECK(has_evidence(&plan, cases[i].evidence));
+		}
+		if (wl_unit_failures != before) {
+			fprintf(stderr, "  in case %zu (%s %s): rc %d '%s'\n",
+				i, cases[i].file ? cases[i].file : "-",
+				cases[i].text ? cases[i].text : "", rc,
+				wl_error_last());
+			dump(&plan);
+		}
+		wl_build_plan_release(&plan);
+		wl_fs_remove_tree(dir);
+		free(dir);
+	}
+}
+
+/*
  * npm's range grammar reduced to major lines: does some release of the
  * major satisfy the request? (node-semver's documented examples, nvm's
  * aliases, and what package.json files in the wild write.)
@@ -852,12 +984,17 @@ static void test_node_runtime_choice(void)
 		  .rc = WL_EUNSUPPORTED,
 		  .evidence = "spec.runtimeVersion \"21\": no Node.js image "
 			      "satisfies it" },
-		{ "spec.runtimeVersion on a Python project",
+		{ "spec.runtimeVersion on a Python project: its version",
 		  { { "requirements.txt", "" }, { "main.py", "" } },
 		  .runtime_version = "22",
-		  .evidence =
-			  "spec.runtimeVersion applies to Node.js projects: "
-			  "ignored" },
+		  .rc = WL_EUNSUPPORTED,
+		  .evidence = "spec.runtimeVersion \"22\": no Python image "
+			      "satisfies it" },
+		{ "spec.runtimeVersion on a static site: ignored",
+		  { { "index.html", "" } },
+		  .runtime_version = "22",
+		  .evidence = "spec.runtimeVersion applies to Node.js, Python "
+			      "and Go projects: ignored" },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
@@ -1111,6 +1248,7 @@ int main(void)
 		UNIT(test_node_runtime_images),
 		UNIT(test_node_start_commands),
 		UNIT(test_node_package_managers),
+		UNIT(test_lang_versions),
 		UNIT(test_no_spec),
 		UNIT(test_to_detection),
 		UNIT(test_symlink_not_followed),

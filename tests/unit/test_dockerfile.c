@@ -26,6 +26,7 @@ struct row {
 	const char *config[WL_NODE_PM_CONFIG_MAX];
 	int node_build, pyproject;
 	int node_major;
+	int lang_major, lang_minor;
 	int local_images;
 	/* expected */
 	int rc;
@@ -45,6 +46,11 @@ static const struct wl_base_images local_images = {
 	.node_image_count = 4,
 	.python = "worklet-local/python:3",
 	.go = "worklet-local/go:1.19",
+	.python_images = { { 3, 11, "worklet-local/python:3" } },
+	.python_image_count = 1,
+	.go_images = { { 1, 22, "worklet-local/go:1.22" },
+		       { 1, 23, "worklet-local/go:1.23" } },
+	.go_image_count = 2,
 	.go_runtime = "worklet-local/debian:bookworm",
 	.static_web = "worklet-local/nginx",
 };
@@ -314,6 +320,38 @@ static const struct row rows[] = {
 		       "COPY go.mod ./\n", "COPY . .\n", "-o /out/app .\n",
 		       "FROM worklet-local/debian:bookworm\n" },
 	  .absent = { "go.sum", "go mod download", "go mod init" } },
+	{ .name = "go 1.22 (go.mod's go line)",
+	  .type = WL_PROJECT_GO,
+	  .port = 3000,
+	  .argv = { "/usr/local/bin/app" },
+	  .requirements = "go.mod",
+	  .go_target = ".",
+	  .lang_major = 1,
+	  .lang_minor = 22,
+	  .local_images = 1,
+	  .ordered = { "FROM worklet-local/go:1.22 AS build\n",
+		       "COPY go.mod ./\n", "COPY . .\n",
+		       "FROM worklet-local/debian:bookworm\n" },
+	  .absent = { "go:1.19" } },
+	{ .name = "go 1.21: no image for that line",
+	  .type = WL_PROJECT_GO,
+	  .port = 3000,
+	  .argv = { "/usr/local/bin/app" },
+	  .go_target = ".",
+	  .lang_major = 1,
+	  .lang_minor = 21,
+	  .local_images = 1,
+	  .rc = WL_EINVALID,
+	  .message = "there is no image for Go 1.21" },
+	{ .name = "python 3.11 (.python-version)",
+	  .type = WL_PROJECT_PYTHON,
+	  .port = 3000,
+	  .argv = { "python3", "main.py" },
+	  .lang_major = 3,
+	  .lang_minor = 11,
+	  .local_images = 1,
+	  .ordered = { "FROM worklet-local/python:3\n",
+		       "RUN python3 -m venv /opt/venv\n" } },
 	{ .name = "go main.go without go.mod",
 	  .type = WL_PROJECT_GO,
 	  .port = 3000,
@@ -456,6 +494,8 @@ static void test_table(void)
 		plan.go_target = (char *)r->go_target;
 		plan.static_root = (char *)r->static_root;
 		plan.node_major = r->node_major;
+		plan.lang_major = r->lang_major;
+		plan.lang_minor = r->lang_minor;
 
 		rc = wl_dockerfile_generate(
 			&gen, &plan, r->local_images ? &local_images : NULL);
