@@ -59,24 +59,39 @@ def test_real_apps_with_their_package_managers(env):
         print("%s: %s" % (kind, ev.splitlines()[0] if ev else ""), flush=True)
 
 
+# kind: the install step, what the package manager says of a stale lockfile
+STALE = {
+    "vite-react-pnpm": ("RUN pnpm install --frozen-lockfile", "ERR_PNPM_OUTDATED_LOCKFILE"),
+    "vite-react-yarn-berry": ("RUN YARN_ENABLE_TELEMETRY=0 yarn install --immutable",
+                              "YN0028"),
+    "vite-react-bun": ("RUN bun install --frozen-lockfile", "lockfile had changes, but "
+                       "lockfile is frozen"),
+}
+
+
 def test_failed_install_names_the_cause(env):
     # A dependency added to package.json without updating the lockfile:
-    # pnpm refuses a frozen install, and last_error says what pnpm said.
-    repo = scaffold("vite-react-pnpm", os.path.join(env.repos, "pnpm-stale"))
-    path = os.path.join(repo, "package.json")
-    with open(path) as f:
-        pkg = json.load(f)
-    pkg["dependencies"]["left-pad"] = "1.3.0"
-    with open(path, "w") as f:
-        json.dump(pkg, f, indent=2)
-    git(repo, "commit", "-q", "-am", "add left-pad, forget the lockfile")
-    wid = env.new_id("pm-stale")
-    env.apply(wid, repo)
-    st = env.wait_phase(wid, "error", 600)
-    msg = st["lastError"]
-    check("RUN pnpm install --frozen-lockfile" in msg, msg)
-    check("ERR_PNPM_OUTDATED_LOCKFILE" in msg, msg)
-    print("last_error: %s" % msg, flush=True)
+    # each manager refuses a frozen install, and last_error says what it
+    # said, not only that the step failed.
+    ids = {}
+    for kind in STALE:
+        repo = scaffold(kind, os.path.join(env.repos, kind + "-stale"))
+        path = os.path.join(repo, "package.json")
+        with open(path) as f:
+            pkg = json.load(f)
+        pkg["dependencies"]["left-pad"] = "1.3.0"
+        with open(path, "w") as f:
+            json.dump(pkg, f, indent=2)
+        git(repo, "commit", "-q", "-am", "add left-pad, forget the lockfile")
+        ids[kind] = env.new_id(kind.replace("vite-react-", "stale-"))
+        env.apply(ids[kind], repo)
+    for kind, wid in ids.items():
+        step, cause = STALE[kind]
+        st = env.wait_phase(wid, "error", 600)
+        msg = st["lastError"]
+        print("%s last_error: %s" % (kind, msg), flush=True)
+        check(re.match(r"build failed at step \d+/\d+ \(%s" % re.escape(step), msg), msg)
+        check(cause in msg.split("\n", 1)[-1], (kind, msg))
 
 
 if __name__ == "__main__":
