@@ -587,6 +587,13 @@ static int node_package_manager(struct wl_build_plan *p, int dfd,
 	};
 	static const char *const configs[] = { ".npmrc", ".yarnrc",
 					       ".yarnrc.yml", "bunfig.toml" };
+	/*
+	 * What an install reads besides the manifests: the plugins
+	 * .yarnrc.yml loads, yarn's patch: protocol files, and patches/
+	 * (pnpm's patchedDependencies, patch-package at postinstall).
+	 */
+	static const char *const dirs[] = { ".yarn/plugins", ".yarn/patches",
+					    "patches" };
 	const char *field = json_string(root, "packageManager");
 	const char *pm = NULL, *why = NULL;
 	char version[48] = "", format[16];
@@ -654,6 +661,10 @@ static int node_package_manager(struct wl_build_plan *p, int dfd,
 		    p->node_pm_config_count < WL_NODE_PM_CONFIG_MAX)
 			p->node_pm_config[p->node_pm_config_count++] =
 				configs[i];
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(*dirs); i++)
+		if (is_dir(dfd, dirs[i]) &&
+		    p->node_pm_dir_count < WL_NODE_PM_CONFIG_MAX)
+			p->node_pm_dirs[p->node_pm_dir_count++] = dirs[i];
 
 	if (!strcmp(pm, "npm")) {
 		if (*version)

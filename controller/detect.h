@@ -68,6 +68,10 @@ struct wl_build_plan {
 	 * static strings, never freed. */
 	const char *node_pm_config[WL_NODE_PM_CONFIG_MAX];
 	size_t node_pm_config_count;
+	/* Directories the install reads, copied with them too (yarn's
+	 * plugins and patches, patch-package's patches/): static strings. */
+	const char *node_pm_dirs[WL_NODE_PM_CONFIG_MAX];
+	size_t node_pm_dir_count;
 	char *lockfile; /* NULL if none */
 	int node_build; /* run the build script */
 	char *spa_dir;	/* single-page app (vite, CRA, vue-cli) whose start

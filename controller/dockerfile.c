@@ -211,6 +211,10 @@ static int check_plan(const struct wl_build_plan *p,
 		if ((error = check_word("package manager settings",
 					p->node_pm_config[i])) < 0)
 			return error;
+	for (size_t i = 0; i < p->node_pm_dir_count; i++)
+		if ((error = check_word("package manager directory",
+					p->node_pm_dirs[i])) < 0)
+			return error;
 	if ((error = check_word("package manager", p->node_pm)) < 0 ||
 	    (error = check_word("package manager version",
 				p->node_pm_version)) < 0 ||
@@ -339,6 +343,9 @@ static void emit_node_install(struct gen *g, const struct wl_build_plan *p)
 	if (p->yarn_path)
 		emit(g, "COPY " APP_CHOWN " %s /app/%s\n", p->yarn_path,
 		     p->yarn_path);
+	for (size_t i = 0; i < p->node_pm_dir_count; i++)
+		emit(g, "COPY " APP_CHOWN " %s /app/%s/\n", p->node_pm_dirs[i],
+		     p->node_pm_dirs[i]);
 	emit(g, "WORKDIR /app\n");
 	emit(g, "ENV HOME=/tmp\n");
 	emit(g, "USER " APP_USER "\n");

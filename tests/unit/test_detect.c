@@ -642,6 +642,7 @@ static void test_node_package_managers(void)
 		CHECK_STR_OR_NULL(plan.lockfile, cases[i].lockfile);
 		CHECK_STR_OR_NULL(plan.yarn_path, cases[i].yarn_path);
 		CHECK(has_evidence(&plan, cases[i].evidence));
+		CHECK(plan.node_pm_dir_count == 0);
 		if (wl_unit_failures != before) {
 			fprintf(stderr, "  in case %zu (%s)\n", i, pkg);
 			dump(&plan);
@@ -651,6 +652,37 @@ static void test_node_package_managers(void)
 		free(pkg);
 		free(dir);
 	}
+}
+
+/* The settings and directories an install reads are copied before it. */
+static void test_node_install_inputs(void)
+{
+	struct wl_build_plan plan;
+	char *dir = make_tmp(), *sub = NULL;
+	static const char pkg[] = "{\"scripts\": {\"start\": \"x\"}}";
+
+	write_file(dir, "package.json", pkg, sizeof(pkg) - 1);
+	write_file(dir, "yarn.lock", "__metadata:\n  version: 8\n", 25);
+	write_file(dir, ".yarnrc.yml", "nodeLinker: node-modules\n", 25);
+	write_file(dir, ".npmrc", "x=1\n", 4);
+	if (asprintf(&sub, "%s/.yarn/plugins/@yarnpkg", dir) < 0)
+		abort();
+	CHECK(wl_fs_mkdir_p(sub, 0755) == 0);
+	free(sub);
+	if (asprintf(&sub, "%s/patches", dir) < 0)
+		abort();
+	CHECK(wl_fs_mkdir_p(sub, 0755) == 0);
+	CHECK(wl_detect(&plan, dir, NULL, NULL) == 0);
+	CHECK(plan.node_pm_config_count == 2 &&
+	      !strcmp(plan.node_pm_config[0], ".npmrc") &&
+	      !strcmp(plan.node_pm_config[1], ".yarnrc.yml"));
+	CHECK(plan.node_pm_dir_count == 2 &&
+	      !strcmp(plan.node_pm_dirs[0], ".yarn/plugins") &&
+	      !strcmp(plan.node_pm_dirs[1], "patches"));
+	wl_build_plan_release(&plan);
+	wl_fs_remove_tree(dir);
+	free(sub);
+	free(dir);
 }
 
 /*
@@ -1249,6 +1281,7 @@ int main(void)
 		UNIT(test_node_start_commands),
 		UNIT(test_node_package_managers),
 		UNIT(test_lang_versions),
+		UNIT(test_node_install_inputs),
 		UNIT(test_no_spec),
 		UNIT(test_to_detection),
 		UNIT(test_symlink_not_followed),

@@ -24,6 +24,7 @@ struct row {
 	const char *go_target, *static_root;
 	const char *node_pm_version, *yarn_path;
 	const char *config[WL_NODE_PM_CONFIG_MAX];
+	const char *dirs[WL_NODE_PM_CONFIG_MAX];
 	int node_build, pyproject;
 	int node_major;
 	int lang_major, lang_minor;
@@ -165,6 +166,7 @@ static const struct row rows[] = {
 	  .lockfile = "yarn.lock",
 	  .node_build = 1,
 	  .config = { ".yarnrc.yml" },
+	  .dirs = { ".yarn/plugins", "patches" },
 	  .ordered = { "RUN rm -f /usr/local/bin/yarn && printf "
 		       "'#!/bin/sh\\nexec node "
 		       "/app/.yarn/releases/yarn-4.18.1.cjs \"$@\"\\n' "
@@ -175,6 +177,9 @@ static const struct row rows[] = {
 		       "COPY --chown=10001:10001 "
 		       ".yarn/releases/yarn-4.18.1.cjs "
 		       "/app/.yarn/releases/yarn-4.18.1.cjs\n",
+		       "COPY --chown=10001:10001 .yarn/plugins "
+		       "/app/.yarn/plugins/\n",
+		       "COPY --chown=10001:10001 patches /app/patches/\n",
 		       "USER 10001:10001\n", "yarn install --immutable",
 		       "COPY --chown=10001:10001 . .\n",
 		       "RUN yarn run build\n" },
@@ -481,6 +486,12 @@ static void test_table(void)
 		plan.lockfile = (char *)r->lockfile;
 		plan.node_pm_version = (char *)r->node_pm_version;
 		plan.yarn_path = (char *)r->yarn_path;
+		while (plan.node_pm_dir_count < WL_NODE_PM_CONFIG_MAX &&
+		       r->dirs[plan.node_pm_dir_count]) {
+			plan.node_pm_dirs[plan.node_pm_dir_count] =
+				r->dirs[plan.node_pm_dir_count];
+			plan.node_pm_dir_count++;
+		}
 		while (plan.node_pm_config_count < WL_NODE_PM_CONFIG_MAX &&
 		       r->config[plan.node_pm_config_count]) {
 			plan.node_pm_config[plan.node_pm_config_count] =
