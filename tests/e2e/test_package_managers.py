@@ -56,7 +56,7 @@ def test_real_apps_with_their_package_managers(env):
             check(code == 200 and body, (kind, a, code))
             if a.endswith(".js"):
                 check("Get started" in body, (kind, a, body[:300]))
-        print("%s: %s" % (kind, ev.splitlines()[0] if ev else ""), flush=True)
+        print("%s: %s" % (kind, next(l for l in ev.splitlines() if want in l)), flush=True)
 
 
 # kind: the install step, what the package manager says of a stale lockfile
