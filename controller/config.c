@@ -3,6 +3,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <ctype.h>
+#include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -230,6 +231,10 @@ void wl_config_release(struct wl_config *c)
 		free(c->image_node_major[i]);
 	free(c->image_python);
 	free(c->image_go);
+	for (size_t i = 0; i < c->image_python_line_count; i++)
+		free(c->image_python_lines[i].image);
+	for (size_t i = 0; i < c->image_go_line_count; i++)
+		free(c->image_go_lines[i].image);
 	free(c->image_go_runtime);
 	free(c->image_static);
 	free(c->listen);
@@ -533,6 +538,71 @@ static int load_node_majors(struct wl_config *c)
 	return 0;
 }
 
+/*
+ * WORKLET_IMAGE_PYTHON_<major>_<minor> and WORKLET_IMAGE_GO_<major>_<minor>
+ * (WORKLET_IMAGE_PYTHON_3_11=python:3.11-slim): the image of one minor
+ * line. Other names after the prefix (WORKLET_IMAGE_GO_RUNTIME) are not
+ * ours; an empty value removes the line.
+ */
+static int load_lang_lines(struct wl_config *c, int go)
+{
+	const char *prefix = go ? "WORKLET_IMAGE_GO_" : "WORKLET_IMAGE_PYTHON_";
+	struct wl_config_lang_image *t =
+		go ? c->image_go_lines : c->image_python_lines;
+	size_t *count =
+		go ? &c->image_go_line_count : &c->image_python_line_count;
+	size_t plen = strlen(prefix);
+
+	for (char **e = environ; e && *e; e++) {
+		const char *eq = strchr(*e, '='), *s = *e + plen;
+		char *end;
+		long major, minor;
+		size_t i;
+
+		if (strncmp(*e, prefix, plen) || !eq ||
+		    !isdigit((unsigned char)*s))
+			continue;
+		errno = 0;
+		major = strtol(s, &end, 10);
+		if (*end != '_' || !isdigit((unsigned char)end[1]))
+			goto bad;
+		minor = strtol(end + 1, &end, 10);
+		if (end != eq || errno || major < 1 || major > 99 ||
+		    minor < 0 || minor > 999)
+			goto bad;
+		for (i = 0; i < *count; i++)
+			if (t[i].major == major && t[i].minor == minor)
+				break;
+		if (i == *count) {
+			if (!eq[1])
+				continue;
+			if (*count == WL_LANG_IMAGES_MAX) {
+				wl_error_set("environment variable %.*s: at "
+					     "most %d %s lines can have an "
+					     "image",
+					     (int)(eq - *e), *e,
+					     WL_LANG_IMAGES_MAX,
+					     go ? "Go" : "Python");
+				return WL_EINVALID;
+			}
+			t[i].major = (int)major;
+			t[i].minor = (int)minor;
+			t[i].image = NULL;
+			(*count)++;
+		}
+		if (set_str(&t[i].image, eq + 1) < 0)
+			return WL_ERROR;
+		continue;
+	bad:
+		wl_error_set("environment variable %.*s: not a %s version "
+			     "(%s%s)",
+			     (int)(eq - *e), *e, go ? "Go" : "Python", prefix,
+			     go ? "1_22" : "3_11");
+		return WL_EINVALID;
+	}
+	return 0;
+}
+
 int wl_config_load_env(struct wl_config *c)
 {
 	const char *v;
@@ -547,7 +617,9 @@ int wl_config_load_env(struct wl_config *c)
 			return error;
 		}
 	}
-	if ((error = load_node_majors(c)) < 0)
+	if ((error = load_node_majors(c)) < 0 ||
+	    (error = load_lang_lines(c, 0)) < 0 ||
+	    (error = load_lang_lines(c, 1)) < 0)
 		return error;
 	if ((v = getenv("GITHUB_TOKEN")) && *v &&
 	    set_str(&c->github_token, v) < 0)
@@ -647,6 +719,23 @@ void wl_config_base_images(const struct wl_config *c,
 				};
 	out->python = c->image_python;
 	out->go = c->image_go;
+	for (size_t i = 0; i < c->image_python_line_count; i++)
+		if (c->image_python_lines[i].image &&
+		    *c->image_python_lines[i].image)
+			out->python_images[out->python_image_count++] =
+				(struct wl_lang_image){
+					c->image_python_lines[i].major,
+					c->image_python_lines[i].minor,
+					c->image_python_lines[i].image
+				};
+	for (size_t i = 0; i < c->image_go_line_count; i++)
+		if (c->image_go_lines[i].image && *c->image_go_lines[i].image)
+			out->go_images[out->go_image_count++] =
+				(struct wl_lang_image){
+					c->image_go_lines[i].major,
+					c->image_go_lines[i].minor,
+					c->image_go_lines[i].image
+				};
 	out->go_runtime = c->image_go_runtime;
 	out->static_web = c->image_static;
 }

@@ -21,6 +21,9 @@
  *                              file key images.node<major>): defaults
  *                              node:<major>-alpine for 18, 20, 22, 24; an
  *                              empty value removes that major
+ *   WORKLET_IMAGE_PYTHON_<major>_<minor>, WORKLET_IMAGE_GO_<major>_<minor>
+ *                              the image of one Python / Go minor line
+ *                              (WORKLET_IMAGE_GO_1_22); none by default
  *   WORKLET_WORKERS, WORKLET_RESYNC_SECONDS, WORKLET_GIT_POLL_SECONDS,
  *   WORKLET_HEALTH_TIMEOUT_SECONDS, WORKLET_RESTART_BACKOFF_SECONDS,
  *   WORKLET_RESTART_BACKOFF_MAX_SECONDS, WORKLET_BUILD_TIMEOUT_SECONDS,
@@ -116,6 +119,13 @@ struct wl_config {
 	char *image_node_major[WL_NODE_MAJOR_MAX + 1]; /* NULL: none */
 	char *image_python;
 	char *image_go;
+	/* WORKLET_IMAGE_PYTHON_<major>_<minor>, WORKLET_IMAGE_GO_<...> */
+	struct wl_config_lang_image {
+		int major, minor;
+		char *image;
+	} image_python_lines[WL_LANG_IMAGES_MAX],
+		image_go_lines[WL_LANG_IMAGES_MAX];
+	size_t image_python_line_count, image_go_line_count;
 	char *image_go_runtime;
 	char *image_static;
 	int workers;

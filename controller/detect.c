@@ -398,7 +398,180 @@ static int json_has_dep(const cJSON *root, const char *name)
 	return 0;
 }
 
-/* Package manager from packageManager ("pnpm@8.15.0"), then lockfiles. */
+/* ---- Node: the package manager ------------------------------------------ */
+
+static int evidence_quoted(struct wl_build_plan *p, const char *prefix,
+			   const char *value);
+
+/*
+ * The version of each package manager worklet installs when package.json's
+ * packageManager names none: the one that writes the lockfile's format
+ * (never a moving "latest"). format is what the lockfile says: pnpm's
+ * lockfileVersion up to its first '.', yarn's "v1" header or berry's
+ * __metadata version, bun's "text"/"binary". Checked on the npm registry on
+ * 2026-12-07: the last release of each line.
+ */
+static const struct pm_pin {
+	const char *pm;
+	const char *format;
+	const char *version;
+	const char *writer; /* who writes this format, for the evidence */
+} pm_pins[] = {
+	{ "pnpm", "5.3", "6.35.1", "pnpm 6" },
+	{ "pnpm", "5.4", "7.33.7", "pnpm 7" },
+	{ "pnpm", "6", "8.15.9", "pnpm 8" },
+	/* pnpm 11 and 12 write 9.0 too, but were seen to crash on Node 20 */
+	{ "pnpm", "9", "10.34.9", "pnpm 9 to 12" },
+	{ "yarn", "v1", "1.22.22", "yarn 1 (classic)" },
+	{ "yarn", "4", "2.4.2", "yarn 2" },
+	{ "yarn", "6", "3.8.7", "yarn 3" },
+	{ "yarn", "8", "4.18.1", "yarn 4" },
+	{ "bun", "binary", "1.1.45", "bun before 1.2" },
+	{ "bun", "text", "1.4.5", "bun 1.2 and later" },
+};
+
+/* The pin for format; the newest of pm's when the format is unknown. */
+static const struct pm_pin *pm_pin_find(const char *pm, const char *format,
+					int *known)
+{
+	const struct pm_pin *last = NULL;
+
+	*known = 0;
+	for (size_t i = 0; i < sizeof(pm_pins) / sizeof(*pm_pins); i++) {
+		if (strcmp(pm_pins[i].pm, pm))
+			continue;
+		last = &pm_pins[i];
+		if (format && !strcmp(pm_pins[i].format, format)) {
+			*known = 1;
+			return last;
+		}
+	}
+	return last;
+}
+
+/* An exact version as packageManager spells it: 9.15.0, 4.0.0-rc.42. */
+static int exact_version(const char *s, size_t n)
+{
+	int dots = 0;
+
+	if (!n || !isdigit((unsigned char)*s) || n > 40)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '.')
+			dots++;
+		else if (!isalnum((unsigned char)s[i]) && s[i] != '-')
+			return 0;
+	}
+	return dots >= 2;
+}
+
+/*
+ * The lockfile's format, into out: pnpm-lock.yaml's lockfileVersion
+ * ("9.0" -> "9", "5.4" -> "5.4", "6.1" -> "6"), yarn.lock's "v1" header or
+ * berry's __metadata version ("8"). Empty when it cannot be told.
+ */
+static void lock_format(char *out, size_t outlen, int dfd, const char *file)
+{
+	struct wl_buf text;
+	const char *s, *v;
+	size_t n;
+
+	out[0] = '\0';
+	if (read_file(&text, dfd, file, 64 * 1024 * 1024) < 0) {
+		wl_error_clear();
+		return;
+	}
+	s = wl_buf_cstr(&text);
+	if (!strcmp(file, "pnpm-lock.yaml") &&
+	    (v = strstr(s, "lockfileVersion:"))) {
+		v += strlen("lockfileVersion:");
+		v += strspn(v, " \t'\"");
+		n = strspn(v, "0123456789.");
+		/* 5.3 and 5.4 are two formats; from 6.0 on, the major */
+		if (n && strncmp(v, "5.", 2) && memchr(v, '.', n))
+			n = (size_t)((const char *)memchr(v, '.', n) - v);
+		if (n && n < outlen)
+			snprintf(out, outlen, "%.*s", (int)n, v);
+	} else if (!strcmp(file, "yarn.lock")) {
+		if (strstr(s, "# yarn lockfile v1")) {
+			snprintf(out, outlen, "v1");
+		} else if ((v = strstr(s, "__metadata:")) &&
+			   (v = strstr(v, "version:"))) {
+			long ver;
+
+			v += strlen("version:");
+			ver = strtol(v, NULL, 10);
+			/* 4 is yarn 2's, 5-6 yarn 3's, 7 and later yarn 4's */
+			snprintf(out, outlen, "%s",
+				 ver <= 0   ? ""
+				 : ver <= 4 ? "4"
+				 : ver <= 6 ? "6"
+					    : "8");
+		}
+	}
+	wl_buf_release(&text);
+}
+
+/*
+ * .yarnrc.yml's yarnPath into *out (a path inside the checkout that is a
+ * file), else NULL. A path that leaves the checkout, or has characters a
+ * Dockerfile line cannot carry, is reported and ignored.
+ */
+static int yarn_path(struct wl_build_plan *p, int dfd, char **out)
+{
+	struct wl_buf text;
+	const char *line;
+	int error;
+
+	*out = NULL;
+	error = read_file(&text, dfd, ".yarnrc.yml", MANIFEST_MAX);
+	if (error == WL_ENOTFOUND || error == WL_ETOOBIG) {
+		wl_error_clear();
+		return 0;
+	}
+	if (error < 0)
+		return error;
+	for (line = wl_buf_cstr(&text); line && *line;) {
+		const char *end = strchr(line, '\n'), *s;
+		size_t n;
+
+		if (!strncmp(line, "yarnPath:", 9)) {
+			s = line + 9;
+			s += strspn(s, " \t\"'");
+			n = strcspn(s, "\"'\r\n#");
+			while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+				n--;
+			if (!(*out = strndup(s, n))) {
+				error = oom();
+				break;
+			}
+			if (!**out || **out == '/' || strstr(*out, "..") ||
+			    strspn(*out, "abcdefghijklmnopqrstuvwxyz"
+					 "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+					 "0123456789._/-") != n ||
+			    !is_file(dfd, *out)) {
+				error = evidence_quoted(
+					p,
+					".yarnrc.yml: yarnPath is not a file "
+					"in the repository, ignored: ",
+					*out);
+				free(*out);
+				*out = NULL;
+			}
+			break;
+		}
+		line = end ? end + 1 : NULL;
+	}
+	wl_buf_release(&text);
+	return error;
+}
+
+/*
+ * The package manager and its exact version: packageManager
+ * ("pnpm@8.15.0+sha512..."), else the lockfile and its format, else npm.
+ * The install settings that sit next to the manifests are copied with
+ * them.
+ */
 static int node_package_manager(struct wl_build_plan *p, int dfd,
 				const cJSON *root)
 {
@@ -407,66 +580,154 @@ static int node_package_manager(struct wl_build_plan *p, int dfd,
 	} locks[] = {
 		{ "pnpm-lock.yaml", "pnpm" },
 		{ "yarn.lock", "yarn" },
+		{ "bun.lock", "bun" },
+		{ "bun.lockb", "bun" },
 		{ "package-lock.json", "npm" },
 		{ "npm-shrinkwrap.json", "npm" },
 	};
+	static const char *const configs[] = { ".npmrc", ".yarnrc",
+					       ".yarnrc.yml", "bunfig.toml" };
+	/*
+	 * What an install reads besides the manifests: the plugins
+	 * .yarnrc.yml loads, yarn's patch: protocol files, and patches/
+	 * (pnpm's patchedDependencies, patch-package at postinstall).
+	 */
+	static const char *const dirs[] = { ".yarn/plugins", ".yarn/patches",
+					    "patches" };
 	const char *field = json_string(root, "packageManager");
-	const char *pm = NULL;
+	const char *pm = NULL, *why = NULL;
+	char version[48] = "", format[16];
+	const struct pm_pin *pin;
+	struct wl_buf q;
+	int error = 0, known;
 
+	wl_buf_init(&q, 1024);
 	if (field) {
-		static const char *const known[] = { "npm", "yarn", "pnpm" };
+		static const char *const names[] = { "npm", "yarn", "pnpm",
+						     "bun" };
 		size_t n = strcspn(field, "@");
+		const char *v = field[n] ? field + n + 1 : "";
+		size_t vn = strcspn(v, "+");
 
-		for (size_t i = 0; i < sizeof(known) / sizeof(*known); i++)
-			if (n == strlen(known[i]) &&
-			    !strncmp(field, known[i], n))
-				pm = known[i];
-		if (pm) {
-			if (evidence_add(p, "package.json: packageManager = %s",
-					 pm) < 0)
-				return WL_ERROR;
-		} else {
-			struct wl_buf q;
-
-			wl_buf_init(&q, 1024);
-			quote_into(&q, field);
-			if (evidence_add(p,
-					 "package.json: packageManager = %s is "
-					 "not supported, using npm",
-					 wl_buf_cstr(&q)) < 0) {
-				wl_buf_release(&q);
-				return WL_ERROR;
-			}
-			wl_buf_release(&q);
+		for (size_t i = 0; i < sizeof(names) / sizeof(*names); i++)
+			if (n == strlen(names[i]) &&
+			    !strncmp(field, names[i], n))
+				pm = names[i];
+		quote_into(&q, field);
+		if (!pm) {
 			pm = "npm";
+			error = evidence_add(p,
+					     "package.json: packageManager = "
+					     "%s is not supported, using npm",
+					     wl_buf_cstr(&q));
+		} else if (exact_version(v, vn)) {
+			snprintf(version, sizeof(version), "%.*s", (int)vn, v);
+			why = "package.json packageManager";
+		} else {
+			error = evidence_add(p,
+					     "package.json: packageManager = "
+					     "%s names no exact version: the "
+					     "lockfile decides",
+					     wl_buf_cstr(&q));
 		}
+		if (error < 0)
+			goto done;
 	}
 	for (size_t i = 0; i < sizeof(locks) / sizeof(*locks); i++) {
 		if (!is_file(dfd, locks[i].file))
 			continue;
 		if (!pm) {
 			pm = locks[i].pm;
-			if (evidence_add(p, "%s: package manager %s",
-					 locks[i].file, pm) < 0)
-				return WL_ERROR;
+			if ((error = evidence_add(p, "%s: package manager %s",
+						  locks[i].file, pm)) < 0)
+				goto done;
 		}
 		if (!strcmp(pm, locks[i].pm)) {
-			if (set_str(&p->lockfile, locks[i].file) < 0)
-				return WL_ERROR;
+			if ((error = set_str(&p->lockfile, locks[i].file)) < 0)
+				goto done;
 			break;
 		}
 	}
-	if (!p->lockfile &&
-	    (is_file(dfd, "bun.lockb") || is_file(dfd, "bun.lock")))
-		if (evidence_add(p, "bun lockfile found: bun is not supported, "
-				    "installing with npm") < 0)
-			return WL_ERROR;
 	if (!pm) {
 		pm = "npm";
-		if (evidence_add(p, "no lockfile: package manager npm") < 0)
-			return WL_ERROR;
+		if ((error = evidence_add(p, "no lockfile: package manager "
+					     "npm")) < 0)
+			goto done;
 	}
-	return set_str(&p->node_pm, pm);
+	if ((error = set_str(&p->node_pm, pm)) < 0)
+		goto done;
+	for (size_t i = 0; i < sizeof(configs) / sizeof(*configs); i++)
+		if (is_file(dfd, configs[i]) &&
+		    p->node_pm_config_count < WL_NODE_PM_CONFIG_MAX)
+			p->node_pm_config[p->node_pm_config_count++] =
+				configs[i];
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(*dirs); i++)
+		if (is_dir(dfd, dirs[i]) &&
+		    p->node_pm_dir_count < WL_NODE_PM_CONFIG_MAX)
+			p->node_pm_dirs[p->node_pm_dir_count++] = dirs[i];
+
+	if (!strcmp(pm, "npm")) {
+		if (*version)
+			error = evidence_add(p,
+					     "npm %s named by packageManager: "
+					     "building with the image's own "
+					     "npm",
+					     version);
+		goto done;
+	}
+	if (!strcmp(pm, "yarn") &&
+	    (error = yarn_path(p, dfd, &p->yarn_path)) < 0)
+		goto done;
+	if (!*version) {
+		if (p->lockfile && !strncmp(p->lockfile, "bun.", 4))
+			snprintf(format, sizeof(format), "%s",
+				 strcmp(p->lockfile, "bun.lockb") ? "text"
+								  : "binary");
+		else if (p->lockfile)
+			lock_format(format, sizeof(format), dfd, p->lockfile);
+		else
+			format[0] = '\0';
+		pin = pm_pin_find(pm, format, &known);
+		snprintf(version, sizeof(version), "%s", pin->version);
+		wl_buf_reset(&q);
+		if (!p->lockfile)
+			wl_buf_printf(&q, "no lockfile: the newest pinned");
+		else if (!strncmp(p->lockfile, "bun.", 4))
+			wl_buf_printf(&q, "%s: written by %s", p->lockfile,
+				      pin->writer);
+		else if (known && !strcmp(pm, "pnpm"))
+			wl_buf_printf(&q,
+				      "%s lockfileVersion %s: written by %s",
+				      p->lockfile, format, pin->writer);
+		else if (known && !strcmp(format, "v1"))
+			wl_buf_printf(&q,
+				      "%s \"yarn lockfile v1\": written "
+				      "by %s",
+				      p->lockfile, pin->writer);
+		else if (known)
+			wl_buf_printf(&q, "%s __metadata: written by %s",
+				      p->lockfile, pin->writer);
+		else
+			wl_buf_printf(&q,
+				      "%s: format not recognised, the newest "
+				      "pinned",
+				      p->lockfile);
+		why = wl_buf_cstr(&q);
+	}
+	if ((error = set_str(&p->node_pm_version, version)) < 0)
+		goto done;
+	if (p->yarn_path)
+		error = evidence_add(p,
+				     "package manager yarn %s (%s); "
+				     ".yarnrc.yml yarnPath %s is that "
+				     "yarn, run with node",
+				     version, why, p->yarn_path);
+	else
+		error = evidence_add(p, "package manager %s %s (%s)", pm,
+				     version, why);
+done:
+	wl_buf_release(&q);
+	return error;
 }
 
 static int has_vite_config(int dfd, const char **which)
@@ -1043,6 +1304,403 @@ done:
 	return error < 0 ? error : 1;
 }
 
+/* ---- Python and Go: the runtime version --------------------------------- */
+
+/*
+ * How a request is matched against a minor line (3.11, 1.22): LINE, the
+ * same line (.python-version "3.11.4", spec.runtimeVersion); MIN, that
+ * line or a later one (go.mod's go and toolchain lines: Go builds older
+ * modules); SPEC, a PEP 440 specifier (requires-python ">=3.9,<3.13").
+ */
+enum lang_match { LANG_LINE, LANG_MIN, LANG_SPEC };
+
+struct lang_request {
+	const char *where;
+	char value[64];
+	enum lang_match match;
+};
+
+/* "3.11.4" -> 3, 11 (minor -1 when absent); the rest in *rest. */
+static int lang_parse(const char *s, int *major, int *minor, int *patch,
+		      const char **rest)
+{
+	char *end;
+	long v;
+
+	*minor = *patch = -1;
+	if (!isdigit((unsigned char)*s))
+		return -1;
+	v = strtol(s, &end, 10);
+	if (v < 0 || v > 999)
+		return -1;
+	*major = (int)v;
+	if (*end == '.' && isdigit((unsigned char)end[1])) {
+		v = strtol(end + 1, &end, 10);
+		*minor = v > 9999 ? 9999 : (int)v;
+		if (*end == '.' && isdigit((unsigned char)end[1])) {
+			v = strtol(end + 1, &end, 10);
+			*patch = v > 9999 ? 9999 : (int)v;
+		}
+	}
+	*rest = end;
+	return 0;
+}
+
+/* Compare the line (M, m) with a version: <0, 0, >0 (on major.minor). */
+static int line_cmp(int M, int m, int major, int minor)
+{
+	if (M != major)
+		return M < major ? -1 : 1;
+	if (minor < 0 || m == minor)
+		return 0;
+	return m < minor ? -1 : 1;
+}
+
+/*
+ * Does some release of the line (M, m) satisfy the request? 1 yes, 0 no,
+ * -1 the request is not understood.
+ */
+static int lang_allows(const struct lang_request *r, int M, int m)
+{
+	const char *s = r->value, *rest;
+	int major, minor, patch, ok = 1;
+
+	if (r->match != LANG_SPEC) {
+		if (lang_parse(s, &major, &minor, &patch, &rest) < 0 ||
+		    (*rest && !strchr("+-abcr", *rest)))
+			return -1;
+		if (r->match == LANG_MIN)
+			return line_cmp(M, m, major, minor) >= 0;
+		return line_cmp(M, m, major, minor) == 0;
+	}
+	/* PEP 440: clauses separated by commas, all must hold. */
+	while (*s) {
+		char op[3] = "";
+		size_t n;
+		int c, wild;
+
+		s += strspn(s, " \t,");
+		if (!*s)
+			break;
+		n = strspn(s, "<>=!~");
+		if (n > 2)
+			return -1;
+		memcpy(op, s, n);
+		op[n] = '\0';
+		s += n;
+		s += strspn(s, " \t");
+		if (lang_parse(s, &major, &minor, &patch, &rest) < 0)
+			return -1;
+		wild = !strncmp(rest, ".*", 2);
+		rest += wild ? 2 : 0;
+		if (*rest && !strchr(" \t,", *rest))
+			return -1;
+		s = rest;
+		c = line_cmp(M, m, major, minor);
+		if (!strcmp(op, ">=") || !strcmp(op, ">"))
+			ok &= c >= 0;
+		else if (!strcmp(op, "<"))
+			ok &= c < 0 || (c == 0 && minor >= 0 && patch > 0);
+		else if (!strcmp(op, "<="))
+			ok &= c <= 0;
+		else if (!strcmp(op, "==") || !strcmp(op, "==="))
+			ok &= c == 0;
+		else if (!strcmp(op, "!="))
+			ok &= !(c == 0 && (wild || minor < 0));
+		else if (!strcmp(op, "~="))
+			ok &= M == major &&
+			      (patch >= 0 ? m == minor : m >= minor);
+		else
+			return -1;
+	}
+	return ok;
+}
+
+static int lang_request_add(struct wl_build_plan *p, struct lang_request *q,
+			    size_t *n, const char *where, const char *v,
+			    size_t len, enum lang_match match, const char *lang)
+{
+	struct lang_request *r = &q[*n];
+
+	while (len && isspace((unsigned char)*v)) {
+		v++;
+		len--;
+	}
+	while (len && isspace((unsigned char)v[len - 1]))
+		len--;
+	if (!len || *n == VERSION_REQUESTS_MAX)
+		return 0;
+	r->where = where;
+	r->match = match;
+	snprintf(r->value, sizeof(r->value), "%.*s", (int)len, v);
+	if (len < sizeof(r->value) && lang_allows(r, 3, 11) >= 0) {
+		(*n)++;
+		return 0;
+	}
+	if (!strcmp(where, "spec.runtimeVersion")) {
+		wl_error_set("spec.runtimeVersion: '%s' is not a %s version "
+			     "(such as %s)",
+			     r->value, lang,
+			     strcmp(lang, "Go") ? "3.11" : "1.22");
+		return WL_EINVALID;
+	}
+	return evidence_add(p,
+			    "%s \"%s\" is not a %s version worklet "
+			    "understands: ignored",
+			    where, r->value, lang);
+}
+
+/* The first non-comment line of a small file, stripped; NULL if none. */
+static int first_line(char *out, size_t outlen, int dfd, const char *file)
+{
+	struct wl_buf text;
+	const char *line;
+
+	out[0] = '\0';
+	if (read_file(&text, dfd, file, VERSION_FILE_MAX) < 0) {
+		wl_error_clear();
+		return 0;
+	}
+	for (line = wl_buf_cstr(&text); line && *line;) {
+		const char *end = strchr(line, '\n');
+		size_t n = strcspn(line, "#\r\n");
+		size_t skip = strspn(line, " \t");
+
+		if (n > skip) {
+			snprintf(out, outlen, "%.*s", (int)(n - skip),
+				 line + skip);
+			break;
+		}
+		line = end ? end + 1 : NULL;
+	}
+	wl_buf_release(&text);
+	return out[0] != '\0';
+}
+
+/*
+ * Choose the image line for the requests (Python: the highest available
+ * that satisfies them all; Go, whose go line is a minimum: the default
+ * image when it satisfies them, else the lowest that does); else the one
+ * that satisfies the first, saying which others are not met; else
+ * WL_EUNSUPPORTED naming the request, where it was read and what there is.
+ */
+static int lang_choose(struct wl_build_plan *p, const struct ctx *c, int go,
+		       const struct lang_request *q, size_t n,
+		       const char *asked_in)
+{
+	const char *lang = go ? "Go" : "Python";
+	struct wl_lang_image lines[WL_LANG_IMAGES_MAX + 1];
+	int def, pick = -1, error = 0;
+	size_t count = wl_base_images_lang_lines(
+		c->images, go, lines, sizeof(lines) / sizeof(*lines), &def);
+	const size_t tries[2] = { n, 1 };
+	struct wl_buf avail, asked;
+
+	wl_buf_init(&avail, 1024);
+	wl_buf_init(&asked, 2048);
+	for (size_t i = 0; i < count; i++)
+		wl_buf_printf(&avail, "%s%d.%d", i ? ", " : "", lines[i].major,
+			      lines[i].minor);
+	if (!count)
+		wl_buf_puts(&avail, "none");
+	if (!n) {
+		if (def >= 0) {
+			p->lang_major = lines[def].major;
+			p->lang_minor = lines[def].minor;
+			error = evidence_add(p,
+					     "%s %d.%d (%s, the default "
+					     "image): no version asked for in "
+					     "%s",
+					     lang, p->lang_major, p->lang_minor,
+					     lines[def].image, asked_in);
+		} else {
+			error = evidence_add(
+				p,
+				"%s of the default image %s: no "
+				"version asked for in %s",
+				lang, go ? c->images->go : c->images->python,
+				asked_in);
+		}
+		goto done;
+	}
+	for (size_t t = 0; t < 2 && pick < 0; t++) {
+		size_t k = tries[t];
+
+		if (go && def >= 0) {
+			pick = def;
+			for (size_t j = 0; j < k && pick >= 0; j++)
+				if (lang_allows(&q[j], lines[def].major,
+						lines[def].minor) != 1)
+					pick = -1;
+		}
+		for (size_t i = 0; i < count && pick < 0; i++) {
+			size_t at = go ? i : count - 1 - i;
+			int ok = 1;
+
+			for (size_t j = 0; j < k; j++)
+				ok &= lang_allows(&q[j], lines[at].major,
+						  lines[at].minor) == 1;
+			if (ok)
+				pick = (int)at;
+		}
+	}
+	wl_buf_printf(&asked, "%s \"%s\"", q[0].where, q[0].value);
+	if (pick < 0) {
+		wl_error_set("%s: no %s image satisfies it (available: %s); "
+			     "set spec.runtimeVersion, or configure an image "
+			     "with WORKLET_IMAGE_%s_<major>_<minor>",
+			     wl_buf_cstr(&asked), lang, wl_buf_cstr(&avail),
+			     go ? "GO" : "PYTHON");
+		error = WL_EUNSUPPORTED;
+		goto done;
+	}
+	p->lang_major = lines[pick].major;
+	p->lang_minor = lines[pick].minor;
+	for (size_t j = 1; j < n; j++)
+		if (lang_allows(&q[j], p->lang_major, p->lang_minor) == 1)
+			wl_buf_printf(&asked, " and %s \"%s\"", q[j].where,
+				      q[j].value);
+	if ((error = evidence_add(
+		     p, "%s %d.%d (%s): of the available (%s), it satisfies %s",
+		     lang, p->lang_major, p->lang_minor, lines[pick].image,
+		     wl_buf_cstr(&avail), wl_buf_cstr(&asked))) < 0)
+		goto done;
+	for (size_t j = 1; j < n; j++)
+		if (lang_allows(&q[j], p->lang_major, p->lang_minor) != 1 &&
+		    (error = evidence_add(p,
+					  "%s \"%s\" is not met by %s %d.%d: "
+					  "%s comes first",
+					  q[j].where, q[j].value, lang,
+					  p->lang_major, p->lang_minor,
+					  q[0].where)) < 0)
+			goto done;
+done:
+	wl_buf_release(&avail);
+	wl_buf_release(&asked);
+	return error;
+}
+
+/*
+ * The Python version: spec.runtimeVersion, else .python-version,
+ * runtime.txt ("python-3.11.4", Heroku's) and pyproject.toml's
+ * requires-python.
+ */
+static int python_runtime(struct wl_build_plan *p, const struct ctx *c)
+{
+	struct lang_request q[VERSION_REQUESTS_MAX];
+	size_t n = 0;
+	char line[128];
+	struct wl_buf text;
+	int error = 0;
+
+	if (c->spec && c->spec->runtime_version && *c->spec->runtime_version)
+		return (error = lang_request_add(
+				p, q, &n, "spec.runtimeVersion",
+				c->spec->runtime_version,
+				strlen(c->spec->runtime_version),
+				strpbrk(c->spec->runtime_version, "<>=!~")
+					? LANG_SPEC
+					: LANG_LINE,
+				"Python")) < 0
+			       ? error
+			       : lang_choose(p, c, 0, q, n, "");
+	if (first_line(line, sizeof(line), c->dfd, ".python-version") &&
+	    (error = lang_request_add(p, q, &n, ".python-version", line,
+				      strlen(line), LANG_LINE, "Python")) < 0)
+		return error;
+	if (first_line(line, sizeof(line), c->dfd, "runtime.txt")) {
+		const char *v = line;
+
+		if (!strncmp(v, "python-", 7))
+			v += 7;
+		if ((error = lang_request_add(p, q, &n, "runtime.txt", v,
+					      strlen(v), LANG_LINE, "Python")) <
+		    0)
+			return error;
+	}
+	if (read_file(&text, c->dfd, "pyproject.toml", MANIFEST_MAX) == 0) {
+		const char *s = strstr(wl_buf_cstr(&text), "requires-python");
+
+		if (s) {
+			s += strlen("requires-python");
+			s += strspn(s, " \t");
+			if (*s == '=') {
+				s++;
+				s += strspn(s, " \t");
+				if (*s == '"' || *s == '\'') {
+					char quote = *s++;
+					const char *e = strchr(s, quote);
+
+					if (e)
+						error = lang_request_add(
+							p, q, &n,
+							"pyproject.toml "
+							"requires-python",
+							s, (size_t)(e - s),
+							LANG_SPEC, "Python");
+				}
+			}
+		}
+		wl_buf_release(&text);
+		if (error < 0)
+			return error;
+	}
+	wl_error_clear();
+	return lang_choose(p, c, 0, q, n,
+			   ".python-version, runtime.txt or requires-python");
+}
+
+/* The Go version: spec.runtimeVersion, else go.mod's go and toolchain. */
+static int go_runtime(struct wl_build_plan *p, const struct ctx *c)
+{
+	struct lang_request q[VERSION_REQUESTS_MAX];
+	struct wl_buf text;
+	const char *line;
+	size_t n = 0;
+	int error = 0;
+
+	if (c->spec && c->spec->runtime_version && *c->spec->runtime_version)
+		return (error = lang_request_add(
+				p, q, &n, "spec.runtimeVersion",
+				c->spec->runtime_version,
+				strlen(c->spec->runtime_version), LANG_LINE,
+				"Go")) < 0
+			       ? error
+			       : lang_choose(p, c, 1, q, n, "");
+	if (read_file(&text, c->dfd, "go.mod", MANIFEST_MAX) < 0) {
+		wl_error_clear();
+		return lang_choose(p, c, 1, q, 0, "go.mod");
+	}
+	for (line = wl_buf_cstr(&text); line && *line && error >= 0;) {
+		const char *end = strchr(line, '\n'), *s = line;
+		size_t len = end ? (size_t)(end - line) : strlen(line);
+
+		len = strcspn(s, "/\r\n") < len ? strcspn(s, "/\r\n") : len;
+		if (len > 3 && !strncmp(s, "go", 2) &&
+		    (s[2] == ' ' || s[2] == '\t'))
+			error = lang_request_add(p, q, &n, "go.mod go", s + 3,
+						 len - 3, LANG_MIN, "Go");
+		else if (len > 12 && !strncmp(s, "toolchain", 9) &&
+			 (s[9] == ' ' || s[9] == '\t')) {
+			s += 10;
+			len -= 10;
+			while (len && isspace((unsigned char)*s)) {
+				s++;
+				len--;
+			}
+			if (len > 2 && !strncmp(s, "go", 2))
+				error = lang_request_add(
+					p, q, &n, "go.mod toolchain", s + 2,
+					len - 2, LANG_MIN, "Go");
+		}
+		line = end ? end + 1 : NULL;
+	}
+	wl_buf_release(&text);
+	if (error < 0)
+		return error;
+	return lang_choose(p, c, 1, q, n, "go.mod");
+}
+
 /* ---- Python ---------------------------------------------------------------
  */
 
@@ -1262,6 +1920,8 @@ static int detect_python(struct wl_build_plan *p, const struct ctx *c)
 	    (error = add_deps(&deps, dfd, "Pipfile")) < 0)
 		goto done;
 
+	if ((error = python_runtime(p, c)) < 0)
+		goto done;
 	if (is_file(dfd, "requirements.txt")) {
 		if ((error = set_str(&p->requirements, "requirements.txt")) <
 			    0 ||
@@ -1485,6 +2145,8 @@ static int detect_go(struct wl_build_plan *p, const struct ctx *c)
 					    "build time%s",
 				  has_mod && !has_sum ? " (no go.sum)" : "")) <
 	    0)
+		return error;
+	if ((error = go_runtime(p, c)) < 0)
 		return error;
 	if (dir_has_go(dfd, ".")) {
 		snprintf(target, sizeof(target), ".");
@@ -1835,9 +2497,11 @@ int wl_detect(struct wl_build_plan *out, const char *dir,
 							     : "static")) < 0)
 		goto done;
 	if (spec && spec->runtime_version && *spec->runtime_version &&
-	    out->type != WL_PROJECT_NODE &&
+	    out->type != WL_PROJECT_NODE && out->type != WL_PROJECT_PYTHON &&
+	    out->type != WL_PROJECT_GO &&
 	    (error = evidence_add(out, "spec.runtimeVersion applies to "
-				       "Node.js projects: ignored")) < 0)
+				       "Node.js, Python and Go projects: "
+				       "ignored")) < 0)
 		goto done;
 
 	if (port_set && (error = evidence_add(out,
@@ -1877,6 +2541,8 @@ void wl_build_plan_release(struct wl_build_plan *p)
 	free(p->evidence);
 	free(p->dockerfile);
 	free(p->node_pm);
+	free(p->node_pm_version);
+	free(p->yarn_path);
 	free(p->lockfile);
 	free(p->spa_dir);
 	free(p->requirements);

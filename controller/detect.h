@@ -24,6 +24,16 @@
  * satisfies the first request, detection fails with WL_EUNSUPPORTED and a
  * message naming the request, where it was read and the majors available.
  *
+ * Node plans name the package manager and its exact version: the one
+ * package.json's packageManager names, else the one that writes the
+ * lockfile's format (the pins are one table in detect.c), with yarn's
+ * own .yarnrc.yml yarnPath run with node when the repository has it.
+ *
+ * Python and Go plans name their minor line the same way: spec.runtimeVersion,
+ * else .python-version, runtime.txt and pyproject.toml's requires-python,
+ * or go.mod's go and toolchain lines (minimums); unsatisfiable:
+ * WL_EUNSUPPORTED as for Node.
+ *
  * Every generated plan listens on the container port in PORT (3000 unless
  * spec.containerPort says otherwise) on 0.0.0.0. Pure (reads files only),
  * thread-safe.
@@ -33,6 +43,8 @@
 
 #include "controller/base_images.h"
 #include "specs/worklet.h"
+
+#define WL_NODE_PM_CONFIG_MAX 4
 
 struct wl_build_plan {
 	enum wl_project_type type;
@@ -47,7 +59,19 @@ struct wl_build_plan {
 	/* DOCKERFILE */
 	char *dockerfile; /* path in the repo */
 	/* NODE */
-	char *node_pm;	/* "npm", "yarn", "pnpm" */
+	char *node_pm;	       /* "npm", "yarn", "pnpm", "bun" */
+	char *node_pm_version; /* the exact version installed ("10.34.9");
+				  NULL: the image's own npm */
+	char *yarn_path;       /* .yarnrc.yml yarnPath: yarn is this file,
+				  run with node */
+	/* Install settings copied with the manifests (".npmrc", ...):
+	 * static strings, never freed. */
+	const char *node_pm_config[WL_NODE_PM_CONFIG_MAX];
+	size_t node_pm_config_count;
+	/* Directories the install reads, copied with them too (yarn's
+	 * plugins and patches, patch-package's patches/): static strings. */
+	const char *node_pm_dirs[WL_NODE_PM_CONFIG_MAX];
+	size_t node_pm_dir_count;
 	char *lockfile; /* NULL if none */
 	int node_build; /* run the build script */
 	char *spa_dir;	/* single-page app (vite, CRA, vue-cli) whose start
@@ -55,6 +79,9 @@ struct wl_build_plan {
 			   output (dist, build) with nginx */
 	int node_major; /* build (and run) with this major's image; 0: the
 			   default image (nothing was asked for) */
+	/* PYTHON and GO: build (and run) with this minor line's image, 3.11
+	 * or 1.22; 0.0: the default image, its line unknown */
+	int lang_major, lang_minor;
 	/* PYTHON */
 	char *requirements; /* "requirements.txt" or NULL */
 	int pyproject;	    /* install "." from pyproject.toml */

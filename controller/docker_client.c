@@ -935,9 +935,22 @@ static const char *tail_line(const struct build *b, size_t i)
 static int says_error(const char *l)
 {
 	static const char *const words[] = {
-		"error",  "err!",   "failed",	 "fatal",    "cannot",
-		"can't",  "unable", "not found", "requires", "exception",
-		"denied", "eacces", "invalid",
+		"error",
+		"err!",
+		"failed",
+		"fatal",
+		"cannot",
+		"can't",
+		"unable",
+		"not found",
+		"requires",
+		"exception",
+		"denied",
+		"eacces",
+		"invalid",
+		/* pnpm's codes; yarn 2+'s YN0028 "...explicitly forbidden" */
+		"err_pnpm",
+		"forbidden",
 	};
 
 	for (size_t i = 0; i < sizeof(words) / sizeof(*words); i++)

@@ -143,6 +143,27 @@ bad:
 	return WL_EINVALID;
 }
 
+/*
+ * The image of a Python or Go plan's minor line (detect chose one there
+ * is); the default image when it names none.
+ */
+static const char *lang_image(const struct wl_build_plan *p,
+			      const struct wl_base_images *im)
+{
+	int go = p->type == WL_PROJECT_GO, def;
+	struct wl_lang_image lines[WL_LANG_IMAGES_MAX + 1];
+	size_t n = wl_base_images_lang_lines(
+		im, go, lines, sizeof(lines) / sizeof(*lines), &def);
+
+	if (!p->lang_major)
+		return go ? im->go : im->python;
+	for (size_t i = 0; i < n; i++)
+		if (lines[i].major == p->lang_major &&
+		    lines[i].minor == p->lang_minor)
+			return lines[i].image;
+	return NULL;
+}
+
 static int check_plan(const struct wl_build_plan *p,
 		      const struct wl_base_images *im)
 {
@@ -161,6 +182,22 @@ static int check_plan(const struct wl_build_plan *p,
 			     p->node_major);
 		return WL_EINVALID;
 	}
+	if ((p->type == WL_PROJECT_PYTHON || p->type == WL_PROJECT_GO) &&
+	    !lang_image(p, im)) {
+		wl_error_set("cannot generate a Dockerfile: there is no "
+			     "image for %s %d.%d",
+			     p->type == WL_PROJECT_GO ? "Go" : "Python",
+			     p->lang_major, p->lang_minor);
+		return WL_EINVALID;
+	}
+	for (size_t i = 0; i < im->python_image_count; i++)
+		if ((error = check_word("base image",
+					im->python_images[i].image)) < 0)
+			return error;
+	for (size_t i = 0; i < im->go_image_count; i++)
+		if ((error = check_word("base image", im->go_images[i].image)) <
+		    0)
+			return error;
 	if (p->port < 1 || p->port > 65535) {
 		wl_error_set("cannot generate a Dockerfile: port %d is not in "
 			     "1..65535",
@@ -170,7 +207,18 @@ static int check_plan(const struct wl_build_plan *p,
 	for (size_t i = 0; i < sizeof(images) / sizeof(*images); i++)
 		if ((error = check_word("base image", images[i])) < 0)
 			return error;
+	for (size_t i = 0; i < p->node_pm_config_count; i++)
+		if ((error = check_word("package manager settings",
+					p->node_pm_config[i])) < 0)
+			return error;
+	for (size_t i = 0; i < p->node_pm_dir_count; i++)
+		if ((error = check_word("package manager directory",
+					p->node_pm_dirs[i])) < 0)
+			return error;
 	if ((error = check_word("package manager", p->node_pm)) < 0 ||
+	    (error = check_word("package manager version",
+				p->node_pm_version)) < 0 ||
+	    (error = check_word("yarnPath", p->yarn_path)) < 0 ||
 	    (error = check_word("lockfile", p->lockfile)) < 0 ||
 	    (error = check_word("build output directory", p->spa_dir)) < 0 ||
 	    (error = check_word("requirements file", p->requirements)) < 0 ||
@@ -190,58 +238,118 @@ static int check_plan(const struct wl_build_plan *p,
 static const char *node_pm(const struct wl_build_plan *p)
 {
 	if (p->node_pm &&
-	    (!strcmp(p->node_pm, "yarn") || !strcmp(p->node_pm, "pnpm")))
+	    (!strcmp(p->node_pm, "yarn") || !strcmp(p->node_pm, "pnpm") ||
+	     !strcmp(p->node_pm, "bun")))
 		return p->node_pm;
 	return "npm";
 }
 
 /*
+ * Install the package manager at the plan's exact version, as root, before
+ * the manifests are copied: the layer is reused until the version changes.
+ * corepack cannot fetch here, so npm installs it from the registry (the
+ * official images' yarn 1 is replaced: --force). yarn 2 and later is
+ * @yarnpkg/cli-dist; a repository's own yarnPath release is wrapped as
+ * "yarn" instead; bun is the npm package of the platform's binary (musl
+ * on Alpine). npm's cache goes in the same layer.
+ */
+static void emit_pm_setup(struct gen *g, const struct wl_build_plan *p)
+{
+	const char *pm = node_pm(p), *v = p->node_pm_version;
+
+	if (!strcmp(pm, "npm"))
+		return;
+	if (p->yarn_path) {
+		emit(g,
+		     "RUN rm -f /usr/local/bin/yarn && printf '#!/bin/sh\\n"
+		     "exec node /app/%s \"$@\"\\n' >/usr/local/bin/yarn && "
+		     "chmod 755 /usr/local/bin/yarn\n",
+		     p->yarn_path);
+		return;
+	}
+	if (!v)
+		return;
+	if (!strcmp(pm, "bun")) {
+		emit(g,
+		     "RUN case \"$(uname -m)\" in aarch64|arm64) a=aarch64 "
+		     ";; *) a=x64 ;; esac && if ls /lib/ld-musl-* "
+		     ">/dev/null 2>&1; then a=$a-musl; fi && npm install -g "
+		     "--no-audit --no-fund \"@oven/bun-linux-$a@%s\" && ln -sf "
+		     "\"$(npm root -g)/@oven/bun-linux-$a/bin/bun\" "
+		     "/usr/local/bin/bun && bun --version && rm -rf "
+		     "/root/.npm\n",
+		     v);
+		return;
+	}
+	emit(g,
+	     "RUN npm install -g --force --no-audit --no-fund %s@%s && %s "
+	     "--version && rm -rf /root/.npm\n",
+	     !strcmp(pm, "yarn") && strncmp(v, "1.", 2) ? "@yarnpkg/cli-dist"
+							: pm,
+	     v, pm);
+}
+
+/* The frozen-lockfile install of each package manager. */
+static void emit_pm_install(struct gen *g, const struct wl_build_plan *p)
+{
+	const char *pm = node_pm(p);
+	int frozen = p->lockfile != NULL;
+	int classic = p->node_pm_version && !p->yarn_path &&
+		      !strncmp(p->node_pm_version, "1.", 2);
+
+	if (!strcmp(pm, "npm"))
+		emit(g, "RUN npm %s --no-audit --no-fund && rm -rf /tmp/.npm\n",
+		     frozen ? "ci" : "install");
+	else if (!strcmp(pm, "yarn") && classic)
+		emit(g,
+		     "RUN yarn install --non-interactive%s && rm -rf "
+		     "/tmp/.cache /tmp/.yarn\n",
+		     frozen ? " --frozen-lockfile" : "");
+	else if (!strcmp(pm, "yarn"))
+		emit(g,
+		     "RUN YARN_ENABLE_TELEMETRY=0 yarn install%s && rm -rf "
+		     "/tmp/.cache /tmp/.yarn\n",
+		     frozen ? " --immutable" : "");
+	else if (!strcmp(pm, "bun"))
+		emit(g, "RUN bun install%s && rm -rf /tmp/.bun /tmp/.cache\n",
+		     frozen ? " --frozen-lockfile" : "");
+	else
+		emit(g,
+		     "RUN pnpm install%s && rm -rf /tmp/.cache /tmp/.local\n",
+		     frozen ? " --frozen-lockfile" : "");
+}
+
+/*
  * Install dependencies (dev dependencies too: the build needs them). Only
- * package.json and the lockfile are copied first, so the install layer is
- * reused until one of them changes. Everything after the package manager
- * runs as the app's user (see APP_USER); the package manager's cache is
- * removed in the layer that filled it (npm's alone was 220 MB for a
- * Next.js app).
+ * package.json, the lockfile and the package manager's settings are copied
+ * first, so the install layer is reused until one of them changes.
+ * Everything after the package manager runs as the app's user (see
+ * APP_USER); the package manager's cache is removed in the layer that
+ * filled it (npm's alone was 220 MB for a Next.js app).
  */
 static void emit_node_install(struct gen *g, const struct wl_build_plan *p)
 {
 	const char *pm = node_pm(p);
 
+	emit_pm_setup(g, p);
 	/* Creates /app owned by the app's user; WORKDIR would make it root's.
 	 */
+	emit(g, "COPY " APP_CHOWN " package.json");
 	if (p->lockfile)
-		emit(g, "COPY " APP_CHOWN " package.json %s /app/\n",
-		     p->lockfile);
-	else
-		emit(g, "COPY " APP_CHOWN " package.json /app/\n");
+		emit(g, " %s", p->lockfile);
+	for (size_t i = 0; i < p->node_pm_config_count; i++)
+		emit(g, " %s", p->node_pm_config[i]);
+	emit(g, " /app/\n");
+	if (p->yarn_path)
+		emit(g, "COPY " APP_CHOWN " %s /app/%s\n", p->yarn_path,
+		     p->yarn_path);
+	for (size_t i = 0; i < p->node_pm_dir_count; i++)
+		emit(g, "COPY " APP_CHOWN " %s /app/%s/\n", p->node_pm_dirs[i],
+		     p->node_pm_dirs[i]);
 	emit(g, "WORKDIR /app\n");
-	/*
-	 * yarn ships with the official node images, pnpm does not, Debian's
-	 * nodejs has neither: install the missing one with npm, as root
-	 * (into /usr/local). pnpm is installed at the version
-	 * package.json's packageManager names: a recent pnpm otherwise
-	 * tries to switch itself to that version and fails
-	 * (ERR_PNPM_BAD_CONFIG_DEP, seen here with pnpm@8.15.0).
-	 */
-	if (!strcmp(pm, "yarn"))
-		emit(g, "RUN command -v yarn >/dev/null 2>&1 || npm install -g "
-			"--no-audit --no-fund yarn\n");
-	else if (!strcmp(pm, "pnpm"))
-		emit(g, "RUN command -v pnpm >/dev/null 2>&1 || npm install -g "
-			"--no-audit --no-fund \"pnpm@$(node -e 'const m = "
-			"/^pnpm@([0-9][0-9A-Za-z.-]*)/.exec(require(\"./"
-			"package.json\").packageManager || \"\"); "
-			"process.stdout.write(m ? m[1] : \"latest\")')\"\n");
 	emit(g, "ENV HOME=/tmp\n");
 	emit(g, "USER " APP_USER "\n");
-	if (!strcmp(pm, "npm"))
-		emit(g, "RUN npm %s --no-audit --no-fund && rm -rf /tmp/.npm\n",
-		     p->lockfile ? "ci" : "install");
-	else if (!strcmp(pm, "yarn"))
-		emit(g, "RUN yarn install --non-interactive && rm -rf "
-			"/tmp/.cache /tmp/.yarn\n");
-	else
-		emit(g, "RUN pnpm install && rm -rf /tmp/.cache /tmp/.local\n");
+	emit_pm_install(g, p);
 	emit(g, "COPY " APP_CHOWN " . .\n");
 	if (p->node_build)
 		emit(g, "RUN %s run build\n", pm);
@@ -277,7 +385,7 @@ static void gen_node(struct gen *g, const struct wl_build_plan *p,
 static void gen_python(struct gen *g, const struct wl_build_plan *p,
 		       const struct wl_base_images *im)
 {
-	emit(g, "FROM %s\n", im->python);
+	emit(g, "FROM %s\n", lang_image(p, im));
 	emit(g, "ENV PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 "
 		"PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1\n");
 	/* The environment stays root's; /app is the app's (see APP_USER). */
@@ -308,7 +416,7 @@ static void gen_python(struct gen *g, const struct wl_build_plan *p,
 static void gen_go(struct gen *g, const struct wl_build_plan *p,
 		   const struct wl_base_images *im)
 {
-	emit(g, "FROM %s AS build\n", im->go);
+	emit(g, "FROM %s AS build\n", lang_image(p, im));
 	emit(g, "WORKDIR /src\n");
 	/*
 	 * GOTOOLCHAIN=local: never download another toolchain (Go >= 1.21
@@ -490,6 +598,11 @@ int wl_dockerfile_generate(struct wl_generated *out,
 			im.python = images->python;
 		if (images->go)
 			im.go = images->go;
+		im.python_image_count = images->python_image_count;
+		memcpy(im.python_images, images->python_images,
+		       sizeof(im.python_images));
+		im.go_image_count = images->go_image_count;
+		memcpy(im.go_images, images->go_images, sizeof(im.go_images));
 		if (images->go_runtime)
 			im.go_runtime = images->go_runtime;
 		if (images->static_web)

@@ -110,6 +110,47 @@ def test_version_files_and_procfile(env):
     env.wait_body(st["port"], "hello from procfile: --from-procfile --port 3000")
 
 
+def test_python_and_go_versions(env):
+    # What the repository asks for picks the image, or fails before
+    # building with what is needed, where it was read and what there is.
+    py311 = env.new_id("py311")
+    env.apply(py311, env.make_repo("python311"))
+    py313 = env.new_id("py313")
+    env.apply(py313, env.make_repo("python313"))
+    go122 = env.new_id("go122")
+    env.apply(go122, env.make_repo("go122"))
+    # spec.runtimeVersion applies to Python too: it overrides .python-version.
+    pinned = env.new_id("py-pinned")
+    env.apply(pinned, os.path.join(env.repos, "python313"), runtimeVersion="3.11")
+
+    st = env.wait_phase(py313, "error", 120)
+    msg = st["lastError"]
+    check(msg == '.python-version "3.13": no Python image satisfies it (available: 3.11); '
+          'set spec.runtimeVersion, or configure an image with '
+          'WORKLET_IMAGE_PYTHON_<major>_<minor>', msg)
+    detected = cond(st, "Detected")
+    check(detected.get("status") == "False" and detected.get("reason") == "RuntimeUnavailable"
+          and detected.get("message") == msg, detected)
+    check(images(py313) == [], "an image was built for Python 3.13")
+    check(not os.path.exists(os.path.join(env.state, "logs", py313, "build.log")),
+          "a build was started")
+
+    for wid, needle in ((py311, '.python-version "3.11"'),
+                        (pinned, 'spec.runtimeVersion "3.11"')):
+        st = env.wait_phase(wid, "running", 300)
+        check("Python 3.11 (worklet-local/python:3): of the available (3.11), it "
+              "satisfies " + needle in evidence(st), evidence(st))
+        env.wait_body(st["port"], "hello from python 3.11.")
+
+    st = env.wait_phase(go122, "running", 600)
+    check('Go 1.22 (worklet-local/go:1.22): of the available (1.19, 1.22, 1.23), it '
+          'satisfies go.mod go "1.22"' in evidence(st), evidence(st))
+    # Routing patterns and range over an int: code only Go 1.22 compiles.
+    env.wait_body(st["port"], "hello world from go1.22.")
+    code, text = http_get(st["port"], "/worklet")
+    check(code == 200 and re.match(r"hello worklet from go1\.22\.\d+!!", text), (code, text))
+
+
 def test_vite_dev_server_as_start_command(env):
     """Vite's dev server (hot reload) writes next to its config and into
     node_modules/.vite: given as the start command, it runs as the app's
@@ -167,5 +208,5 @@ def test_failures_quote_the_cause(env):
 
 
 if __name__ == "__main__":
-    run([test_version_files_and_procfile, test_vite_dev_server_as_start_command,
-         test_failures_quote_the_cause], "runtimes")
+    run([test_version_files_and_procfile, test_python_and_go_versions,
+         test_vite_dev_server_as_start_command, test_failures_quote_the_cause], "runtimes")

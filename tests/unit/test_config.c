@@ -165,6 +165,75 @@ static void test_node_images(void)
 	free(path);
 }
 
+/* One image per Python / Go minor line, from the environment. */
+static void test_lang_images(void)
+{
+	static const char *const names[] = {
+		"WORKLET_IMAGE_PYTHON_3_11", "WORKLET_IMAGE_PYTHON_3_12",
+		"WORKLET_IMAGE_GO_1_19",     "WORKLET_IMAGE_GO_1_22",
+		"WORKLET_IMAGE_GO_1_23",     "WORKLET_IMAGE_GO_1_x",
+	};
+	struct wl_config c;
+	struct wl_base_images im;
+	struct wl_lang_image lines[8];
+	size_t n;
+	int def, major, minor;
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(*names); i++)
+		unsetenv(names[i]);
+	unsetenv("WORKLET_IMAGE_GO");
+	unsetenv("WORKLET_IMAGE_PYTHON");
+	CHECK(wl_config_init(&c) == 0);
+	CHECK(wl_config_load_env(&c) == 0);
+	wl_config_base_images(&c, &im);
+	/* the defaults' lines come from their tags */
+	n = wl_base_images_lang_lines(&im, 1, lines, 8, &def);
+	CHECK(n == 1 && lines[0].major == 1 && lines[0].minor == 21 &&
+	      def == 0);
+	n = wl_base_images_lang_lines(&im, 0, lines, 8, &def);
+	CHECK(n == 1 && lines[0].minor == 9 && def == 0);
+	wl_config_release(&c);
+
+	setenv("WORKLET_IMAGE_GO", "local/go:1.19", 1);
+	setenv("WORKLET_IMAGE_GO_1_23", "local/go:1.23", 1);
+	setenv("WORKLET_IMAGE_GO_1_22", "local/go:1.22", 1);
+	setenv("WORKLET_IMAGE_PYTHON", "local/python:3", 1);
+	setenv("WORKLET_IMAGE_PYTHON_3_11", "local/python:3", 1);
+	setenv("WORKLET_IMAGE_PYTHON_3_12", "", 1); /* none */
+	CHECK(wl_config_init(&c) == 0);
+	CHECK(wl_config_load_env(&c) == 0);
+	CHECK_STR(c.image_go_runtime, "alpine:3.19"); /* not a Go line */
+	wl_config_base_images(&c, &im);
+	n = wl_base_images_lang_lines(&im, 1, lines, 8, &def);
+	CHECK(n == 3 && lines[0].minor == 19 && lines[1].minor == 22 &&
+	      lines[2].minor == 23 && def == 0);
+	CHECK_STR(lines[2].image, "local/go:1.23");
+	/* python:3 names no line: the table's entry for the same image does */
+	n = wl_base_images_lang_lines(&im, 0, lines, 8, &def);
+	CHECK(n == 1 && lines[0].major == 3 && lines[0].minor == 11 &&
+	      def == 0);
+	wl_config_release(&c);
+
+	setenv("WORKLET_IMAGE_GO_1_x", "x", 1);
+	CHECK(wl_config_init(&c) == 0);
+	CHECK(wl_config_load_env(&c) == WL_EINVALID);
+	CHECK_CONTAINS(wl_error_last(),
+		       "WORKLET_IMAGE_GO_1_x: not a Go version");
+	wl_config_release(&c);
+
+	CHECK(wl_image_tag_version("golang:1.22-alpine", &major, &minor) == 0 &&
+	      major == 1 && minor == 22);
+	CHECK(wl_image_tag_version("reg:5000/python:3.12.1-slim", &major,
+				   &minor) == 0 &&
+	      major == 3 && minor == 12);
+	CHECK(wl_image_tag_version("python:3", &major, &minor) < 0);
+	CHECK(wl_image_tag_version("python", &major, &minor) < 0);
+	for (size_t i = 0; i < sizeof(names) / sizeof(*names); i++)
+		unsetenv(names[i]);
+	unsetenv("WORKLET_IMAGE_GO");
+	unsetenv("WORKLET_IMAGE_PYTHON");
+}
+
 static void test_image_tag_major(void)
 {
 	static const struct {
@@ -340,6 +409,7 @@ int main(void)
 		UNIT(test_bad_settings_name_the_key),
 		UNIT(test_env_errors),
 		UNIT(test_node_images),
+		UNIT(test_lang_images),
 		UNIT(test_image_tag_major),
 		UNIT(test_instance_label),
 		UNIT(test_agent_sandbox),

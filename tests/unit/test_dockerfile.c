@@ -22,8 +22,12 @@ struct row {
 	const char *argv[12];
 	const char *dockerfile, *node_pm, *lockfile, *spa_dir, *requirements;
 	const char *go_target, *static_root;
+	const char *node_pm_version, *yarn_path;
+	const char *config[WL_NODE_PM_CONFIG_MAX];
+	const char *dirs[WL_NODE_PM_CONFIG_MAX];
 	int node_build, pyproject;
 	int node_major;
+	int lang_major, lang_minor;
 	int local_images;
 	/* expected */
 	int rc;
@@ -43,6 +47,11 @@ static const struct wl_base_images local_images = {
 	.node_image_count = 4,
 	.python = "worklet-local/python:3",
 	.go = "worklet-local/go:1.19",
+	.python_images = { { 3, 11, "worklet-local/python:3" } },
+	.python_image_count = 1,
+	.go_images = { { 1, 22, "worklet-local/go:1.22" },
+		       { 1, 23, "worklet-local/go:1.23" } },
+	.go_image_count = 2,
 	.go_runtime = "worklet-local/debian:bookworm",
 	.static_web = "worklet-local/nginx",
 };
@@ -111,38 +120,113 @@ static const struct row rows[] = {
 		       "COPY --chown=10001:10001 . .\n",
 		       "CMD [\"node\", \"server.js\"]\n" },
 	  .absent = { "npm ci", "run build", "lock" } },
-	{ .name = "node yarn",
+	{ .name = "node yarn classic",
 	  .type = WL_PROJECT_NODE,
 	  .port = 3000,
 	  .argv = { "yarn", "start" },
 	  .node_pm = "yarn",
+	  .node_pm_version = "1.22.22",
 	  .lockfile = "yarn.lock",
 	  .node_build = 1,
 	  /* the package manager goes into /usr/local as root, first */
-	  .ordered = { "COPY --chown=10001:10001 package.json yarn.lock "
+	  .ordered = { "RUN npm install -g --force --no-audit --no-fund "
+		       "yarn@1.22.22 && yarn --version && rm -rf /root/.npm\n",
+		       "COPY --chown=10001:10001 package.json yarn.lock "
 		       "/app/\n",
-		       "RUN command -v yarn >/dev/null 2>&1 || npm install -g "
-		       "--no-audit --no-fund yarn\n",
 		       "USER 10001:10001\n",
-		       "RUN yarn install --non-interactive && rm -rf "
-		       "/tmp/.cache /tmp/.yarn\n",
+		       "RUN yarn install --non-interactive --frozen-lockfile "
+		       "&& rm -rf /tmp/.cache /tmp/.yarn\n",
 		       "COPY --chown=10001:10001 . .\n", "RUN yarn run build\n",
 		       "CMD [\"yarn\", \"start\"]\n" },
-	  .absent = { "npm ci" } },
+	  .absent = { "npm ci", "latest", "--immutable" } },
+	{ .name = "node yarn berry",
+	  .type = WL_PROJECT_NODE,
+	  .port = 3000,
+	  .argv = { "yarn", "start" },
+	  .node_pm = "yarn",
+	  .node_pm_version = "4.18.1",
+	  .lockfile = "yarn.lock",
+	  .config = { ".yarnrc.yml" },
+	  .ordered = { "npm install -g --force --no-audit --no-fund "
+		       "@yarnpkg/cli-dist@4.18.1 && yarn --version",
+		       "COPY --chown=10001:10001 package.json yarn.lock "
+		       ".yarnrc.yml /app/\n",
+		       "USER 10001:10001\n",
+		       "RUN YARN_ENABLE_TELEMETRY=0 yarn install --immutable "
+		       "&& rm -rf /tmp/.cache /tmp/.yarn\n",
+		       "COPY --chown=10001:10001 . .\n" },
+	  .absent = { "npm ci", "latest", "frozen-lockfile" } },
+	{ .name = "node yarn berry, its own yarnPath release",
+	  .type = WL_PROJECT_NODE,
+	  .port = 3000,
+	  .argv = { "yarn", "start" },
+	  .node_pm = "yarn",
+	  .node_pm_version = "4.18.1",
+	  .yarn_path = ".yarn/releases/yarn-4.18.1.cjs",
+	  .lockfile = "yarn.lock",
+	  .node_build = 1,
+	  .config = { ".yarnrc.yml" },
+	  .dirs = { ".yarn/plugins", "patches" },
+	  .ordered = { "RUN rm -f /usr/local/bin/yarn && printf "
+		       "'#!/bin/sh\\nexec node "
+		       "/app/.yarn/releases/yarn-4.18.1.cjs \"$@\"\\n' "
+		       ">/usr/local/bin/yarn && chmod 755 "
+		       "/usr/local/bin/yarn\n",
+		       "COPY --chown=10001:10001 package.json yarn.lock "
+		       ".yarnrc.yml /app/\n",
+		       "COPY --chown=10001:10001 "
+		       ".yarn/releases/yarn-4.18.1.cjs "
+		       "/app/.yarn/releases/yarn-4.18.1.cjs\n",
+		       "COPY --chown=10001:10001 .yarn/plugins "
+		       "/app/.yarn/plugins/\n",
+		       "COPY --chown=10001:10001 patches /app/patches/\n",
+		       "USER 10001:10001\n", "yarn install --immutable",
+		       "COPY --chown=10001:10001 . .\n",
+		       "RUN yarn run build\n" },
+	  .absent = { "npm install -g", "latest" } },
 	{ .name = "node pnpm",
 	  .type = WL_PROJECT_NODE,
 	  .port = 3000,
 	  .argv = { "pnpm", "start" },
 	  .node_pm = "pnpm",
+	  .node_pm_version = "10.34.9",
 	  .lockfile = "pnpm-lock.yaml",
-	  .ordered = { "COPY --chown=10001:10001 package.json pnpm-lock.yaml "
-		       "/app/\n",
-		       "|| npm install -g --no-audit --no-fund \"pnpm@$(node "
-		       "-e",
-		       "packageManager", ": \"latest\")')\"\n",
-		       "USER 10001:10001\n", "RUN pnpm install", "COPY --chown",
-		       "CMD [\"pnpm\", \"start\"]\n" },
-	  .absent = { "npm ci", "run build" } },
+	  .config = { ".npmrc" },
+	  .ordered = { "RUN npm install -g --force --no-audit --no-fund "
+		       "pnpm@10.34.9 && pnpm --version && rm -rf /root/.npm\n",
+		       "COPY --chown=10001:10001 package.json pnpm-lock.yaml "
+		       ".npmrc /app/\n",
+		       "USER 10001:10001\n",
+		       "RUN pnpm install --frozen-lockfile && rm -rf "
+		       "/tmp/.cache /tmp/.local\n",
+		       "COPY --chown", "CMD [\"pnpm\", \"start\"]\n" },
+	  .absent = { "npm ci", "run build", "latest" } },
+	{ .name = "node bun",
+	  .type = WL_PROJECT_NODE,
+	  .port = 3000,
+	  .argv = { "bun", "start" },
+	  .node_pm = "bun",
+	  .node_pm_version = "1.4.5",
+	  .lockfile = "bun.lock",
+	  .node_build = 1,
+	  .ordered = { "npm install -g --no-audit --no-fund "
+		       "\"@oven/bun-linux-$a@1.4.5\"",
+		       "/usr/local/bin/bun && bun --version",
+		       "COPY --chown=10001:10001 package.json bun.lock /app/\n",
+		       "USER 10001:10001\n",
+		       "RUN bun install --frozen-lockfile && rm -rf /tmp/.bun "
+		       "/tmp/.cache\n",
+		       "COPY --chown=10001:10001 . .\n", "RUN bun run build\n",
+		       "CMD [\"bun\", \"start\"]\n" },
+	  .absent = { "npm ci", "latest" } },
+	{ .name = "node pnpm, a version with a quote",
+	  .type = WL_PROJECT_NODE,
+	  .port = 3000,
+	  .argv = { "pnpm", "start" },
+	  .node_pm = "pnpm",
+	  .node_pm_version = "1.0.0'",
+	  .rc = WL_EINVALID,
+	  .message = "package manager version" },
 	{ .name = "next",
 	  .type = WL_PROJECT_NODE,
 	  .port = 8081,
@@ -241,6 +325,38 @@ static const struct row rows[] = {
 		       "COPY go.mod ./\n", "COPY . .\n", "-o /out/app .\n",
 		       "FROM worklet-local/debian:bookworm\n" },
 	  .absent = { "go.sum", "go mod download", "go mod init" } },
+	{ .name = "go 1.22 (go.mod's go line)",
+	  .type = WL_PROJECT_GO,
+	  .port = 3000,
+	  .argv = { "/usr/local/bin/app" },
+	  .requirements = "go.mod",
+	  .go_target = ".",
+	  .lang_major = 1,
+	  .lang_minor = 22,
+	  .local_images = 1,
+	  .ordered = { "FROM worklet-local/go:1.22 AS build\n",
+		       "COPY go.mod ./\n", "COPY . .\n",
+		       "FROM worklet-local/debian:bookworm\n" },
+	  .absent = { "go:1.19" } },
+	{ .name = "go 1.21: no image for that line",
+	  .type = WL_PROJECT_GO,
+	  .port = 3000,
+	  .argv = { "/usr/local/bin/app" },
+	  .go_target = ".",
+	  .lang_major = 1,
+	  .lang_minor = 21,
+	  .local_images = 1,
+	  .rc = WL_EINVALID,
+	  .message = "there is no image for Go 1.21" },
+	{ .name = "python 3.11 (.python-version)",
+	  .type = WL_PROJECT_PYTHON,
+	  .port = 3000,
+	  .argv = { "python3", "main.py" },
+	  .lang_major = 3,
+	  .lang_minor = 11,
+	  .local_images = 1,
+	  .ordered = { "FROM worklet-local/python:3\n",
+		       "RUN python3 -m venv /opt/venv\n" } },
 	{ .name = "go main.go without go.mod",
 	  .type = WL_PROJECT_GO,
 	  .port = 3000,
@@ -368,6 +484,20 @@ static void test_table(void)
 		plan.dockerfile = (char *)r->dockerfile;
 		plan.node_pm = (char *)r->node_pm;
 		plan.lockfile = (char *)r->lockfile;
+		plan.node_pm_version = (char *)r->node_pm_version;
+		plan.yarn_path = (char *)r->yarn_path;
+		while (plan.node_pm_dir_count < WL_NODE_PM_CONFIG_MAX &&
+		       r->dirs[plan.node_pm_dir_count]) {
+			plan.node_pm_dirs[plan.node_pm_dir_count] =
+				r->dirs[plan.node_pm_dir_count];
+			plan.node_pm_dir_count++;
+		}
+		while (plan.node_pm_config_count < WL_NODE_PM_CONFIG_MAX &&
+		       r->config[plan.node_pm_config_count]) {
+			plan.node_pm_config[plan.node_pm_config_count] =
+				r->config[plan.node_pm_config_count];
+			plan.node_pm_config_count++;
+		}
 		plan.node_build = r->node_build;
 		plan.spa_dir = (char *)r->spa_dir;
 		plan.requirements = (char *)r->requirements;
@@ -375,6 +505,8 @@ static void test_table(void)
 		plan.go_target = (char *)r->go_target;
 		plan.static_root = (char *)r->static_root;
 		plan.node_major = r->node_major;
+		plan.lang_major = r->lang_major;
+		plan.lang_minor = r->lang_minor;
 
 		rc = wl_dockerfile_generate(
 			&gen, &plan, r->local_images ? &local_images : NULL);
