@@ -52,8 +52,8 @@ BASE_IMAGE=worklet-local/debian:bookworm
 # versions named here (node-dist.Dockerfile fetches them from the npm
 # registry with node:18's npm, so node:18 comes first), each with the npm
 # of the line the official tarballs of that major ship (npm 10 up to Node
-# 22, npm 11 for Node 24). Go 1.19 is bookworm's; 1.22 and 1.23 are the
-# golang-1.22-go and golang-1.23-go packages of bookworm-backports, on the
+# 22, npm 11 for Node 24). Go 1.19 is bookworm's; 1.22 is the
+# golang-1.22-go package of bookworm-backports (1.21 and 1.23 are there too), on the
 # same mirror.
 DERIVED_IMAGES=(
 	"worklet-local/node:18|node.Dockerfile|node --version|"
@@ -63,7 +63,6 @@ DERIVED_IMAGES=(
 	"worklet-local/python:3|python.Dockerfile|python3 --version|"
 	"worklet-local/go:1.19|go.Dockerfile|go version|"
 	"worklet-local/go:1.22|go-backports.Dockerfile|go version|GO_VERSION=1.22"
-	"worklet-local/go:1.23|go-backports.Dockerfile|go version|GO_VERSION=1.23"
 	"worklet-local/nginx|nginx.Dockerfile|nginx -v|"
 )
 LABEL=worklet.recipe
