@@ -175,7 +175,8 @@ static int check_plan(const struct wl_build_plan *p,
 	    (error = check_word("build output directory", p->spa_dir)) < 0 ||
 	    (error = check_word("requirements file", p->requirements)) < 0 ||
 	    (error = check_word("Go build target", p->go_target)) < 0 ||
-	    (error = check_word("static root", p->static_root)) < 0)
+	    (error = check_word("static root", p->static_root)) < 0 ||
+	    (error = check_word("app folder (spec.path)", p->app_dir)) < 0)
 		return error;
 	if (p->type != WL_PROJECT_DOCKERFILE && !p->start_argc) {
 		wl_error_set("cannot generate a Dockerfile: the plan has no "
@@ -209,7 +210,15 @@ static void emit_node_install(struct gen *g, const struct wl_build_plan *p)
 
 	/* Creates /app owned by the app's user; WORKDIR would make it root's.
 	 */
-	if (p->lockfile)
+	if (p->app_dir) {
+		/*
+		 * An app inside a workspace: the install at the workspace
+		 * root needs every member's package.json, where they are,
+		 * so the whole workspace goes in before it (the install
+		 * layer is reused only while nothing changes).
+		 */
+		emit(g, "COPY " APP_CHOWN " . /app/\n");
+	} else if (p->lockfile)
 		emit(g, "COPY " APP_CHOWN " package.json %s /app/\n",
 		     p->lockfile);
 	else
@@ -242,7 +251,10 @@ static void emit_node_install(struct gen *g, const struct wl_build_plan *p)
 			"/tmp/.cache /tmp/.yarn\n");
 	else
 		emit(g, "RUN pnpm install && rm -rf /tmp/.cache /tmp/.local\n");
-	emit(g, "COPY " APP_CHOWN " . .\n");
+	if (p->app_dir)
+		emit(g, "WORKDIR /app/%s\n", p->app_dir);
+	else
+		emit(g, "COPY " APP_CHOWN " . .\n");
 	if (p->node_build)
 		emit(g, "RUN %s run build\n", pm);
 }
@@ -262,7 +274,9 @@ static void gen_node(struct gen *g, const struct wl_build_plan *p,
 		emit(g, "ENTRYPOINT []\n");
 		emit(g,
 		     "COPY " GEN_DIR "/nginx.conf " NGINX_CONF_IN_IMAGE "\n");
-		emit(g, "COPY --from=build /app/%s/ /srv/\n", p->spa_dir);
+		emit(g, "COPY --from=build /app/%s%s%s/ /srv/\n",
+		     p->app_dir ? p->app_dir : "", p->app_dir ? "/" : "",
+		     p->spa_dir);
 		emit_runtime_env(g, p, 0);
 	} else {
 		emit(g, "FROM %s\n", image);
