@@ -49,6 +49,8 @@ struct ctx {
 	const struct wl_base_images *images; /* never NULL */
 	const char *procfile_web; /* Procfile's web: command, or NULL */
 	const char **failure;	  /* set with a reason on a known failure */
+	int ws_dfd;		  /* spec.path's workspace root, or -1 */
+	int *ws_used;		  /* set when a Node plan installs there */
 };
 
 /* The nginx command of static and single-page plans (see dockerfile.c). */
@@ -880,6 +882,10 @@ static int plan_procfile(struct wl_build_plan *p, const char *cmd)
  * error: WL_ENOTFOUND when nothing can be started (caller may fall back),
  * WL_EUNSUPPORTED when no Node.js image satisfies the version asked for.
  */
+static int has_lockfile(int dfd);
+static int workspace_package_manager(struct wl_build_plan *p,
+				     const struct ctx *c);
+
 static int detect_node(struct wl_build_plan *p, const struct ctx *c)
 {
 	struct wl_buf text;
@@ -903,7 +909,9 @@ static int detect_node(struct wl_build_plan *p, const struct ctx *c)
 	}
 	p->type = WL_PROJECT_NODE;
 	snprintf(port, sizeof(port), "%d", p->port);
-	if ((error = node_package_manager(p, dfd, root)) < 0)
+	if ((error = c->ws_dfd >= 0 && !has_lockfile(dfd)
+			     ? workspace_package_manager(p, c)
+			     : node_package_manager(p, dfd, root)) < 0)
 		goto done;
 
 	scripts = cJSON_GetObjectItemCaseSensitive(root, "scripts");
@@ -1895,19 +1903,31 @@ static int declares_workspace(int dfd, const char **what)
 	return 0;
 }
 
-/*
- * A Node.js app at rel (resolved, relative to the checkout rootfd) with no
- * lockfile of its own: the nearest ancestor that declares a workspace is
- * where it installs. Moves the plan's context there.
- */
-static int node_workspace(struct wl_build_plan *p, int rootfd, const char *rel)
+/* 1 when the folder has a lockfile of its own (any package manager's). */
+static int has_lockfile(int dfd)
 {
-	char anc[APP_PATH_MAX];
-	const char *what = NULL;
-	cJSON *pkg = NULL;
-	int fd = -1, error = 0;
+	static const char *const locks[] = {
+		"package-lock.json", "npm-shrinkwrap.json",
+		"pnpm-lock.yaml",    "yarn.lock",
+		"bun.lock",	     "bun.lockb"
+	};
 
-	if (p->lockfile || strlen(rel) >= sizeof(anc) || !strcmp(rel, "."))
+	for (size_t i = 0; i < sizeof(locks) / sizeof(*locks); i++)
+		if (is_file(dfd, locks[i]))
+			return 1;
+	return 0;
+}
+
+/*
+ * The nearest ancestor of rel (resolved, relative to the checkout rootfd)
+ * that declares a workspace: its fd (or -1) and path ("." for the root)
+ * and what declares it.
+ */
+static int find_workspace(int *fd, char anc[APP_PATH_MAX], const char **what,
+			  int rootfd, const char *rel)
+{
+	*fd = -1;
+	if (strlen(rel) >= APP_PATH_MAX || !strcmp(rel, "."))
 		return 0;
 	memcpy(anc, rel, strlen(rel) + 1);
 	for (;;) {
@@ -1917,35 +1937,26 @@ static int node_workspace(struct wl_build_plan *p, int rootfd, const char *rel)
 			*slash = '\0';
 		else
 			memcpy(anc, ".", 2);
-		fd = openat(rootfd, anc, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (fd >= 0 && declares_workspace(fd, &what))
-			break;
-		if (fd >= 0)
-			close(fd);
-		fd = -1;
+		*fd = openat(rootfd, anc, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (*fd >= 0 && declares_workspace(*fd, what))
+			return 1;
+		if (*fd >= 0)
+			close(*fd);
+		*fd = -1;
 		if (!slash)
 			return 0;
 	}
-	pkg = read_package_json(fd);
-	free(p->lockfile);
-	free(p->node_pm);
-	p->lockfile = p->node_pm = NULL;
-	if ((error = node_package_manager(p, fd, pkg)) < 0)
-		goto done;
-	if ((error = set_str(&p->app_dir,
-			     rel + (strcmp(anc, ".") ? strlen(anc) + 1 : 0))) <
-		    0 ||
-	    (error = set_str(&p->context_dir, anc)) < 0)
-		goto done;
-	error = evidence_add(p,
-			     "workspace root '%s' (%s): the install runs "
-			     "there (%s%s%s), the build and start in '%s'",
-			     anc, what, p->node_pm,
-			     p->lockfile ? ", " : ", no lockfile",
-			     p->lockfile ? p->lockfile : "", p->app_dir);
-done:
+}
+
+/* The package manager and lockfile of the workspace root. */
+static int workspace_package_manager(struct wl_build_plan *p,
+				     const struct ctx *c)
+{
+	cJSON *pkg = read_package_json(c->ws_dfd);
+	int error = node_package_manager(p, c->ws_dfd, pkg);
+
 	cJSON_Delete(pkg);
-	close(fd);
+	*c->ws_used = 1;
 	return error;
 }
 
@@ -2191,7 +2202,10 @@ int wl_detect(struct wl_build_plan *out, const char *dir,
 	int dfd = -1, rootfd = -1, error = 0;
 	struct wl_base_images defaults;
 	const char *failure = NULL;
-	struct ctx c = { -1, spec, images, NULL, &failure };
+	int ws_used = 0;
+	struct ctx c = { -1, spec, images, NULL, &failure, -1, &ws_used };
+	char ws_dir[APP_PATH_MAX];
+	const char *ws_what = NULL;
 	char *procfile = NULL, *rel = NULL;
 
 	memset(out, 0, sizeof(*out));
@@ -2213,6 +2227,7 @@ int wl_detect(struct wl_build_plan *out, const char *dir,
 				failure = "PathNotFound";
 			goto done;
 		}
+		find_workspace(&c.ws_dfd, ws_dir, &ws_what, rootfd, rel);
 	}
 	if (!images || !images->node) {
 		wl_base_images_default(&defaults);
@@ -2271,8 +2286,20 @@ int wl_detect(struct wl_build_plan *out, const char *dir,
 	     (error = evidence_add(out, "spec.path = '%s': the app's folder",
 				   rel)) < 0))
 		goto done;
-	if (out->type == WL_PROJECT_NODE && rel &&
-	    (error = node_workspace(out, rootfd, rel)) < 0)
+	if (ws_used && out->type == WL_PROJECT_NODE &&
+	    ((error = set_str(&out->app_dir,
+			      rel + (strcmp(ws_dir, ".") ? strlen(ws_dir) + 1
+							 : 0))) < 0 ||
+	     (error = set_str(&out->context_dir,
+			      strcmp(ws_dir, ".") ? ws_dir : NULL)) < 0 ||
+	     (error = evidence_add(out,
+				   "workspace root '%s' (%s): the install "
+				   "runs there (%s, %s), the build and start "
+				   "in '%s'",
+				   ws_dir, ws_what, out->node_pm,
+				   out->lockfile ? out->lockfile
+						 : "no lockfile",
+				   out->app_dir)) < 0))
 		goto done;
 
 	if (procfile &&
@@ -2310,6 +2337,8 @@ int wl_detect(struct wl_build_plan *out, const char *dir,
 done:
 	if (dfd != rootfd)
 		close(dfd);
+	if (c.ws_dfd >= 0)
+		close(c.ws_dfd);
 	close(rootfd);
 	free(procfile);
 	free(rel);
