@@ -1180,6 +1180,30 @@ static void test_monorepo(void)
 	}
 }
 
+/* spec.path through a symlink that leaves the checkout is refused. */
+static void test_path_symlink_outside(void)
+{
+	struct wl_build_plan plan;
+	struct wl_spec spec;
+	char *dir = make_tmp(), *out = make_tmp(), *link = NULL;
+
+	if (asprintf(&link, "%s/app", dir) < 0)
+		abort();
+	write_file(out, "package.json", "{\"scripts\":{\"start\":\"x\"}}", 27);
+	CHECK(symlink(out, link) == 0);
+	memset(&spec, 0, sizeof(spec));
+	spec.path = (char *)"app";
+	CHECK(wl_detect(&plan, dir, &spec, NULL) == WL_ENOTFOUND);
+	CHECK_CONTAINS(wl_error_last(),
+		       "spec.path 'app': leads outside the repository");
+	CHECK_STR_OR_NULL(plan.failure, "PathNotFound");
+	wl_fs_remove_tree(dir);
+	wl_fs_remove_tree(out);
+	free(link);
+	free(dir);
+	free(out);
+}
+
 int main(void)
 {
 	static const struct wl_unit_test tests[] = {
@@ -1195,6 +1219,7 @@ int main(void)
 		UNIT(test_node_main_outside),
 		UNIT(test_go_cmd_unsafe_name),
 		UNIT(test_monorepo),
+		UNIT(test_path_symlink_outside),
 		{ 0 },
 	};
 	return wl_unit_run(tests);
