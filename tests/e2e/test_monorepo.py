@@ -10,10 +10,12 @@ package-lock.json written by npm 11 when the fixture was made; apps/web's
 build and server both require the workspace package @fixture/greeting."""
 
 import datetime
+import json
 import os
 import re
 import shutil
 import sys
+import time
 
 import yaml
 
@@ -150,6 +152,29 @@ def test_scaffolded_app_in_a_folder(env):
     check(det["reason"] == "ChooseAnApp" and "apps/site" in det["message"], det)
 
 
+def test_next_without_build_stops_before_building(env):
+    # create-next-app's app with its build script removed: next start
+    # would fail after the install ("Could not find a production build").
+    repo = scaffold("next-app", os.path.join(env.repos, "next-nobuild"))
+    with open(os.path.join(repo, "package.json")) as f:
+        pkg = json.load(f)
+    check(pkg["scripts"].pop("build", None), pkg["scripts"])
+    with open(os.path.join(repo, "package.json"), "w") as f:
+        json.dump(pkg, f, indent=2)
+    git(repo, "commit", "-q", "-am", "no build script")
+    wid = env.new_id("nobuild")
+    started = time.time()
+    env.apply(wid, repo)
+    st = env.wait(wid, lambda s: cond(s, "Detected").get("status") == "False",
+                  120, "Detected=False")
+    took = time.time() - started
+    det = cond(st, "Detected")
+    check(det["reason"] == "StartWillFail", det)
+    check("'next start' would fail" in st.get("lastError", ""), st)
+    check(images(wid) == [] and not cond(st, "Built"), "something was built")
+    print("  StartWillFail after %.1f s" % took)
+
+
 def test_dockerfile_from_unpullable(env):
     repo = env.make_repo("node", "node-badfrom")
     env.commit_file(repo, "Dockerfile",
@@ -173,4 +198,5 @@ def test_dockerfile_from_unpullable(env):
 if __name__ == "__main__":
     run([test_app_path_in_npm_workspace, test_workspace_root_lists_candidates,
          test_app_path_through_the_api, test_scaffolded_app_in_a_folder,
+         test_next_without_build_stops_before_building,
          test_dockerfile_from_unpullable], "monorepo")
