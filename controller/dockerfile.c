@@ -214,8 +214,10 @@ static void emit_node_install(struct gen *g, const struct wl_build_plan *p)
 		/*
 		 * An app inside a workspace: the install at the workspace
 		 * root needs every member's package.json, where they are,
-		 * so the whole workspace goes in before it (the install
-		 * layer is reused only while nothing changes).
+		 * and the members' own install scripts (a library's
+		 * "prepare": "tsc") need their sources: the whole
+		 * workspace goes in before it. The price: the install
+		 * layer is reused only while nothing changed.
 		 */
 		emit(g, "COPY " APP_CHOWN " . /app/\n");
 	} else if (p->lockfile)
