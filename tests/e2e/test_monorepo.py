@@ -14,16 +14,18 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import sys
 import time
 
 import yaml
 
-from wltest import check, git, http_get, images, run
+from wltest import WORKLETD, check, git, http_get, images, run
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from scaffold import scaffold  # noqa: E402
 
+CTL = os.path.join(os.path.dirname(WORKLETD), "workletctl")
 GREETING = "hello from the greeting workspace package"
 BASE = "/api/worklet/worklets"
 
@@ -107,6 +109,14 @@ def test_app_path_through_the_api(env):
     check(got == 200 and w2["app_path"] == "apps/web", w2)
     st = env.wait_phase(w["id"], "running", 420)
     env.wait_body(st["port"], GREETING)
+    # workletctl describe shows it.
+    ctl_env = {k: v for k, v in os.environ.items() if not k.startswith("WORKLET")}
+    ctl_env.update(HOME=env.tmp, WORKLET_SERVER=env.base_url,
+                   WORKLET_TOKEN=env.tokens["alice"])
+    p = subprocess.run([CTL, "describe", w["id"]], env=ctl_env,
+                       capture_output=True, text=True, timeout=60)
+    check(p.returncode == 0 and re.search(r"^App path: +apps/web$", p.stdout, re.M),
+          (p.returncode, p.stdout, p.stderr))
     # PUT with the manifest's field, as workletctl apply sends it.
     wid = env.new_id("monoput")
     doc = {"apiVersion": "worklet.dev/v1", "kind": "Worklet",
