@@ -20,10 +20,11 @@ import time
 
 import yaml
 
-from wltest import WORKLETD, check, git, http_get, images, run
+from wltest import FIXTURES, WORKLETD, check, git, http_get, images, run
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from scaffold import scaffold  # noqa: E402
+from scaffold import tool as scaffold_tool  # noqa: E402
 
 CTL = os.path.join(os.path.dirname(WORKLETD), "workletctl")
 GREETING = "hello from the greeting workspace package"
@@ -67,6 +68,36 @@ def test_app_path_in_npm_workspace(env):
     check(when(built["lastTransitionTime"]) > building,
           "Built went True at %s, the build started at %s" %
           (built["lastTransitionTime"], building))
+
+
+def test_app_path_in_pnpm_workspace(env):
+    # The same layout as pnpm users write it: pnpm-workspace.yaml, the
+    # workspace: protocol, and the lock written by pnpm (the scaffolders'
+    # pinned pnpm, scaffold.TOOLS) when the test runs.
+    repo = os.path.join(env.repos, "monorepo-pnpm")
+    shutil.copytree(os.path.join(FIXTURES, "monorepo"), repo)
+    os.remove(os.path.join(repo, "package-lock.json"))
+    with open(os.path.join(repo, "pnpm-workspace.yaml"), "w") as f:
+        f.write("packages:\n  - \"apps/*\"\n  - \"packages/*\"\n")
+    web = os.path.join(repo, "apps", "web", "package.json")
+    with open(web) as f:
+        pkg = json.load(f)
+    pkg["dependencies"]["@fixture/greeting"] = "workspace:*"
+    with open(web, "w") as f:
+        json.dump(pkg, f, indent=2)
+    subprocess.run(scaffold_tool("pnpm") + ["install", "--lockfile-only"],
+                   cwd=repo, check=True, capture_output=True, timeout=300)
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "initial")
+    wid = env.new_id("monopnpm")
+    env.apply(wid, repo, path="apps/web")
+    st = env.wait_phase(wid, "running", 600)
+    ev = "\n".join(st["detection"]["evidence"])
+    check("workspace root '.' (package.json workspaces): the install runs "
+          "there (pnpm, pnpm-lock.yaml)" in ev, ev)
+    code, body = env.wait_body(st["port"], GREETING)
+    check("built with: " + GREETING in body, body)
 
 
 def test_workspace_root_lists_candidates(env):
@@ -206,7 +237,8 @@ def test_dockerfile_from_unpullable(env):
 
 
 if __name__ == "__main__":
-    run([test_app_path_in_npm_workspace, test_workspace_root_lists_candidates,
+    run([test_app_path_in_npm_workspace, test_app_path_in_pnpm_workspace,
+         test_workspace_root_lists_candidates,
          test_app_path_through_the_api, test_scaffolded_app_in_a_folder,
          test_next_without_build_stops_before_building,
          test_dockerfile_from_unpullable], "monorepo")
