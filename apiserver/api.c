@@ -161,6 +161,7 @@ static cJSON *worklet_view(const struct wl_config *cfg,
 	add_str(o, "git_repo", w->spec.git_repo);
 	cJSON_AddStringToObject(o, "branch", wl_spec_branch(&w->spec));
 	add_str(o, "base_prompt", w->spec.base_prompt);
+	add_str(o, "app_path", w->spec.path);
 	if (wl_config_web_url(cfg, w->meta.id, url, sizeof(url)) == 0)
 		cJSON_AddStringToObject(o, "web_url", url);
 	cJSON_AddNumberToObject(o, "port", st->port);
@@ -289,9 +290,19 @@ static int load_or_answer(const struct wl_store *store, const char *id,
 /* ---- create ------------------------------------------------------------- */
 
 static const char *const create_fields[] = {
-	"name",		 "description",	   "git_repo",	      "branch",
-	"base_prompt",	 "environment",	   "project_type",    "dockerfile",
-	"start_command", "container_port", "runtime_version", NULL,
+	"name",
+	"description",
+	"git_repo",
+	"branch",
+	"base_prompt",
+	"environment",
+	"project_type",
+	"dockerfile",
+	"start_command",
+	"container_port",
+	"runtime_version",
+	"app_path",
+	NULL,
 };
 
 static int field_known(const char *name)
@@ -373,6 +384,8 @@ static int parse_create(const struct wl_api_request *rq, struct wl_worklet *w,
 		wl_str_set(&w->spec.start_command, s);
 	if ((s = opt_string(root, "runtime_version", rs, &bad)))
 		wl_str_set(&w->spec.runtime_version, s);
+	if ((s = opt_string(root, "app_path", rs, &bad)))
+		wl_str_set(&w->spec.path, s);
 	if ((s = opt_string(root, "project_type", rs, &bad))) {
 		if ((t = wl_project_type_parse(s)) < 0) {
 			wl_api_error(rs, 400, "invalid",
@@ -438,6 +451,7 @@ static void api_field_message(char *out, size_t n, const char *msg)
 		{ "spec.startCommand", "start_command" },
 		{ "spec.runtimeVersion", "runtime_version" },
 		{ "spec.dockerfile", "dockerfile" },
+		{ "spec.path", "app_path" },
 		{ "spec.projectType", "project_type" },
 		{ "metadata.name", "name" },
 	};

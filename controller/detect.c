@@ -48,6 +48,9 @@ struct ctx {
 	const struct wl_spec *spec;	     /* may be NULL */
 	const struct wl_base_images *images; /* never NULL */
 	const char *procfile_web; /* Procfile's web: command, or NULL */
+	const char **failure;	  /* set with a reason on a known failure */
+	int ws_dfd;		  /* spec.path's workspace root, or -1 */
+	int *ws_used;		  /* set when a Node plan installs there */
 };
 
 /* The nginx command of static and single-page plans (see dockerfile.c). */
@@ -1140,6 +1143,10 @@ static int plan_procfile(struct wl_build_plan *p, const char *cmd)
  * error: WL_ENOTFOUND when nothing can be started (caller may fall back),
  * WL_EUNSUPPORTED when no Node.js image satisfies the version asked for.
  */
+static int has_lockfile(int dfd);
+static int workspace_package_manager(struct wl_build_plan *p,
+				     const struct ctx *c);
+
 static int detect_node(struct wl_build_plan *p, const struct ctx *c)
 {
 	struct wl_buf text;
@@ -1163,7 +1170,9 @@ static int detect_node(struct wl_build_plan *p, const struct ctx *c)
 	}
 	p->type = WL_PROJECT_NODE;
 	snprintf(port, sizeof(port), "%d", p->port);
-	if ((error = node_package_manager(p, dfd, root)) < 0)
+	if ((error = c->ws_dfd >= 0 && !has_lockfile(dfd)
+			     ? workspace_package_manager(p, c)
+			     : node_package_manager(p, dfd, root)) < 0)
 		goto done;
 
 	scripts = cJSON_GetObjectItemCaseSensitive(root, "scripts");
@@ -1203,10 +1212,19 @@ static int detect_node(struct wl_build_plan *p, const struct ctx *c)
 					"(Next.js): next start after "
 					"the build")) < 0)
 			goto done;
-		if (!build)
-			error = evidence_add(p,
-					     "package.json: no build script; "
-					     "next start needs 'next build'");
+		if (!build && !(c->spec && c->spec->start_command &&
+				*c->spec->start_command)) {
+			/* Seen: 36 s of install, then "Could not find a
+			 * production build". Say it before building. */
+			wl_error_set("package.json: dependency next (Next.js) "
+				     "but no build script: 'next start' would "
+				     "fail ('Could not find a production "
+				     "build'); add \"build\": \"next build\" "
+				     "to scripts, or set spec.startCommand "
+				     "(REST start_command)");
+			*c->failure = "StartWillFail";
+			error = WL_ECONFLICT;
+		}
 		goto done;
 	}
 
@@ -2431,16 +2449,426 @@ static int procfile_web(char **out, int dfd)
 	return error;
 }
 
+/* ---- monorepos ------------------------------------------------------------
+ */
+
+#define CANDIDATES_MAX 64   /* folders looked at as candidate apps */
+#define CANDIDATES_SHOWN 12 /* named in the message */
+#define APP_PATH_MAX 1024
+
+/*
+ * Open spec.path below the checkout dir: it must be a folder that
+ * resolves (symlinks too) inside the checkout. *rel gets the resolved
+ * path relative to the checkout ("." for the root; the caller frees it).
+ */
+static int open_app_dir(int *out, char **rel, const char *dir, const char *path)
+{
+	char *root = NULL, *real = NULL;
+	struct wl_buf joined;
+	struct stat st;
+	size_t n;
+	int error = 0;
+
+	*out = -1;
+	*rel = NULL;
+	wl_buf_init(&joined, 2 * 4096);
+	if (!(root = realpath(dir, NULL))) {
+		wl_error_set("cannot open checkout '%s': %s", dir,
+			     strerror(errno));
+		error = WL_ERROR;
+		goto done;
+	}
+	if ((error = wl_buf_printf(&joined, "%s/%s", root, path)) < 0)
+		goto done;
+	real = realpath(wl_buf_cstr(&joined), NULL);
+	n = strlen(root);
+	if (!real || stat(real, &st) < 0) {
+		wl_error_set("spec.path '%s': no such folder in the repository",
+			     path);
+		error = WL_ENOTFOUND;
+		goto done;
+	}
+	if (strncmp(real, root, n) || (real[n] && real[n] != '/')) {
+		wl_error_set("spec.path '%s': leads outside the repository",
+			     path);
+		error = WL_ENOTFOUND;
+		goto done;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		wl_error_set("spec.path '%s': not a folder in the repository",
+			     path);
+		error = WL_ENOTFOUND;
+		goto done;
+	}
+	*out = open(real, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (*out < 0) {
+		wl_error_set("cannot open spec.path '%s': %s", path,
+			     strerror(errno));
+		error = WL_ERROR;
+		goto done;
+	}
+	if (!(*rel = strdup(real[n] ? real + n + 1 : ".")))
+		error = oom();
+done:
+	if (error < 0 && *out >= 0) {
+		close(*out);
+		*out = -1;
+	}
+	free(root);
+	free(real);
+	wl_buf_release(&joined);
+	return error;
+}
+
+/* package.json parsed (NULL when absent or not an object). */
+static cJSON *read_package_json(int dfd)
+{
+	struct wl_buf text;
+	cJSON *root;
+
+	if (read_file(&text, dfd, "package.json", MANIFEST_MAX) < 0)
+		return NULL;
+	root = cJSON_ParseWithLength(wl_buf_cstr(&text), text.len);
+	wl_buf_release(&text);
+	if (!cJSON_IsObject(root)) {
+		cJSON_Delete(root);
+		return NULL;
+	}
+	return root;
+}
+
+/* package.json's workspaces: an array, or { "packages": [...] } (yarn). */
+static const cJSON *workspaces_of(const cJSON *pkg)
+{
+	const cJSON *w = cJSON_GetObjectItemCaseSensitive(pkg, "workspaces");
+
+	if (cJSON_IsObject(w))
+		w = cJSON_GetObjectItemCaseSensitive(w, "packages");
+	return cJSON_IsArray(w) ? w : NULL;
+}
+
+/* 1 when the folder declares a workspace; *what says how. */
+static int declares_workspace(int dfd, const char **what)
+{
+	cJSON *pkg = read_package_json(dfd);
+	int yes = pkg && workspaces_of(pkg);
+
+	cJSON_Delete(pkg);
+	if (yes) {
+		*what = "package.json workspaces";
+		return 1;
+	}
+	if (is_file(dfd, "pnpm-workspace.yaml")) {
+		*what = "pnpm-workspace.yaml";
+		return 1;
+	}
+	return 0;
+}
+
+/* 1 when the folder has a lockfile of its own (any package manager's). */
+static int has_lockfile(int dfd)
+{
+	static const char *const locks[] = {
+		"package-lock.json", "npm-shrinkwrap.json",
+		"pnpm-lock.yaml",    "yarn.lock",
+		"bun.lock",	     "bun.lockb"
+	};
+
+	for (size_t i = 0; i < sizeof(locks) / sizeof(*locks); i++)
+		if (is_file(dfd, locks[i]))
+			return 1;
+	return 0;
+}
+
+/*
+ * The nearest ancestor of rel (resolved, relative to the checkout rootfd)
+ * that declares a workspace: its fd (or -1) and path ("." for the root)
+ * and what declares it.
+ */
+static int find_workspace(int *fd, char anc[APP_PATH_MAX], const char **what,
+			  int rootfd, const char *rel)
+{
+	*fd = -1;
+	if (strlen(rel) >= APP_PATH_MAX || !strcmp(rel, "."))
+		return 0;
+	memcpy(anc, rel, strlen(rel) + 1);
+	for (;;) {
+		char *slash = strrchr(anc, '/');
+
+		if (slash)
+			*slash = '\0';
+		else
+			memcpy(anc, ".", 2);
+		*fd = openat(rootfd, anc, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (*fd >= 0 && declares_workspace(*fd, what))
+			return 1;
+		if (*fd >= 0)
+			close(*fd);
+		*fd = -1;
+		if (!slash)
+			return 0;
+	}
+}
+
+/* The package manager and lockfile of the workspace root. */
+static int workspace_package_manager(struct wl_build_plan *p,
+				     const struct ctx *c)
+{
+	cJSON *pkg = read_package_json(c->ws_dfd);
+	int error = node_package_manager(p, c->ws_dfd, pkg);
+
+	cJSON_Delete(pkg);
+	*c->ws_used = 1;
+	return error;
+}
+
+struct candidates {
+	char *dirs[CANDIDATES_MAX];
+	size_t count;
+};
+
+static void candidates_release(struct candidates *c)
+{
+	for (size_t i = 0; i < c->count; i++)
+		free(c->dirs[i]);
+	c->count = 0;
+}
+
+/* 1 when the folder holds something to run (see detect.h). */
+static int holds_app(int dfd)
+{
+	static const char *const markers[] = {
+		"Dockerfile", "requirements.txt", "pyproject.toml",
+		"Pipfile",    "manage.py",	  "go.mod",
+		"main.go",    "index.html",
+	};
+	static const char *const frameworks[] = { "next", "vite",
+						  "react-scripts",
+						  "@vue/cli-service" };
+	cJSON *pkg = read_package_json(dfd);
+	const cJSON *scripts;
+	int yes = 0;
+
+	if (pkg) {
+		scripts = cJSON_GetObjectItemCaseSensitive(pkg, "scripts");
+		yes = json_string(scripts, "start") ||
+		      json_string(scripts, "dev");
+		for (size_t i = 0;
+		     !yes && i < sizeof(frameworks) / sizeof(*frameworks); i++)
+			yes = json_has_dep(pkg, frameworks[i]);
+		cJSON_Delete(pkg);
+		return yes;
+	}
+	for (size_t i = 0; i < sizeof(markers) / sizeof(*markers); i++)
+		if (is_file(dfd, markers[i]))
+			return 1;
+	return 0;
+}
+
+static int candidate_add(struct candidates *c, int rootfd, const char *rel)
+{
+	int fd;
+
+	for (size_t i = 0; i < c->count; i++)
+		if (!strcmp(c->dirs[i], rel))
+			return 0;
+	if (c->count >= CANDIDATES_MAX || !is_dir(rootfd, rel))
+		return 0;
+	fd = openat(rootfd, rel,
+		    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	if (holds_app(fd) && !(c->dirs[c->count++] = strdup(rel))) {
+		c->count--;
+		close(fd);
+		return oom();
+	}
+	close(fd);
+	return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * The folders a workspace glob names: "apps/<any>" (and "apps/<any-depth>": one
+ * level is enough to name an app) lists apps' folders, "site" is one folder.
+ * Other patterns ("!x", "*" in the middle) are skipped.
+ */
+static int candidates_glob(struct candidates *c, int rootfd, const char *glob)
+{
+	char prefix[APP_PATH_MAX], rel[2 * APP_PATH_MAX + 2];
+	size_t n = strcspn(glob, "*?[{!");
+	struct dirent *e;
+	DIR *d;
+	int fd, error = 0;
+	char *names[CANDIDATES_MAX];
+	size_t count = 0;
+
+	if (glob[0] == '.' && glob[1] == '/')
+		glob += 2, n = strcspn(glob, "*?[{!");
+	if (!*glob || glob[0] == '/' || strstr(glob, "..") ||
+	    n >= sizeof(prefix))
+		return 0;
+	if (!glob[n]) {
+		memcpy(prefix, glob, n + 1);
+		while (n && prefix[n - 1] == '/')
+			prefix[--n] = '\0';
+		return n ? candidate_add(c, rootfd, prefix) : 0;
+	}
+	if (n == 0 || glob[n - 1] != '/' ||
+	    (strcmp(glob + n, "*") && strcmp(glob + n, "**")))
+		return 0;
+	memcpy(prefix, glob, n - 1);
+	prefix[n - 1] = '\0';
+	fd = openat(rootfd, prefix,
+		    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || !(d = fdopendir(fd))) {
+		if (fd >= 0)
+			close(fd);
+		return 0;
+	}
+	while ((e = readdir(d)) && count < CANDIDATES_MAX) {
+		if (e->d_name[0] == '.' || !strcmp(e->d_name, "node_modules"))
+			continue;
+		if (!(names[count] = strdup(e->d_name))) {
+			error = oom();
+			break;
+		}
+		count++;
+	}
+	closedir(d);
+	qsort(names, count, sizeof(*names), cmp_str);
+	for (size_t i = 0; i < count; i++) {
+		snprintf(rel, sizeof(rel), "%s/%s", prefix, names[i]);
+		if (!error)
+			error = candidate_add(c, rootfd, rel);
+		free(names[i]);
+	}
+	return error;
+}
+
+/* Workspace globs of package.json and pnpm-workspace.yaml, then defaults. */
+static int candidates_find(struct candidates *c, int rootfd)
+{
+	static const char *const defaults[] = { "apps/*", "packages/*",
+						"examples/*" };
+	cJSON *pkg = read_package_json(rootfd);
+	const cJSON *ws = pkg ? workspaces_of(pkg) : NULL, *it;
+	struct wl_buf yaml;
+	int error = 0;
+
+	cJSON_ArrayForEach (it, ws)
+		if (cJSON_IsString(it) && !error)
+			error = candidates_glob(c, rootfd, it->valuestring);
+	cJSON_Delete(pkg);
+	/* pnpm-workspace.yaml: "packages:" then "  - 'apps/<glob>'" lines. */
+	if (!error && read_file(&yaml, rootfd, "pnpm-workspace.yaml",
+				MANIFEST_MAX) == 0) {
+		char *s = yaml.ptr, *line;
+		int in_packages = 0;
+
+		while (s && *s && !error) {
+			line = s;
+			s = strchr(s, '\n');
+			if (s)
+				*s++ = '\0';
+			if (!strncmp(line, "packages:", 9)) {
+				in_packages = 1;
+				continue;
+			}
+			if (line[0] && line[0] != ' ' && line[0] != '-' &&
+			    line[0] != '#')
+				in_packages = 0;
+			line += strspn(line, " \t");
+			if (!in_packages || *line != '-')
+				continue;
+			line += 1 + strspn(line + 1, " \t");
+			if (*line == '\'' || *line == '"') {
+				char q = *line++;
+				char *end = strchr(line, q);
+
+				if (!end)
+					continue;
+				*end = '\0';
+			} else {
+				line[strcspn(line, " \t\r#")] = '\0';
+			}
+			error = candidates_glob(c, rootfd, line);
+		}
+		wl_buf_release(&yaml);
+	}
+	for (size_t i = 0; !error && i < sizeof(defaults) / sizeof(*defaults);
+	     i++)
+		error = candidates_glob(c, rootfd, defaults[i]);
+	return error;
+}
+
+/*
+ * A root with app folders and no app of its own: fail naming them
+ * (WL_ENOTFOUND) instead of building the root. why says what the root is.
+ * 0 when there is no candidate.
+ */
+static int choose_an_app(int rootfd, const char *why, const char **failure)
+{
+	struct candidates c = { 0 };
+	struct wl_buf msg;
+	int error;
+
+	wl_buf_init(&msg, 16 * 1024);
+	if ((error = candidates_find(&c, rootfd)) < 0 || c.count == 0)
+		goto done;
+	wl_buf_printf(&msg, "%s; the repository holds %zu app folder%s: ", why,
+		      c.count, c.count == 1 ? "" : "s");
+	for (size_t i = 0; i < c.count && i < CANDIDATES_SHOWN; i++)
+		wl_buf_printf(&msg, "%s%s", i ? ", " : "", c.dirs[i]);
+	if (c.count > CANDIDATES_SHOWN)
+		wl_buf_printf(&msg, " and %zu more",
+			      c.count - CANDIDATES_SHOWN);
+	wl_buf_printf(&msg,
+		      "; set spec.path (REST app_path) to the one to "
+		      "build, e.g. '%s'",
+		      c.dirs[0]);
+	wl_error_set("%s", wl_buf_cstr(&msg));
+	*failure = "ChooseAnApp";
+	error = WL_ENOTFOUND;
+done:
+	candidates_release(&c);
+	wl_buf_release(&msg);
+	return error;
+}
+
+/* A package.json that declares workspaces and starts nothing itself. */
+static int workspace_only_root(int dfd)
+{
+	cJSON *pkg = read_package_json(dfd);
+	const cJSON *scripts;
+	int yes = 0;
+
+	if (pkg && workspaces_of(pkg)) {
+		scripts = cJSON_GetObjectItemCaseSensitive(pkg, "scripts");
+		yes = !json_string(scripts, "start");
+	}
+	cJSON_Delete(pkg);
+	return yes;
+}
+
 int wl_detect(struct wl_build_plan *out, const char *dir,
 	      const struct wl_spec *spec, const struct wl_base_images *images)
 {
 	enum wl_project_type forced =
 		spec ? spec->project_type : WL_PROJECT_AUTO;
 	int port_set = spec && spec->container_port > 0;
-	int dfd = -1, error = 0;
+	int dfd = -1, rootfd = -1, error = 0;
 	struct wl_base_images defaults;
-	struct ctx c = { -1, spec, images, NULL };
-	char *procfile = NULL;
+	const char *failure = NULL;
+	int ws_used = 0;
+	struct ctx c = { -1, spec, images, NULL, &failure, -1, &ws_used };
+	char ws_dir[APP_PATH_MAX];
+	const char *ws_what = NULL;
+	char *procfile = NULL, *rel = NULL;
 
 	memset(out, 0, sizeof(*out));
 	out->port = port_set ? spec->container_port : DEFAULT_PORT;
@@ -2448,11 +2876,20 @@ int wl_detect(struct wl_build_plan *out, const char *dir,
 		wl_error_set("spec.containerPort: must be 1..65535");
 		return WL_EINVALID;
 	}
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0) {
+	rootfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0) {
 		wl_error_set("cannot open checkout '%s': %s", dir,
 			     strerror(errno));
 		return errno == ENOENT ? WL_ENOTFOUND : WL_ERROR;
+	}
+	dfd = rootfd;
+	if (spec && spec->path && *spec->path) {
+		if ((error = open_app_dir(&dfd, &rel, dir, spec->path)) < 0) {
+			if (error == WL_ENOTFOUND)
+				failure = "PathNotFound";
+			goto done;
+		}
+		find_workspace(&c.ws_dfd, ws_dir, &ws_what, rootfd, rel);
 	}
 	if (!images || !images->node) {
 		wl_base_images_default(&defaults);
@@ -2482,10 +2919,49 @@ int wl_detect(struct wl_build_plan *out, const char *dir,
 					  port_set);
 	} else if (forced != WL_PROJECT_AUTO) {
 		error = run_forced(out, &c, forced);
+	} else if (!(spec && spec->path && *spec->path) &&
+		   workspace_only_root(dfd) &&
+		   (error = choose_an_app(dfd,
+					  "the repository's root is a "
+					  "workspace with no app of its own "
+					  "(package.json has workspaces and "
+					  "no start script)",
+					  &failure)) < 0) {
+		goto done;
 	} else {
 		error = run_auto(out, &c);
+		if (error == WL_ENOTFOUND &&
+		    !(spec && spec->path && *spec->path)) {
+			int again = choose_an_app(dfd,
+						  "no app at the repository's "
+						  "root",
+						  &failure);
+
+			if (again < 0 && again != WL_ENOTFOUND)
+				error = again;
+		}
 	}
 	if (error < 0)
+		goto done;
+	if (rel && strcmp(rel, ".") &&
+	    ((error = set_str(&out->context_dir, rel)) < 0 ||
+	     (error = evidence_add(out, "spec.path = '%s': the app's folder",
+				   rel)) < 0))
+		goto done;
+	if (ws_used && out->type == WL_PROJECT_NODE &&
+	    ((error = set_str(&out->app_dir,
+			      rel + (strcmp(ws_dir, ".") ? strlen(ws_dir) + 1
+							 : 0))) < 0 ||
+	     (error = set_str(&out->context_dir,
+			      strcmp(ws_dir, ".") ? ws_dir : NULL)) < 0 ||
+	     (error = evidence_add(out,
+				   "workspace root '%s' (%s): the install "
+				   "runs there (%s, %s), the build and start "
+				   "in '%s'",
+				   ws_dir, ws_what, out->node_pm,
+				   out->lockfile ? out->lockfile
+						 : "no lockfile",
+				   out->app_dir)) < 0))
 		goto done;
 
 	if (procfile &&
@@ -2523,10 +2999,19 @@ int wl_detect(struct wl_build_plan *out, const char *dir,
 					  "nginx");
 	}
 done:
-	close(dfd);
+	if (dfd != rootfd)
+		close(dfd);
+	if (c.ws_dfd >= 0)
+		close(c.ws_dfd);
+	close(rootfd);
 	free(procfile);
-	if (error < 0)
+	free(rel);
+	if (error < 0) {
 		wl_build_plan_release(out);
+		out->failure = failure			  ? failure
+			       : error == WL_EUNSUPPORTED ? "RuntimeUnavailable"
+							  : "NoProjectFound";
+	}
 	return error < 0 ? error : 0;
 }
 
@@ -2548,6 +3033,8 @@ void wl_build_plan_release(struct wl_build_plan *p)
 	free(p->requirements);
 	free(p->go_target);
 	free(p->static_root);
+	free(p->context_dir);
+	free(p->app_dir);
 	memset(p, 0, sizeof(*p));
 }
 

@@ -34,6 +34,24 @@
  * or go.mod's go and toolchain lines (minimums); unsatisfiable:
  * WL_EUNSUPPORTED as for Node.
  *
+ * spec.path names the app's folder: detection runs there (WL_ENOTFOUND,
+ * failure "PathNotFound", when it is not a folder inside the checkout).
+ * A Node.js app there without a lockfile of its own, below a folder that
+ * declares workspaces (package.json "workspaces", pnpm-workspace.yaml),
+ * is built with that folder as the context: the install runs at the
+ * workspace root, the build and start in the app's folder.
+ *
+ * Without spec.path, a root that is only a workspace (package.json with
+ * "workspaces" and no start script) or holds nothing to run, but has app
+ * folders (its workspaces' globs, apps/<name>, packages/<name>,
+ * examples/<name>: a folder with a start or dev script, a framework dependency,
+ * or another provider's marker files), fails with WL_ENOTFOUND, failure
+ * "ChooseAnApp", the message naming the candidates.
+ *
+ * A plan known to fail at start fails detection instead (failure
+ * "StartWillFail"): Next.js without a build script ("next start" needs
+ * "next build"), unless spec.startCommand or a Procfile says otherwise.
+ *
  * Every generated plan listens on the container port in PORT (3000 unless
  * spec.containerPort says otherwise) on 0.0.0.0. Pure (reads files only),
  * thread-safe.
@@ -55,6 +73,22 @@ struct wl_build_plan {
 	size_t start_argc;
 	char **evidence;
 	size_t evidence_count;
+
+	/*
+	 * spec.path: the folder of the checkout sent as the build context
+	 * (spec.path itself, or the workspace root of a Node.js app inside
+	 * a workspace), NULL for the checkout's root; and the app's folder
+	 * inside that context (a workspace member), NULL for its root.
+	 */
+	char *context_dir;
+	char *app_dir;
+	/*
+	 * When wl_detect fails: why, as a condition reason ("PathNotFound",
+	 * "ChooseAnApp", "StartWillFail", "RuntimeUnavailable",
+	 * "NoProjectFound"); a static string, and the plan is otherwise
+	 * empty.
+	 */
+	const char *failure;
 
 	/* DOCKERFILE */
 	char *dockerfile; /* path in the repo */

@@ -223,7 +223,8 @@ static int check_plan(const struct wl_build_plan *p,
 	    (error = check_word("build output directory", p->spa_dir)) < 0 ||
 	    (error = check_word("requirements file", p->requirements)) < 0 ||
 	    (error = check_word("Go build target", p->go_target)) < 0 ||
-	    (error = check_word("static root", p->static_root)) < 0)
+	    (error = check_word("static root", p->static_root)) < 0 ||
+	    (error = check_word("app folder (spec.path)", p->app_dir)) < 0)
 		return error;
 	if (p->type != WL_PROJECT_DOCKERFILE && !p->start_argc) {
 		wl_error_set("cannot generate a Dockerfile: the plan has no "
@@ -334,23 +335,39 @@ static void emit_node_install(struct gen *g, const struct wl_build_plan *p)
 	emit_pm_setup(g, p);
 	/* Creates /app owned by the app's user; WORKDIR would make it root's.
 	 */
-	emit(g, "COPY " APP_CHOWN " package.json");
-	if (p->lockfile)
-		emit(g, " %s", p->lockfile);
-	for (size_t i = 0; i < p->node_pm_config_count; i++)
-		emit(g, " %s", p->node_pm_config[i]);
-	emit(g, " /app/\n");
-	if (p->yarn_path)
-		emit(g, "COPY " APP_CHOWN " %s /app/%s\n", p->yarn_path,
-		     p->yarn_path);
-	for (size_t i = 0; i < p->node_pm_dir_count; i++)
-		emit(g, "COPY " APP_CHOWN " %s /app/%s/\n", p->node_pm_dirs[i],
-		     p->node_pm_dirs[i]);
+	if (p->app_dir) {
+		/*
+		 * An app inside a workspace: the install at the workspace
+		 * root needs every member's package.json, where they are,
+		 * and the members' own install scripts (a library's
+		 * "prepare": "tsc") need their sources: the whole
+		 * workspace goes in before it (the package manager's
+		 * settings with it). The price: the install layer is
+		 * reused only while nothing changed.
+		 */
+		emit(g, "COPY " APP_CHOWN " . /app/\n");
+	} else {
+		emit(g, "COPY " APP_CHOWN " package.json");
+		if (p->lockfile)
+			emit(g, " %s", p->lockfile);
+		for (size_t i = 0; i < p->node_pm_config_count; i++)
+			emit(g, " %s", p->node_pm_config[i]);
+		emit(g, " /app/\n");
+		if (p->yarn_path)
+			emit(g, "COPY " APP_CHOWN " %s /app/%s\n", p->yarn_path,
+			     p->yarn_path);
+		for (size_t i = 0; i < p->node_pm_dir_count; i++)
+			emit(g, "COPY " APP_CHOWN " %s /app/%s/\n",
+			     p->node_pm_dirs[i], p->node_pm_dirs[i]);
+	}
 	emit(g, "WORKDIR /app\n");
 	emit(g, "ENV HOME=/tmp\n");
 	emit(g, "USER " APP_USER "\n");
 	emit_pm_install(g, p);
-	emit(g, "COPY " APP_CHOWN " . .\n");
+	if (p->app_dir)
+		emit(g, "WORKDIR /app/%s\n", p->app_dir);
+	else
+		emit(g, "COPY " APP_CHOWN " . .\n");
 	if (p->node_build)
 		emit(g, "RUN %s run build\n", pm);
 }
@@ -370,7 +387,9 @@ static void gen_node(struct gen *g, const struct wl_build_plan *p,
 		emit(g, "ENTRYPOINT []\n");
 		emit(g,
 		     "COPY " GEN_DIR "/nginx.conf " NGINX_CONF_IN_IMAGE "\n");
-		emit(g, "COPY --from=build /app/%s/ /srv/\n", p->spa_dir);
+		emit(g, "COPY --from=build /app/%s%s%s/ /srv/\n",
+		     p->app_dir ? p->app_dir : "", p->app_dir ? "/" : "",
+		     p->spa_dir);
 		emit_runtime_env(g, p, 0);
 	} else {
 		emit(g, "FROM %s\n", image);

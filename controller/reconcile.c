@@ -233,8 +233,12 @@ int wl_reconciler_adopt_ports(struct wl_reconciler *r, struct wl_docker *d)
 static void set_condition(struct pass *p, const char *type, const char *st,
 			  const char *reason, const char *message)
 {
+	/*
+	 * Now, not the pass's start: a Built condition set after a build
+	 * of a minute says when the build ended.
+	 */
 	wl_status_set_condition(&p->wl.status, type, st, reason, message,
-				p->now);
+				wl_time_now_ms());
 }
 
 /*
@@ -557,7 +561,7 @@ static void on_build_line(void *ctx, const char *line)
 /* A build key: everything that goes into the image. */
 static void build_key(char out[65], const char *sha,
 		      const struct wl_generated *gen,
-		      const struct wl_base_images *images)
+		      const struct wl_base_images *images, const char *context)
 {
 	struct wl_buf b;
 
@@ -566,6 +570,10 @@ static void build_key(char out[65], const char *sha,
 		      gen->dockerfile ? gen->dockerfile : "", images->node,
 		      images->python, images->go, images->go_runtime,
 		      images->static_web);
+	/* Only when set, so keys of whole-repository builds stay as they
+	 * were. */
+	if (context)
+		wl_buf_printf(&b, "context %s\n", context);
 	for (size_t i = 0; i < gen->count; i++) {
 		wl_buf_printf(&b, "%s %o %zu\n", gen->files[i].path,
 			      gen->files[i].mode, gen->files[i].len);
@@ -587,7 +595,8 @@ static void build_key(char out[65], const char *sha,
 #define DOCKERFILE_READ_MAX (1 << 20)
 #define WL_ATTRIBUTED_DOCKERFILE ".worklet/Dockerfile"
 
-static int attribute_build(struct pass *p, struct wl_generated *gen)
+static int attribute_build(struct pass *p, struct wl_generated *gen,
+			   const char *context_dir)
 {
 	char line[256];
 	struct wl_buf in, out;
@@ -610,7 +619,7 @@ static int attribute_build(struct pass *p, struct wl_generated *gen)
 	if (f)
 		error = wl_buf_add(&in, f->data, f->len);
 	else
-		error = wl_fs_read_beneath(&in, p->clone_dir, gen->dockerfile);
+		error = wl_fs_read_beneath(&in, context_dir, gen->dockerfile);
 	if (error < 0 ||
 	    (error = wl_dockerfile_label_stages(in.ptr ? in.ptr : "", in.len,
 						line, &out)) < 0)
@@ -648,6 +657,53 @@ done:
 }
 
 /*
+ * The repository's own Dockerfile failed at a FROM (a base image this
+ * daemon cannot pull: a private registry, no network). A generated
+ * Dockerfile may still build: add to the error message which project type
+ * the checkout would build as, found as detection would with
+ * spec.projectType set.
+ */
+static void from_failed_hint(struct pass *p)
+{
+	static const enum wl_project_type types[] = { WL_PROJECT_NODE,
+						      WL_PROJECT_PYTHON,
+						      WL_PROJECT_GO,
+						      WL_PROJECT_STATIC };
+	struct wl_base_images images;
+	struct wl_spec spec = p->wl.spec;
+	char *msg = strdup(wl_error_last());
+	const char *found = NULL;
+
+	if (!msg)
+		return;
+	wl_config_base_images(p->cfg, &images);
+	spec.dockerfile = NULL;
+	for (size_t i = 0; !found && i < sizeof(types) / sizeof(*types); i++) {
+		struct wl_build_plan plan;
+
+		spec.project_type = types[i];
+		if (wl_detect(&plan, p->clone_dir, &spec, &images) == 0)
+			found = wl_project_type_name(types[i]);
+		wl_build_plan_release(&plan);
+	}
+	if (found)
+		wl_error_set("%s\nthe repository's Dockerfile cannot get its "
+			     "base image; to build with a generated "
+			     "Dockerfile instead, set project_type (REST; "
+			     "spec.projectType in a manifest) to '%s', which "
+			     "this repository builds as",
+			     msg, found);
+	else
+		wl_error_set("%s\nthe repository's Dockerfile cannot get its "
+			     "base image; to build with a generated "
+			     "Dockerfile instead, set project_type (REST; "
+			     "spec.projectType in a manifest) to node, "
+			     "python, go or static",
+			     msg);
+	free(msg);
+}
+
+/*
  * Make sure the image for the current commit exists. On a build failure
  * the worklet goes to error and *image_id stays NULL (return 0).
  */
@@ -662,18 +718,23 @@ static int ensure_image(struct pass *p, const char *sha,
 	struct wl_buf ctx;
 	struct build_log bl = { -1, 0 };
 	char key[65], tag[128], failed[128], log_path[4096], net[128];
+	char context_dir[4096];
 	int error;
 
 	memset(&gen, 0, sizeof(gen));
 	memset(&img, 0, sizeof(img));
 	wl_buf_init(&ctx, (size_t)p->cfg->build_context_max);
 	wl_config_base_images(p->cfg, &images);
+	/* spec.path: the app's folder, or its workspace root (detect.h). */
+	snprintf(context_dir, sizeof(context_dir), "%s%s%s", p->clone_dir,
+		 plan->context_dir ? "/" : "",
+		 plan->context_dir ? plan->context_dir : "");
 	if ((error = wl_dockerfile_generate(&gen, plan, &images)) < 0 ||
-	    (error = attribute_build(p, &gen)) < 0) {
+	    (error = attribute_build(p, &gen, context_dir)) < 0) {
 		error = fail(p, "Built", "GenerateFailed", wl_error_last());
 		goto out;
 	}
-	build_key(key, sha, &gen, &images);
+	build_key(key, sha, &gen, &images, plan->context_dir);
 	snprintf(tag, sizeof(tag), "worklet/%s:%.12s", p->id, key);
 	snprintf(failed, sizeof(failed), "%.12s/%lld", key,
 		 (long long)p->wl.spec.restarted_ms);
@@ -701,7 +762,7 @@ static int ensure_image(struct pass *p, const char *sha,
 	wl_info("worklet '%s': building %s (%s)", p->id, tag,
 		wl_project_type_name(plan->type));
 
-	if ((error = wl_build_context_tar(&ctx, p->clone_dir, gen.files,
+	if ((error = wl_build_context_tar(&ctx, context_dir, gen.files,
 					  gen.count)) < 0) {
 		error = fail(p, "Built", "ContextFailed", wl_error_last());
 		goto out;
@@ -741,6 +802,13 @@ static int ensure_image(struct pass *p, const char *sha,
 		atomic_fetch_add(&wl_ctl_metrics.build_failures, 1);
 		wl_str_set(&p->wl.status.failed_build, failed);
 		p->build_failed = 1;
+		if (plan->type == WL_PROJECT_DOCKERFILE &&
+		    (strstr(wl_error_last(), " (FROM ") ||
+		     strstr(wl_error_last(), " (from ")))
+			/* The repository's Dockerfile names a base image
+			 * this daemon cannot pull (a private registry, no
+			 * network): a generated Dockerfile may still build. */
+			from_failed_hint(p);
 		error = degrade(p, "Built", "BuildFailed", wl_error_last());
 		goto out;
 	}
@@ -1605,8 +1673,7 @@ static int reconcile_spec(struct pass *p, int64_t *requeue_ms)
 		/* Both are permanent until the spec or the tree changes. */
 		p->build_failed = 1;
 		error = degrade(p, "Detected",
-				error == WL_EUNSUPPORTED ? "RuntimeUnavailable"
-							 : "NoProjectFound",
+				plan.failure ? plan.failure : "NoProjectFound",
 				wl_error_last());
 		if (!error && serving(p))
 			error = keep_serving(p, requeue_ms);

@@ -864,6 +864,8 @@ static void describe_worklet(const cJSON *w)
 	snprintf(line, sizeof(line), "%s (branch %s)",
 		 jstr_or(w, "git_repo", "-"), jstr_or(w, "branch", "main"));
 	field("Repository:", line);
+	if (jstr(w, "app_path"))
+		field("App path:", jstr(w, "app_path"));
 	snprintf(line, sizeof(line), "%s%s (desired: %s)",
 		 jstr_or(w, "status", "-"),
 		 cJSON_IsTrue(cJSON_GetObjectItem(w, "deleting")) ? ", deleting"

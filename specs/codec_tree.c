@@ -464,6 +464,7 @@ static const struct field spec_fields[] = {
 	FIELD("startCommand", F_STR, struct wl_spec, start_command),
 	FIELD("containerPort", F_INT, struct wl_spec, container_port),
 	FIELD("runtimeVersion", F_STR, struct wl_spec, runtime_version),
+	FIELD("path", F_STR, struct wl_spec, path),
 	OBJ("resources", struct wl_spec, resources, resources_fields),
 	FIELD("restartedAt", F_TIME, struct wl_spec, restarted_ms),
 	OBJ("pullRequest", struct wl_spec, pull_request, pr_request_fields),

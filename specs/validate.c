@@ -416,6 +416,7 @@ int wl_validate_worklet(const struct wl_worklet *w, int allow_local)
 			       "(or auto), not %s",
 			       wl_project_type_name(s->project_type));
 	if ((error = check_repo_path("spec.dockerfile", s->dockerfile)) < 0 ||
+	    (error = check_repo_path("spec.path", s->path)) < 0 ||
 	    (error = check_text("spec.startCommand", s->start_command,
 				COMMAND_MAX, 0)) < 0)
 		return error;

@@ -29,8 +29,8 @@ int wl_validate_branch(const char *branch);
 /*
  * The whole spec document: metadata (id, name, userId, labels) and spec
  * (gitRepo via wl_validate_git_url, branch, env names [A-Za-z_][A-Za-z0-9_]*
- * and sizes, port 1..65535, resources >= 0, dockerfile a relative path
- * without "..", sizes from worklet.h).
+ * and sizes, port 1..65535, resources >= 0, dockerfile and path relative
+ * paths without "..", sizes from worklet.h).
  */
 int wl_validate_worklet(const struct wl_worklet *w, int allow_local);
 

@@ -59,6 +59,7 @@ void wl_spec_release(struct wl_spec *s)
 	free(s->dockerfile);
 	free(s->start_command);
 	free(s->runtime_version);
+	free(s->path);
 	free(s->pull_request.title);
 	free(s->pull_request.description);
 	free(s->pull_request.branch);
@@ -289,6 +290,7 @@ int wl_spec_copy(struct wl_spec *dst, const struct wl_spec *src)
 	COPY_STR(&tmp, src, dockerfile);
 	COPY_STR(&tmp, src, start_command);
 	COPY_STR(&tmp, src, runtime_version);
+	COPY_STR(&tmp, src, path);
 	tmp.pull_request.requested_ms = src->pull_request.requested_ms;
 	COPY_STR(&tmp.pull_request, &src->pull_request, title);
 	COPY_STR(&tmp.pull_request, &src->pull_request, description);

@@ -149,6 +149,8 @@ struct wl_spec {
 	int container_port;    /* 0 = from detection (3000) */
 	char *runtime_version; /* Node.js version range (node_version.h);
 				  NULL = from the repository */
+	char *path; /* the app's folder in the repository (a monorepo's
+		       "apps/web"); NULL = the root */
 	struct wl_resources resources;
 	int64_t restarted_ms; /* restart marker: changing it recreates */
 	struct wl_pr_request pull_request;

@@ -295,6 +295,7 @@ $('create').addEventListener('submit', async (e) => {
   say($('create-error'), '');
   const body = { name: f.name.value.trim(), git_repo: f.git_repo.value.trim() };
   if (f.branch.value.trim()) body.branch = f.branch.value.trim();
+  if (f.app_path.value.trim()) body.app_path = f.app_path.value.trim();
   if (f.base_prompt.value.trim()) body.base_prompt = f.base_prompt.value.trim();
   try {
     const env = parseEnv(f.environment.value);
@@ -372,7 +373,8 @@ async function openDetail(id) {
 
 function renderHead(w) {
   $('d-name').textContent = w.name || w.id;
-  $('d-repo').textContent = (w.git_repo || '') + (w.branch ? ' @ ' + w.branch : '');
+  $('d-repo').textContent = (w.git_repo || '') + (w.branch ? ' @ ' + w.branch : '') +
+    (w.app_path ? ' (' + w.app_path + ')' : '');
   $('d-commit').textContent = w.serving_commit ? w.serving_commit.slice(0, 7) : '';
   badge($('d-phase'), w.status);
   const open = $('d-open');

@@ -51,6 +51,7 @@ static void fill(struct wl_worklet *w)
 	wl_str_set(&w->spec.start_command, "npm run start -- --port 3000");
 	w->spec.container_port = 3000;
 	wl_str_set(&w->spec.runtime_version, "^20.19.0 || >=22.12.0");
+	wl_str_set(&w->spec.path, "apps/web");
 	w->spec.resources.memory_bytes = INT64_C(536870912);
 	w->spec.resources.nano_cpus = INT64_C(1500000000);
 	w->spec.resources.pids = 256;
@@ -150,6 +151,7 @@ static int same_spec(const struct wl_spec *a, const struct wl_spec *b)
 	       same(a->start_command, b->start_command) &&
 	       a->container_port == b->container_port &&
 	       same(a->runtime_version, b->runtime_version) &&
+	       same(a->path, b->path) &&
 	       a->resources.memory_bytes == b->resources.memory_bytes &&
 	       a->resources.nano_cpus == b->resources.nano_cpus &&
 	       a->resources.pids == b->resources.pids &&

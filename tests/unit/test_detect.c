@@ -1271,6 +1271,215 @@ static void test_node_start_commands(void)
 	}
 }
 
+/*
+ * Monorepos: spec.path, workspace roots, candidate apps, and starts known
+ * to fail. Files are written in order; a name ending in '/' is a folder.
+ */
+static void test_monorepo(void)
+{
+	static const char ws_root[] =
+		"{\"private\":true,\"workspaces\":[\"apps/*\",\"packages/*\"]}";
+	static const char web[] =
+		"{\"name\":\"web\",\"scripts\":{\"build\":\"node b.js\","
+		"\"start\":\"node s.js\"},\"dependencies\":{\"lib\":\"1\"}}";
+	static const char lib[] = "{\"name\":\"lib\",\"main\":\"index.js\"}";
+	static const struct {
+		const char *name;
+		struct tree_file files[10];
+		const char *path; /* spec.path */
+		int rc;
+		const char *failure;  /* plan.failure when rc < 0 */
+		const char *text;     /* in the error, or in the evidence */
+		const char *not_text; /* not in the error */
+		const char *context_dir, *app_dir, *lockfile, *argv;
+	} cases[] = {
+		{ "npm workspace member: install at the root",
+		  { { "package.json", ws_root },
+		    { "package-lock.json", "{}" },
+		    { "apps/", "" },
+		    { "apps/web/", "" },
+		    { "apps/web/package.json", web },
+		    { "packages/", "" },
+		    { "packages/lib/", "" },
+		    { "packages/lib/package.json", lib } },
+		  .path = "apps/web",
+		  .text = "workspace root '.' (package.json workspaces): the "
+			  "install runs there (npm, package-lock.json), the "
+			  "build and start in 'apps/web'",
+		  .app_dir = "apps/web",
+		  .lockfile = "package-lock.json",
+		  .argv = "npm start" },
+		{ "pnpm workspace, path with ./ and a trailing slash",
+		  { { "package.json", "{\"private\":true}" },
+		    { "pnpm-workspace.yaml", "packages:\n  - 'apps/*'\n" },
+		    { "pnpm-lock.yaml", "lockfileVersion: '9.0'\n" },
+		    { "apps/", "" },
+		    { "apps/web/", "" },
+		    { "apps/web/package.json", web } },
+		  .path = "./apps/web/",
+		  .text = "workspace root '.' (pnpm-workspace.yaml)",
+		  .app_dir = "apps/web",
+		  .lockfile = "pnpm-lock.yaml",
+		  .argv = "pnpm start" },
+		{ "an app with its own lockfile is its own context",
+		  { { "README.md", "x" },
+		    { "apps/", "" },
+		    { "apps/site/", "" },
+		    { "apps/site/package.json", web },
+		    { "apps/site/package-lock.json", "{}" } },
+		  .path = "apps/site",
+		  .text = "spec.path = 'apps/site'",
+		  .context_dir = "apps/site",
+		  .lockfile = "package-lock.json",
+		  .argv = "npm start" },
+		{ "a Python app in a folder",
+		  { { "services/", "" },
+		    { "services/api/", "" },
+		    { "services/api/main.py", "print(1)\n" } },
+		  .path = "services/api",
+		  .context_dir = "services/api",
+		  .text = "spec.path = 'services/api'",
+		  .argv = "python3 main.py" },
+		{ "a missing path is named",
+		  { { "package.json", ws_root } },
+		  .path = "apps/nope",
+		  .rc = WL_ENOTFOUND,
+		  .failure = "PathNotFound",
+		  .text = "spec.path 'apps/nope': no such folder in the "
+			  "repository" },
+		{ "a file is not a folder",
+		  { { "package.json", ws_root } },
+		  .path = "package.json",
+		  .rc = WL_ENOTFOUND,
+		  .failure = "PathNotFound",
+		  .text = "spec.path 'package.json': not a folder" },
+		{ "a workspace-only root lists its apps, not its libraries",
+		  { { "package.json", ws_root },
+		    { "apps/", "" },
+		    { "apps/web/", "" },
+		    { "apps/web/package.json", web },
+		    { "apps/docs/", "" },
+		    { "apps/docs/index.html", "<p>docs</p>" },
+		    { "packages/", "" },
+		    { "packages/lib/", "" },
+		    { "packages/lib/package.json", lib } },
+		  .rc = WL_ENOTFOUND,
+		  .failure = "ChooseAnApp",
+		  .text = "the repository's root is a workspace with no app of "
+			  "its own (package.json has workspaces and no start "
+			  "script); the repository holds 2 app folders: "
+			  "apps/docs, apps/web; set spec.path (REST app_path)",
+		  .not_text = "packages/lib" },
+		{ "a root with no marker files but app folders",
+		  { { "README.md", "x" },
+		    { "examples/", "" },
+		    { "examples/go/", "" },
+		    { "examples/go/go.mod", "module x\n" },
+		    { "examples/py/", "" },
+		    { "examples/py/requirements.txt", "flask\n" } },
+		  .rc = WL_ENOTFOUND,
+		  .failure = "ChooseAnApp",
+		  .text = "no app at the repository's root; the repository "
+			  "holds 2 app folders: examples/go, examples/py" },
+		{ "a root with nothing at all",
+		  { { "README.md", "x" } },
+		  .rc = WL_ENOTFOUND,
+		  .failure = "NoProjectFound",
+		  .text = "no supported project found" },
+		{ "a workspace root that starts something is an app",
+		  { { "package.json",
+		      "{\"workspaces\":[\"apps/*\"],\"scripts\":{\"start\":"
+		      "\"node s.js\"}}" },
+		    { "apps/", "" },
+		    { "apps/web/", "" },
+		    { "apps/web/package.json", web } },
+		  .text = "package.json: scripts.start",
+		  .argv = "npm start" },
+		{ "Next.js with no build script stops before building",
+		  { { "package.json",
+		      "{\"dependencies\":{\"next\":\"16\"},\"scripts\":"
+		      "{\"start\":\"next start\"}}" } },
+		  .rc = WL_ECONFLICT,
+		  .failure = "StartWillFail",
+		  .text = "no build script: 'next start' would fail" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		struct wl_build_plan plan;
+		struct wl_spec spec;
+		char *dir = make_tmp(), *argv = NULL;
+		int before = wl_unit_failures, rc;
+
+		for (size_t f = 0; f < 10 && cases[i].files[f].name; f++) {
+			const char *name = cases[i].files[f].name;
+			char *sub = NULL;
+
+			if (name[strlen(name) - 1] == '/') {
+				if (asprintf(&sub, "%s/%s", dir, name) < 0 ||
+				    mkdir(sub, 0755) < 0)
+					abort();
+				free(sub);
+				continue;
+			}
+			write_file(dir, name, cases[i].files[f].data,
+				   strlen(cases[i].files[f].data));
+		}
+		memset(&spec, 0, sizeof(spec));
+		spec.path = (char *)cases[i].path;
+		wl_error_clear();
+		rc = wl_detect(&plan, dir, &spec, NULL);
+		CHECK(rc == cases[i].rc);
+		if (rc < 0) {
+			CHECK_STR_OR_NULL(plan.failure, cases[i].failure);
+			CHECK_CONTAINS(wl_error_last(), cases[i].text);
+			if (cases[i].not_text)
+				CHECK(!strstr(wl_error_last(),
+					      cases[i].not_text));
+		} else {
+			argv = joined(&plan);
+			CHECK(has_evidence(&plan, cases[i].text));
+			CHECK_STR_OR_NULL(plan.context_dir,
+					  cases[i].context_dir);
+			CHECK_STR_OR_NULL(plan.app_dir, cases[i].app_dir);
+			CHECK_STR_OR_NULL(plan.lockfile, cases[i].lockfile);
+			CHECK_STR_OR_NULL(argv, cases[i].argv);
+		}
+		if (wl_unit_failures != before) {
+			fprintf(stderr, "  in case %zu (%s): rc %d, '%s'\n", i,
+				cases[i].name, rc, wl_error_last());
+			dump(&plan);
+		}
+		free(argv);
+		wl_build_plan_release(&plan);
+		wl_fs_remove_tree(dir);
+		free(dir);
+	}
+}
+
+/* spec.path through a symlink that leaves the checkout is refused. */
+static void test_path_symlink_outside(void)
+{
+	struct wl_build_plan plan;
+	struct wl_spec spec;
+	char *dir = make_tmp(), *out = make_tmp(), *link = NULL;
+
+	if (asprintf(&link, "%s/app", dir) < 0)
+		abort();
+	write_file(out, "package.json", "{\"scripts\":{\"start\":\"x\"}}", 27);
+	CHECK(symlink(out, link) == 0);
+	memset(&spec, 0, sizeof(spec));
+	spec.path = (char *)"app";
+	CHECK(wl_detect(&plan, dir, &spec, NULL) == WL_ENOTFOUND);
+	CHECK_CONTAINS(wl_error_last(),
+		       "spec.path 'app': leads outside the repository");
+	CHECK_STR_OR_NULL(plan.failure, "PathNotFound");
+	wl_fs_remove_tree(dir);
+	wl_fs_remove_tree(out);
+	free(link);
+	free(dir);
+	free(out);
+}
+
 int main(void)
 {
 	static const struct wl_unit_test tests[] = {
@@ -1288,6 +1497,8 @@ int main(void)
 		UNIT(test_manifest_bounded),
 		UNIT(test_node_main_outside),
 		UNIT(test_go_cmd_unsafe_name),
+		UNIT(test_monorepo),
+		UNIT(test_path_symlink_outside),
 		{ 0 },
 	};
 	return wl_unit_run(tests);

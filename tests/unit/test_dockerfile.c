@@ -25,6 +25,7 @@ struct row {
 	const char *node_pm_version, *yarn_path;
 	const char *config[WL_NODE_PM_CONFIG_MAX];
 	const char *dirs[WL_NODE_PM_CONFIG_MAX];
+	const char *app_dir; /* a workspace member (spec.path) */
 	int node_build, pyproject;
 	int node_major;
 	int lang_major, lang_minor;
@@ -67,6 +68,44 @@ static const char *const never[] = { "apk ",	    "apt-get",	  "apt ",
 				     "--mount",	    "<<" };
 
 static const struct row rows[] = {
+	{ .name = "npm workspace member: install at the root, build in it",
+	  .type = WL_PROJECT_NODE,
+	  .port = 3000,
+	  .argv = { "npm", "start" },
+	  .node_pm = "npm",
+	  .lockfile = "package-lock.json",
+	  .node_build = 1,
+	  .app_dir = "apps/web",
+	  /* every member's package.json must be there for the install */
+	  .ordered = { "COPY --chown=10001:10001 . /app/\n", "WORKDIR /app\n",
+		       "USER 10001:10001\n",
+		       "RUN npm ci --no-audit --no-fund && rm -rf /tmp/.npm\n",
+		       "WORKDIR /app/apps/web\n", "RUN npm run build\n",
+		       "CMD [\"npm\", \"start\"]\n" },
+	  .absent = { "COPY --chown=10001:10001 . .\n",
+		      "package.json /app/" } },
+	{ .name = "pnpm workspace member served by nginx",
+	  .type = WL_PROJECT_NODE,
+	  .port = 3000,
+	  .argv = NGINX_ARGV,
+	  .node_pm = "pnpm",
+	  .lockfile = "pnpm-lock.yaml",
+	  .node_build = 1,
+	  .spa_dir = "dist",
+	  .app_dir = "apps/site",
+	  .ordered = { "FROM node:24-alpine AS build\n",
+		       "COPY --chown=10001:10001 . /app/\n", "RUN pnpm install",
+		       "WORKDIR /app/apps/site\n", "RUN pnpm run build\n",
+		       "COPY --from=build /app/apps/site/dist/ /srv/\n" },
+	  .conf = { "try_files $uri $uri/ /index.html;" } },
+	{ .name = "an app folder with a space is refused",
+	  .type = WL_PROJECT_NODE,
+	  .port = 3000,
+	  .argv = { "npm", "start" },
+	  .node_pm = "npm",
+	  .app_dir = "apps/my web",
+	  .rc = WL_EINVALID,
+	  .message = "app folder (spec.path) 'apps/my web'" },
 	{ .name = "node npm with lockfile and build",
 	  .type = WL_PROJECT_NODE,
 	  .port = 3000,
@@ -507,6 +546,7 @@ static void test_table(void)
 		plan.node_major = r->node_major;
 		plan.lang_major = r->lang_major;
 		plan.lang_minor = r->lang_minor;
+		plan.app_dir = (char *)r->app_dir;
 
 		rc = wl_dockerfile_generate(
 			&gen, &plan, r->local_images ? &local_images : NULL);

@@ -323,6 +323,28 @@ static void test_worklets(void)
 		{ "  gitRepo: https://github.com/u/r\n  runtimeVersion: "
 		  "lts/jod\n",
 		  NULL, 0, NULL },
+		/* spec.path: a folder of the repository (REST app_path) */
+		{ "  gitRepo: https://github.com/u/r\n  path: apps/web\n", NULL,
+		  0, NULL },
+		{ "  gitRepo: https://github.com/u/r\n  path: ./apps/web/\n",
+		  NULL, 0, NULL },
+		{ "  gitRepo: https://github.com/u/r\n  path: a..b\n", NULL, 0,
+		  NULL },
+		{ "  gitRepo: https://github.com/u/r\n  path: ../other\n", NULL,
+		  0, "spec.path: must not contain '..'" },
+		{ "  gitRepo: https://github.com/u/r\n  path: apps/../..\n",
+		  NULL, 0, "spec.path: must not contain '..'" },
+		{ "  gitRepo: https://github.com/u/r\n  path: /srv/app\n", NULL,
+		  0, "spec.path: must be a relative path" },
+		{ "  gitRepo: https://github.com/u/r\n  path: -x\n", NULL, 0,
+		  "spec.path: must be a relative path" },
+		{ "  gitRepo: https://github.com/u/r\n  path: \"\"\n", NULL, 0,
+		  "spec.path: must not be empty" },
+		{ "  gitRepo: https://github.com/u/r\n  path: "
+		  "\"apps/\\tweb\"\n",
+		  NULL, 0, "spec.path: at most 1024 characters, no control" },
+		{ "  gitRepo: https://github.com/u/r\n  path: \"apps\\nweb\"\n",
+		  NULL, 0, "spec.path: at most 1024 characters, no control" },
 		{ "  gitRepo: https://github.com/u/r\n  basePrompt: |\n    "
 		  "multi\n    line\tprompt\n",
 		  NULL, 0, NULL },
