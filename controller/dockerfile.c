@@ -57,6 +57,20 @@
 #define APP_USER "10001:10001"
 #define APP_CHOWN "--chown=" APP_USER
 
+/*
+ * Next.js keeps its compiler's cache (Turbopack's, in Next 16 also for
+ * "next build") in .next/cache; a rebuild that starts with it compiled a
+ * one-line change in 1.1 s instead of 40 s here. The generated Dockerfile
+ * marks the place before the build step with this comment; the reconciler
+ * puts a COPY of the previous image's directory there (see dockerfile.h).
+ * The whole .next is copied: COPY creates the missing parents of its
+ * destination as root, and "next build" could not write into a root-owned
+ * .next; next build empties .next itself, the cache apart.
+ */
+#define NEXT_DIR ".next"
+#define BUILD_CACHE_DIR "/app/" NEXT_DIR
+#define BUILD_CACHE_MARK "# worklet: previous build cache"
+
 /* The text being generated; the first error sticks. */
 struct gen {
 	struct wl_buf b;
@@ -243,8 +257,23 @@ static void emit_node_install(struct gen *g, const struct wl_build_plan *p)
 	else
 		emit(g, "RUN pnpm install && rm -rf /tmp/.cache /tmp/.local\n");
 	emit(g, "COPY " APP_CHOWN " . .\n");
-	if (p->node_build)
+	if (p->node_build && wl_dockerfile_build_cache(p)) {
+		/*
+		 * The place of the previous image's build cache (see
+		 * wl_dockerfile_use_build_cache); the directory is made if
+		 * the build did not (a custom distDir), so every image of
+		 * this plan has it to give.
+		 */
+		emit(g, BUILD_CACHE_MARK "\n");
+		emit(g,
+		     "RUN if [ -d " NEXT_DIR "/cache ]; then echo \"worklet: "
+		     "reusing the previous build's " NEXT_DIR
+		     "/cache\"; fi && %s run build && mkdir -p " NEXT_DIR
+		     "/cache\n",
+		     pm);
+	} else if (p->node_build) {
 		emit(g, "RUN %s run build\n", pm);
+	}
 }
 
 static void gen_node(struct gen *g, const struct wl_build_plan *p,
@@ -629,6 +658,64 @@ int wl_dockerfile_label_stages(const char *text, size_t len, const char *line,
 	    (wl_buf_putc(out, '\n') < 0 || wl_buf_puts(out, line) < 0 ||
 	     wl_buf_putc(out, '\n') < 0))
 		return WL_ETOOBIG;
+	return 0;
+}
+
+const char *wl_dockerfile_build_cache(const struct wl_build_plan *plan)
+{
+	if (plan->type != WL_PROJECT_NODE || !plan->node_build ||
+	    plan->spa_dir || !plan->framework ||
+	    strcmp(plan->framework, "next"))
+		return NULL;
+	return BUILD_CACHE_DIR;
+}
+
+int wl_dockerfile_use_build_cache(struct wl_generated *gen, const char *image)
+{
+	struct wl_gen_file *f = NULL;
+	struct wl_buf out;
+	const char *mark, *end;
+	size_t mark_len = strlen(BUILD_CACHE_MARK);
+	int error;
+
+	if ((error = check_word("cache image", image)) < 0)
+		return error;
+	for (size_t i = 0; i < gen->count; i++)
+		if (gen->dockerfile &&
+		    !strcmp(gen->files[i].path, gen->dockerfile))
+			f = &gen->files[i];
+	if (!f)
+		return WL_ENOTFOUND;
+	/* The mark is a whole line of the generated text. */
+	for (mark = f->data, end = f->data + f->len;;) {
+		mark = memmem(mark, (size_t)(end - mark), BUILD_CACHE_MARK,
+			      mark_len);
+		if (!mark)
+			return WL_ENOTFOUND;
+		if ((mark == f->data || mark[-1] == '\n') &&
+		    (size_t)(end - mark) > mark_len && mark[mark_len] == '\n')
+			break;
+		mark += mark_len;
+	}
+	wl_buf_init(&out, f->len + 1024);
+	if (wl_buf_add(&out, f->data, (size_t)(mark - f->data)) < 0 ||
+	    wl_buf_printf(&out,
+			  "COPY " APP_CHOWN " --from=%s " BUILD_CACHE_DIR
+			  " " BUILD_CACHE_DIR "\n",
+			  image) < 0 ||
+	    wl_buf_add(&out, mark + mark_len + 1,
+		       (size_t)(end - mark - (ptrdiff_t)mark_len - 1)) < 0) {
+		wl_buf_release(&out);
+		wl_error_set("cannot generate a Dockerfile: out of memory");
+		return WL_ERROR;
+	}
+	free(f->data);
+	f->data = wl_buf_detach(&out, &f->len);
+	if (!f->data) {
+		f->len = 0;
+		wl_error_set("out of memory");
+		return WL_ERROR;
+	}
 	return 0;
 }
 

@@ -648,6 +648,43 @@ done:
 }
 
 /*
+ * The image whose build cache a rebuild starts from (see
+ * wl_dockerfile_build_cache): the one the worklet serves, or served last,
+ * and only if this instance built it for this worklet from a plan with the
+ * same cache directory (its labels say so). While the new version builds
+ * the serving one is never removed (images of old versions go only when a
+ * newer one serves), so it is there with the default disk settings too.
+ * NULL when there is none; a missing image is not an error, the build is
+ * just cold.
+ */
+#define LABEL_BUILD_CACHE "worklet.build-cache"
+
+static char *cache_image(struct pass *p, const char *dir)
+{
+	struct wl_docker_image img;
+	const char *prev = p->wl.status.image_id, *v;
+	char *id = NULL;
+
+	if (!dir || !prev || !*prev)
+		return NULL;
+	memset(&img, 0, sizeof(img));
+	if (wl_docker_image_inspect(p->w->docker, prev, &img) < 0)
+		goto out;
+	if (!(v = wl_kvlist_get(&img.labels, "worklet.id")) ||
+	    strcmp(v, p->id) ||
+	    !(v = wl_kvlist_get(&img.labels, "worklet.instance")) ||
+	    strcmp(v, p->cfg->instance) ||
+	    !(v = wl_kvlist_get(&img.labels, LABEL_BUILD_CACHE)) ||
+	    strcmp(v, dir))
+		goto out;
+	id = img.id;
+	img.id = NULL;
+out:
+	wl_docker_image_release(&img);
+	return id;
+}
+
+/*
  * Make sure the image for the current commit exists. On a build failure
  * the worklet goes to error and *image_id stays NULL (return 0).
  */
@@ -662,6 +699,8 @@ static int ensure_image(struct pass *p, const char *sha,
 	struct wl_buf ctx;
 	struct build_log bl = { -1, 0 };
 	char key[65], tag[128], failed[128], log_path[4096], net[128];
+	const char *cache_dir = wl_dockerfile_build_cache(plan);
+	char *cache_from = NULL;
 	int error;
 
 	memset(&gen, 0, sizeof(gen));
@@ -701,6 +740,20 @@ static int ensure_image(struct pass *p, const char *sha,
 	wl_info("worklet '%s': building %s (%s)", p->id, tag,
 		wl_project_type_name(plan->type));
 
+	/*
+	 * After the key: which cache a build starts from changes its time,
+	 * not what it makes, so the image keeps its name (and a built commit
+	 * is not rebuilt because the serving image changed since).
+	 */
+	if ((cache_from = cache_image(p, cache_dir)) &&
+	    wl_dockerfile_use_build_cache(&gen, cache_from) < 0) {
+		/* Cannot happen for a generated plan; then it builds cold. */
+		wl_warn("worklet '%s': %s; building without the previous "
+			"build's cache",
+			p->id, wl_error_last());
+		free(cache_from);
+		cache_from = NULL;
+	}
 	if ((error = wl_build_context_tar(&ctx, p->clone_dir, gen.files,
 					  gen.count)) < 0) {
 		error = fail(p, "Built", "ContextFailed", wl_error_last());
@@ -719,6 +772,8 @@ static int ensure_image(struct pass *p, const char *sha,
 	wl_kvlist_set(&labels, "worklet.instance", p->cfg->instance);
 	wl_kvlist_set(&labels, "worklet.id", p->id);
 	wl_kvlist_set(&labels, "worklet.build", key);
+	if (cache_dir)
+		wl_kvlist_set(&labels, LABEL_BUILD_CACHE, cache_dir);
 	memset(&bo, 0, sizeof(bo));
 	bo.context = ctx.ptr;
 	bo.context_len = ctx.len;
@@ -744,8 +799,10 @@ static int ensure_image(struct pass *p, const char *sha,
 		error = degrade(p, "Built", "BuildFailed", wl_error_last());
 		goto out;
 	}
-	wl_info("worklet '%s': built %.19s", p->id, *image_id);
+	wl_info("worklet '%s': built %.19s%s", p->id, *image_id,
+		cache_from ? " (from the previous build's cache)" : "");
 out:
+	free(cache_from);
 	wl_kvlist_release(&labels);
 	wl_docker_image_release(&img);
 	wl_generated_release(&gen);
