@@ -413,12 +413,30 @@ static int remove_images(struct pass *p, const char *keep_id)
 	size_t n = 0;
 	int error;
 
+	int64_t older = -1;
+
 	label_filter(p->cfg, filter, sizeof(filter), p->id);
 	if ((error = wl_docker_images_list(p->w->docker, filter, &imgs, &n)) <
 	    0)
 		return error;
+	/*
+	 * The earlier stages of a multi-stage build (a Vite app's install and
+	 * build, a Go build) are no parents of the image that serves: listed
+	 * untagged, removing them would take the install layer with them,
+	 * and every rebuild would install again. The untagged images made
+	 * after the newest older version was built belong to the builds since
+	 * (the serving one's stages, a failed attempt's steps): they stay as
+	 * the next build's cache until a newer version serves. With no older
+	 * version they all stay.
+	 */
+	for (size_t i = 0; keep_id && i < n; i++)
+		if (imgs[i].tag_count && strcmp(imgs[i].id, keep_id) &&
+		    imgs[i].created_ms > older)
+			older = imgs[i].created_ms;
 	for (size_t i = 0; i < n; i++) {
 		if (keep_id && !strcmp(imgs[i].id, keep_id))
+			continue;
+		if (keep_id && !imgs[i].tag_count && imgs[i].created_ms > older)
 			continue;
 		/* An image still used by a container fails; that is fine. */
 		if (wl_docker_image_remove(p->w->docker, imgs[i].id, 0) == 0)

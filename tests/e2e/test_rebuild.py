@@ -77,6 +77,36 @@ def test_next_rebuild_reuses_cache(env):
           "a second build of the same commit started:\n" + env.logs()[-3000:])
 
 
+def test_vite_rebuild_keeps_install(env):
+    """A Vite app is built in a stage nginx's image does not descend from:
+    once its first version served, that stage (its npm ci layer) was
+    removed with the old images, and every rebuild installed again."""
+    repo = scaffold("vite-react", os.path.join(env.repos, "vite-react"))
+    code, w, _ = env.api("POST", "/api/worklet/worklets",
+                         {"name": "vite-react", "git_repo": repo})
+    check(code == 201, w)
+    wid = w["id"]
+    env.ids.append(wid)
+    st = env.wait(wid, lambda s: s.get("phase") in ("running", "error"), 900,
+                  "running or error")
+    check(st["phase"] == "running", "first build: %s" % st.get("lastError"))
+    first_image = st["imageId"]
+    check(re.search(r"^added \d+ packages", build_log(st), re.M), "the first build installed nothing")
+    with open(os.path.join(repo, "src/App.tsx")) as f:
+        app = f.read()
+    check("Count is" in app, "the scaffolded App.tsx changed shape")
+    env.commit_file(repo, "src/App.tsx", app.replace("Count is", "Clicks:", 1),
+                    "one-line change")
+    st = env.wait(wid, lambda s: s.get("imageId") not in (None, first_image)
+                  and s.get("phase") in ("running", "error"), 600, "the rebuild")
+    check(st["phase"] == "running", "rebuild: %s" % st.get("lastError"))
+    log = build_log(st)
+    m = re.search(r"^Step \d+/\d+ : RUN npm ci[^\n]*\n([^\n]*)", log, re.M)
+    check(m and "Using cache" in m.group(1) and not re.search(r"^added \d+ packages", log, re.M),
+          "the rebuild installed the dependencies again:\n" + log[-4000:])
+    env.wait_body(st["port"], "", 60)
+
+
 if __name__ == "__main__":
-    run([test_next_rebuild_reuses_cache], "rebuild",
+    run([test_next_rebuild_reuses_cache, test_vite_rebuild_keeps_install], "rebuild",
         WORKLET_BUILD_TIMEOUT_SECONDS=1200, WORKLET_HEALTH_TIMEOUT_SECONDS=120)
