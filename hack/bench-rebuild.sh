@@ -32,6 +32,11 @@ cleanup() {
 		docker images -aq --filter "label=worklet.id=$id" | sort -u |
 			xargs -r docker rmi -f >/dev/null 2>&1 || true
 	done
+	# workletd's networks (the build network, the user's): this
+	# instance's label is a hash of the state directory (config.c).
+	inst=$(printf %s "$(realpath "$work/state" 2>/dev/null)" | sha256sum | cut -c1-12)
+	docker network ls -q --filter "label=worklet.instance=$inst" |
+		xargs -r docker network rm >/dev/null 2>&1 || true
 	rm -rf "$work"
 }
 trap cleanup EXIT
