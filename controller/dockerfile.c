@@ -65,7 +65,9 @@
  * puts a COPY of the previous image's directory there (see dockerfile.h).
  * The whole .next is copied: COPY creates the missing parents of its
  * destination as root, and "next build" could not write into a root-owned
- * .next; next build empties .next itself, the cache apart.
+ * .next; next build empties .next itself, the cache apart. An app with
+ * another distDir has no .next: the copy fails, and the reconciler builds
+ * again without it.
  */
 #define NEXT_DIR ".next"
 #define BUILD_CACHE_DIR "/app/" NEXT_DIR
@@ -257,23 +259,14 @@ static void emit_node_install(struct gen *g, const struct wl_build_plan *p)
 	else
 		emit(g, "RUN pnpm install && rm -rf /tmp/.cache /tmp/.local\n");
 	emit(g, "COPY " APP_CHOWN " . .\n");
-	if (p->node_build && wl_dockerfile_build_cache(p)) {
-		/*
-		 * The place of the previous image's build cache (see
-		 * wl_dockerfile_use_build_cache); the directory is made if
-		 * the build did not (a custom distDir), so every image of
-		 * this plan has it to give.
-		 */
+	/*
+	 * The place of the previous image's build cache (see
+	 * wl_dockerfile_use_build_cache).
+	 */
+	if (p->node_build && wl_dockerfile_build_cache(p))
 		emit(g, BUILD_CACHE_MARK "\n");
-		emit(g,
-		     "RUN if [ -d " NEXT_DIR "/cache ]; then echo \"worklet: "
-		     "reusing the previous build's " NEXT_DIR
-		     "/cache\"; fi && %s run build && mkdir -p " NEXT_DIR
-		     "/cache\n",
-		     pm);
-	} else if (p->node_build) {
+	if (p->node_build)
 		emit(g, "RUN %s run build\n", pm);
-	}
 }
 
 static void gen_node(struct gen *g, const struct wl_build_plan *p,
@@ -700,8 +693,8 @@ int wl_dockerfile_use_build_cache(struct wl_generated *gen, const char *image)
 	wl_buf_init(&out, f->len + 1024);
 	if (wl_buf_add(&out, f->data, (size_t)(mark - f->data)) < 0 ||
 	    wl_buf_printf(&out,
-			  "COPY " APP_CHOWN " --from=%s " BUILD_CACHE_DIR
-			  " " BUILD_CACHE_DIR "\n",
+			  "COPY " APP_CHOWN
+			  " --from=%s " WL_BUILD_CACHE_COPY_TAIL "\n",
 			  image) < 0 ||
 	    wl_buf_add(&out, mark + mark_len + 1,
 		       (size_t)(end - mark - (ptrdiff_t)mark_len - 1)) < 0) {

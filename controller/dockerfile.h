@@ -54,6 +54,9 @@ const char *wl_dockerfile_build_cache(const struct wl_build_plan *plan);
  */
 int wl_dockerfile_use_build_cache(struct wl_generated *gen, const char *image);
 
+/* How that COPY line ends, for telling its failure from the build's. */
+#define WL_BUILD_CACHE_COPY_TAIL "/app/.next /app/.next"
+
 /*
  * Copy the Dockerfile text (len bytes) to out with line, a whole
  * instruction such as "LABEL a=b", inserted after every FROM instruction:

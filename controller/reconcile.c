@@ -702,6 +702,15 @@ out:
 	return id;
 }
 
+/* Did a build fail at the step that copies the previous build's cache? */
+static int cache_copy_failed(const char *message)
+{
+	const char *step = strstr(message, "(COPY ");
+
+	return step && strstr(step, " --from=sha256:") &&
+	       strstr(step, " " WL_BUILD_CACHE_COPY_TAIL);
+}
+
 /*
  * Make sure the image for the current commit exists. On a build failure
  * the worklet goes to error and *image_id stays NULL (return 0).
@@ -719,7 +728,7 @@ static int ensure_image(struct pass *p, const char *sha,
 	char key[65], tag[128], failed[128], log_path[4096], net[128];
 	const char *cache_dir = wl_dockerfile_build_cache(plan);
 	char *cache_from = NULL;
-	int error;
+	int error, retried = 0;
 
 	memset(&gen, 0, sizeof(gen));
 	memset(&img, 0, sizeof(img));
@@ -763,8 +772,9 @@ static int ensure_image(struct pass *p, const char *sha,
 	 * not what it makes, so the image keeps its name (and a built commit
 	 * is not rebuilt because the serving image changed since).
 	 */
-	if ((cache_from = cache_image(p, cache_dir)) &&
-	    wl_dockerfile_use_build_cache(&gen, cache_from) < 0) {
+	cache_from = cache_image(p, cache_dir);
+again:
+	if (cache_from && wl_dockerfile_use_build_cache(&gen, cache_from) < 0) {
 		/* Cannot happen for a generated plan; then it builds cold. */
 		wl_warn("worklet '%s': %s; building without the previous "
 			"build's cache",
@@ -785,7 +795,10 @@ static int ensure_image(struct pass *p, const char *sha,
 				     wl_error_last());
 		goto out;
 	}
-	bl.fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	bl.fd = open(log_path,
+		     O_WRONLY | O_CREAT | (retried ? O_APPEND : O_TRUNC) |
+			     O_CLOEXEC,
+		     0600);
 	wl_kvlist_set(&labels, "worklet.managed", "true");
 	wl_kvlist_set(&labels, "worklet.instance", p->cfg->instance);
 	wl_kvlist_set(&labels, "worklet.id", p->id);
@@ -810,6 +823,30 @@ static int ensure_image(struct pass *p, const char *sha,
 		close(bl.fd);
 	if (error == WL_EUNAVAIL || error == WL_ECANCELED)
 		goto out;
+	/*
+	 * The copy of the cache failed (the previous image has no .next: a
+	 * custom distDir, or it went away): the change is not at fault,
+	 * build it once more without. A failure of the build itself is not
+	 * retried.
+	 */
+	if (error < 0 && cache_from && cache_copy_failed(wl_error_last())) {
+		wl_warn("worklet '%s': %s; building again without the previous "
+			"build's cache",
+			p->id, wl_error_last());
+		free(cache_from);
+		cache_from = NULL;
+		retried = 1;
+		wl_generated_release(&gen);
+		wl_buf_release(&ctx);
+		wl_buf_init(&ctx, (size_t)p->cfg->build_context_max);
+		if ((error = wl_dockerfile_generate(&gen, plan, &images)) < 0 ||
+		    (error = attribute_build(p, &gen)) < 0) {
+			error = fail(p, "Built", "GenerateFailed",
+				     wl_error_last());
+			goto out;
+		}
+		goto again;
+	}
 	if (error < 0) {
 		atomic_fetch_add(&wl_ctl_metrics.build_failures, 1);
 		wl_str_set(&p->wl.status.failed_build, failed);

@@ -136,7 +136,7 @@ YAML
 		t=$(build_seconds "$id")
 		times+=("$t")
 		reused=no
-		grep -q "^worklet: reusing the previous build's" "$(status_of "$id" buildLogs)" && reused=yes
+		grep -q "^Step [0-9/]* : COPY --chown=[^ ]* --from=sha256:[0-9a-f]* /app/.next " "$(status_of "$id" buildLogs)" && reused=yes
 		echo "$kind: rebuild $round $t s  ($(compiled "$id"); previous build cache: $reused)"
 	done
 	m=$(printf '%s\n' "${times[@]}" | median)
