@@ -411,9 +411,8 @@ static int remove_images(struct pass *p, const char *keep_id)
 	struct wl_docker_image *imgs = NULL;
 	char filter[128];
 	size_t n = 0;
-	int error;
-
 	int64_t older = -1;
+	int error;
 
 	label_filter(p->cfg, filter, sizeof(filter), p->id);
 	if ((error = wl_docker_images_list(p->w->docker, filter, &imgs, &n)) <
