@@ -57,6 +57,22 @@
 #define APP_USER "10001:10001"
 #define APP_CHOWN "--chown=" APP_USER
 
+/*
+ * Next.js keeps its compiler's cache (Turbopack's, in Next 16 also for
+ * "next build") in .next/cache; a rebuild that starts with it compiled a
+ * one-line change in 1.1 s instead of 40 s here. The generated Dockerfile
+ * marks the place before the build step with this comment; the reconciler
+ * puts a COPY of the previous image's directory there (see dockerfile.h).
+ * The whole .next is copied: COPY creates the missing parents of its
+ * destination as root, and "next build" could not write into a root-owned
+ * .next; next build empties .next itself, the cache apart. An app with
+ * another distDir has no .next: the copy fails, and the reconciler builds
+ * again without it.
+ */
+#define NEXT_DIR ".next"
+#define BUILD_CACHE_DIR "/app/" NEXT_DIR
+#define BUILD_CACHE_MARK "# worklet: previous build cache"
+
 /* The text being generated; the first error sticks. */
 struct gen {
 	struct wl_buf b;
@@ -368,6 +384,13 @@ static void emit_node_install(struct gen *g, const struct wl_build_plan *p)
 		emit(g, "WORKDIR /app/%s\n", p->app_dir);
 	else
 		emit(g, "COPY " APP_CHOWN " . .\n");
+	/*
+	 * The place of the previous image's build cache (see
+	 * wl_dockerfile_use_build_cache): at /app of an app at the root (a
+	 * workspace member's would be in its folder: not kept for now).
+	 */
+	if (p->node_build && !p->app_dir && wl_dockerfile_build_cache(p))
+		emit(g, BUILD_CACHE_MARK "\n");
 	if (p->node_build)
 		emit(g, "RUN %s run build\n", pm);
 }
@@ -761,6 +784,64 @@ int wl_dockerfile_label_stages(const char *text, size_t len, const char *line,
 	    (wl_buf_putc(out, '\n') < 0 || wl_buf_puts(out, line) < 0 ||
 	     wl_buf_putc(out, '\n') < 0))
 		return WL_ETOOBIG;
+	return 0;
+}
+
+const char *wl_dockerfile_build_cache(const struct wl_build_plan *plan)
+{
+	if (plan->type != WL_PROJECT_NODE || !plan->node_build ||
+	    plan->spa_dir || !plan->framework ||
+	    strcmp(plan->framework, "next"))
+		return NULL;
+	return BUILD_CACHE_DIR;
+}
+
+int wl_dockerfile_use_build_cache(struct wl_generated *gen, const char *image)
+{
+	struct wl_gen_file *f = NULL;
+	struct wl_buf out;
+	const char *mark, *end;
+	size_t mark_len = strlen(BUILD_CACHE_MARK);
+	int error;
+
+	if ((error = check_word("cache image", image)) < 0)
+		return error;
+	for (size_t i = 0; i < gen->count; i++)
+		if (gen->dockerfile &&
+		    !strcmp(gen->files[i].path, gen->dockerfile))
+			f = &gen->files[i];
+	if (!f)
+		return WL_ENOTFOUND;
+	/* The mark is a whole line of the generated text. */
+	for (mark = f->data, end = f->data + f->len;;) {
+		mark = memmem(mark, (size_t)(end - mark), BUILD_CACHE_MARK,
+			      mark_len);
+		if (!mark)
+			return WL_ENOTFOUND;
+		if ((mark == f->data || mark[-1] == '\n') &&
+		    (size_t)(end - mark) > mark_len && mark[mark_len] == '\n')
+			break;
+		mark += mark_len;
+	}
+	wl_buf_init(&out, f->len + 1024);
+	if (wl_buf_add(&out, f->data, (size_t)(mark - f->data)) < 0 ||
+	    wl_buf_printf(&out,
+			  "COPY " APP_CHOWN
+			  " --from=%s " WL_BUILD_CACHE_COPY_TAIL "\n",
+			  image) < 0 ||
+	    wl_buf_add(&out, mark + mark_len + 1,
+		       (size_t)(end - mark - (ptrdiff_t)mark_len - 1)) < 0) {
+		wl_buf_release(&out);
+		wl_error_set("cannot generate a Dockerfile: out of memory");
+		return WL_ERROR;
+	}
+	free(f->data);
+	f->data = wl_buf_detach(&out, &f->len);
+	if (!f->data) {
+		f->len = 0;
+		wl_error_set("out of memory");
+		return WL_ERROR;
+	}
 	return 0;
 }
 

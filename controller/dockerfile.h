@@ -35,6 +35,29 @@ int wl_dockerfile_generate(struct wl_generated *out,
 void wl_generated_release(struct wl_generated *g);
 
 /*
+ * A framework's build cache that a rebuild of the same app can start
+ * from: the directory, in the images this plan makes, to copy from the
+ * previous image (today Next.js's "/app/.next", whose cache/ holds the
+ * compiler's cache), or NULL when the plan has none worth keeping (Vite
+ * builds in seconds and keeps nothing).
+ */
+const char *wl_dockerfile_build_cache(const struct wl_build_plan *plan);
+
+/*
+ * Make the Dockerfile of gen (a generated one, of a plan that has a build
+ * cache) copy that directory from image, an image this plan built before,
+ * ahead of the build step. The caller decides which image may be trusted;
+ * the text is what gen's build key was not computed from, so a build key
+ * taken before stays the image's name whatever cache it started from.
+ * 0; WL_ENOTFOUND when gen has no place for it; WL_EINVALID for an image
+ * reference with characters a Dockerfile line must not hold.
+ */
+int wl_dockerfile_use_build_cache(struct wl_generated *gen, const char *image);
+
+/* How that COPY line ends, for telling its failure from the build's. */
+#define WL_BUILD_CACHE_COPY_TAIL "/app/.next /app/.next"
+
+/*
  * Copy the Dockerfile text (len bytes) to out with line, a whole
  * instruction such as "LABEL a=b", inserted after every FROM instruction:
  * every image a build makes after the base, of each stage and of every

@@ -415,14 +415,31 @@ static int remove_images(struct pass *p, const char *keep_id)
 	struct wl_docker_image *imgs = NULL;
 	char filter[128];
 	size_t n = 0;
+	int64_t older = -1;
 	int error;
 
 	label_filter(p->cfg, filter, sizeof(filter), p->id);
 	if ((error = wl_docker_images_list(p->w->docker, filter, &imgs, &n)) <
 	    0)
 		return error;
+	/*
+	 * The earlier stages of a multi-stage build (a Vite app's install and
+	 * build, a Go build) are no parents of the image that serves: listed
+	 * untagged, removing them would take the install layer with them,
+	 * and every rebuild would install again. The untagged images made
+	 * after the newest older version was built belong to the builds since
+	 * (the serving one's stages, a failed attempt's steps): they stay as
+	 * the next build's cache until a newer version serves. With no older
+	 * version they all stay.
+	 */
+	for (size_t i = 0; keep_id && i < n; i++)
+		if (imgs[i].tag_count && strcmp(imgs[i].id, keep_id) &&
+		    imgs[i].created_ms > older)
+			older = imgs[i].created_ms;
 	for (size_t i = 0; i < n; i++) {
 		if (keep_id && !strcmp(imgs[i].id, keep_id))
+			continue;
+		if (keep_id && !imgs[i].tag_count && imgs[i].created_ms > older)
 			continue;
 		/* An image still used by a container fails; that is fine. */
 		if (wl_docker_image_remove(p->w->docker, imgs[i].id, 0) == 0)
@@ -704,6 +721,52 @@ static void from_failed_hint(struct pass *p)
 }
 
 /*
+ * The image whose build cache a rebuild starts from (see
+ * wl_dockerfile_build_cache): the one the worklet serves, or served last,
+ * and only if this instance built it for this worklet from a plan with the
+ * same cache directory (its labels say so). While the new version builds
+ * the serving one is never removed (images of old versions go only when a
+ * newer one serves), so it is there with the default disk settings too.
+ * NULL when there is none; a missing image is not an error, the build is
+ * just cold.
+ */
+#define LABEL_BUILD_CACHE "worklet.build-cache"
+
+static char *cache_image(struct pass *p, const char *dir)
+{
+	struct wl_docker_image img;
+	const char *prev = p->wl.status.image_id, *v;
+	char *id = NULL;
+
+	if (!dir || !prev || !*prev)
+		return NULL;
+	memset(&img, 0, sizeof(img));
+	if (wl_docker_image_inspect(p->w->docker, prev, &img) < 0)
+		goto out;
+	if (!(v = wl_kvlist_get(&img.labels, "worklet.id")) ||
+	    strcmp(v, p->id) ||
+	    !(v = wl_kvlist_get(&img.labels, "worklet.instance")) ||
+	    strcmp(v, p->cfg->instance) ||
+	    !(v = wl_kvlist_get(&img.labels, LABEL_BUILD_CACHE)) ||
+	    strcmp(v, dir))
+		goto out;
+	id = img.id;
+	img.id = NULL;
+out:
+	wl_docker_image_release(&img);
+	return id;
+}
+
+/* Did a build fail at the step that copies the previous build's cache? */
+static int cache_copy_failed(const char *message)
+{
+	const char *step = strstr(message, "(COPY ");
+
+	return step && strstr(step, " --from=sha256:") &&
+	       strstr(step, " " WL_BUILD_CACHE_COPY_TAIL);
+}
+
+/*
  * Make sure the image for the current commit exists. On a build failure
  * the worklet goes to error and *image_id stays NULL (return 0).
  */
@@ -719,7 +782,9 @@ static int ensure_image(struct pass *p, const char *sha,
 	struct build_log bl = { -1, 0 };
 	char key[65], tag[128], failed[128], log_path[4096], net[128];
 	char context_dir[4096];
-	int error;
+	const char *cache_dir = wl_dockerfile_build_cache(plan);
+	char *cache_from = NULL;
+	int error, retried = 0;
 
 	memset(&gen, 0, sizeof(gen));
 	memset(&img, 0, sizeof(img));
@@ -762,6 +827,21 @@ static int ensure_image(struct pass *p, const char *sha,
 	wl_info("worklet '%s': building %s (%s)", p->id, tag,
 		wl_project_type_name(plan->type));
 
+	/*
+	 * After the key: which cache a build starts from changes its time,
+	 * not what it makes, so the image keeps its name (and a built commit
+	 * is not rebuilt because the serving image changed since).
+	 */
+	cache_from = cache_image(p, cache_dir);
+again:
+	if (cache_from && wl_dockerfile_use_build_cache(&gen, cache_from) < 0) {
+		/* Cannot happen for a generated plan; then it builds cold. */
+		wl_warn("worklet '%s': %s; building without the previous "
+			"build's cache",
+			p->id, wl_error_last());
+		free(cache_from);
+		cache_from = NULL;
+	}
 	if ((error = wl_build_context_tar(&ctx, context_dir, gen.files,
 					  gen.count)) < 0) {
 		error = fail(p, "Built", "ContextFailed", wl_error_last());
@@ -775,11 +855,16 @@ static int ensure_image(struct pass *p, const char *sha,
 				     wl_error_last());
 		goto out;
 	}
-	bl.fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	bl.fd = open(log_path,
+		     O_WRONLY | O_CREAT | (retried ? O_APPEND : O_TRUNC) |
+			     O_CLOEXEC,
+		     0600);
 	wl_kvlist_set(&labels, "worklet.managed", "true");
 	wl_kvlist_set(&labels, "worklet.instance", p->cfg->instance);
 	wl_kvlist_set(&labels, "worklet.id", p->id);
 	wl_kvlist_set(&labels, "worklet.build", key);
+	if (cache_dir)
+		wl_kvlist_set(&labels, LABEL_BUILD_CACHE, cache_dir);
 	memset(&bo, 0, sizeof(bo));
 	bo.context = ctx.ptr;
 	bo.context_len = ctx.len;
@@ -798,6 +883,30 @@ static int ensure_image(struct pass *p, const char *sha,
 		close(bl.fd);
 	if (error == WL_EUNAVAIL || error == WL_ECANCELED)
 		goto out;
+	/*
+	 * The copy of the cache failed (the previous image has no .next: a
+	 * custom distDir, or it went away): the change is not at fault,
+	 * build it once more without. A failure of the build itself is not
+	 * retried.
+	 */
+	if (error < 0 && cache_from && cache_copy_failed(wl_error_last())) {
+		wl_warn("worklet '%s': %s; building again without the previous "
+			"build's cache",
+			p->id, wl_error_last());
+		free(cache_from);
+		cache_from = NULL;
+		retried = 1;
+		wl_generated_release(&gen);
+		wl_buf_release(&ctx);
+		wl_buf_init(&ctx, (size_t)p->cfg->build_context_max);
+		if ((error = wl_dockerfile_generate(&gen, plan, &images)) < 0 ||
+		    (error = attribute_build(p, &gen, context_dir)) < 0) {
+			error = fail(p, "Built", "GenerateFailed",
+				     wl_error_last());
+			goto out;
+		}
+		goto again;
+	}
 	if (error < 0) {
 		atomic_fetch_add(&wl_ctl_metrics.build_failures, 1);
 		wl_str_set(&p->wl.status.failed_build, failed);
@@ -812,8 +921,10 @@ static int ensure_image(struct pass *p, const char *sha,
 		error = degrade(p, "Built", "BuildFailed", wl_error_last());
 		goto out;
 	}
-	wl_info("worklet '%s': built %.19s", p->id, *image_id);
+	wl_info("worklet '%s': built %.19s%s", p->id, *image_id,
+		cache_from ? " (from the previous build's cache)" : "");
 out:
+	free(cache_from);
 	wl_kvlist_release(&labels);
 	wl_docker_image_release(&img);
 	wl_generated_release(&gen);

@@ -662,14 +662,83 @@ static void test_label_stages(void)
 	}
 }
 
+/*
+ * Next.js plans have a build cache; the COPY of it replaces the mark, once,
+ * before the build step. Other plans have none to keep, and an image
+ * reference that could start a new instruction is refused.
+ */
+static void test_build_cache(void)
+{
+	static const char *const argv[] = { "npx", "next", "start", NULL };
+	static const struct {
+		const char *framework, *spa_dir;
+		int node_build;
+		const char *want; /* the cache directory, or NULL */
+	} cases[] = {
+		{ "next", NULL, 1, "/app/.next" },
+		{ "next", "out", 1, NULL }, /* a static export: nginx serves */
+		{ "next", NULL, 0, NULL },
+		{ "vite", "dist", 1, NULL },
+		{ NULL, NULL, 1, NULL },
+	};
+	struct wl_build_plan plan;
+	struct wl_generated gen;
+	const char *df, *copy, *build;
+
+	memset(&plan, 0, sizeof(plan));
+	plan.type = WL_PROJECT_NODE;
+	plan.port = 3000;
+	plan.start_argv = (char **)argv;
+	plan.start_argc = 3;
+	plan.lockfile = (char *)"package-lock.json";
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		plan.framework = (char *)cases[i].framework;
+		plan.spa_dir = (char *)cases[i].spa_dir;
+		plan.node_build = cases[i].node_build;
+		df = wl_dockerfile_build_cache(&plan);
+		if (cases[i].want)
+			CHECK_STR(df, cases[i].want);
+		else
+			CHECK(df == NULL);
+		CHECK(wl_dockerfile_generate(&gen, &plan, &local_images) == 0);
+		CHECK((strstr(gen.files[0].data, "# worklet: previous build "
+						 "cache\n") != NULL) ==
+		      (cases[i].want != NULL));
+		if (!cases[i].want)
+			CHECK(wl_dockerfile_use_build_cache(
+				      &gen, "sha256:ab") == WL_ENOTFOUND);
+		wl_generated_release(&gen);
+	}
+
+	plan.framework = (char *)"next";
+	plan.spa_dir = NULL;
+	plan.node_build = 1;
+	CHECK(wl_dockerfile_generate(&gen, &plan, &local_images) == 0);
+	CHECK(wl_dockerfile_use_build_cache(&gen, "sha256:ab\nRUN evil") ==
+	      WL_EINVALID);
+	CHECK_CONTAINS(wl_error_last(), "cache image");
+	CHECK(wl_dockerfile_use_build_cache(&gen, "sha256:0123abcd") == 0);
+	df = gen.files[0].data;
+	CHECK(gen.files[0].len == strlen(df));
+	copy = strstr(df, "COPY --chown=10001:10001 --from=sha256:0123abcd "
+			  "/app/.next /app/.next\n");
+	build = strstr(df, "\nRUN npm run build\n");
+	CHECK(copy && build && copy < build &&
+	      strstr(df, "COPY --chown="
+			 "10001:10001 . .") < copy);
+	CHECK(strstr(df, "previous build cache") == NULL);
+	/* Once: there is no mark left for a second one. */
+	CHECK(wl_dockerfile_use_build_cache(&gen, "sha256:0123abcd") ==
+	      WL_ENOTFOUND);
+	wl_generated_release(&gen);
+}
+
 int main(void)
 {
 	static const struct wl_unit_test tests[] = {
-		UNIT(test_table),
-		UNIT(test_own_dockerfile),
-		UNIT(test_bad_image),
-		UNIT(test_label_stages),
-		{ 0 },
+		UNIT(test_table),	UNIT(test_own_dockerfile),
+		UNIT(test_bad_image),	UNIT(test_label_stages),
+		UNIT(test_build_cache), { 0 },
 	};
 	return wl_unit_run(tests);
 }
