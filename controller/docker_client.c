@@ -795,17 +795,8 @@ static void tail_clear(struct build *b)
 	b->tail_count = b->tail_next = 0;
 }
 
-/*
- * A line of output as a person reads it: terminal escapes (colours, cursor
- * moves: CSI, OSC and two-byte sequences) and other control characters
- * removed, blanks trimmed, at most TAIL_LINE_MAX bytes. NULL: nothing left.
- */
-static char *plain_line(const char *s)
+int wl_docker_strip_escapes(struct wl_buf *out, const char *s)
 {
-	struct wl_buf b;
-	char *out;
-
-	wl_buf_init(&b, OUTPUT_LINE_MAX);
 	while (*s) {
 		unsigned char c = (unsigned char)*s;
 
@@ -827,16 +818,33 @@ static char *plain_line(const char *s)
 				s++;
 		} else if (c == 0x1b) {
 			s += s[1] ? 2 : 1;
-		} else if (c == '\t') {
-			wl_buf_putc(&b, ' ');
-			s++;
-		} else if (c < 0x20 || c == 0x7f) {
+		} else if ((c < 0x20 && c != '\t') || c == 0x7f) {
 			s++;
 		} else {
-			wl_buf_putc(&b, (char)c);
+			if (wl_buf_putc(out, (char)c) < 0)
+				return WL_ETOOBIG;
 			s++;
 		}
 	}
+	return 0;
+}
+
+/*
+ * A line of output as a person reads it: terminal escapes (colours, cursor
+ * moves: CSI, OSC and two-byte sequences) and other control characters
+ * removed, tabs as blanks, blanks trimmed, at most TAIL_LINE_MAX bytes.
+ * NULL: nothing left.
+ */
+static char *plain_line(const char *s)
+{
+	struct wl_buf b;
+	char *out;
+
+	wl_buf_init(&b, OUTPUT_LINE_MAX);
+	wl_docker_strip_escapes(&b, s);
+	for (size_t i = 0; i < b.len; i++)
+		if (b.ptr[i] == '\t')
+			b.ptr[i] = ' ';
 	out = wl_buf_detach(&b, NULL);
 	if (out) {
 		char *start = out, *end;

@@ -302,4 +302,11 @@ int wl_docker_network_ensure(struct wl_docker *d, const char *name,
 			     const struct wl_kvlist *labels,
 			     const struct wl_kvlist *options);
 
+/*
+ * Append s to out without terminal escapes (CSI, OSC and two-byte
+ * sequences) or control characters other than tabs: build output as a
+ * person reads it. 0, or WL_ETOOBIG when out is full (what fit is kept).
+ */
+int wl_docker_strip_escapes(struct wl_buf *out, const char *s);
+
 #endif

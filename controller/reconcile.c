@@ -555,13 +555,31 @@ struct build_log {
 	size_t written;
 };
 
-static void on_build_line(void *ctx, const char *line)
+static void on_plain_line(struct build_log *bl, const char *line, size_t len);
+
+/*
+ * The build log as a person reads it (and as the API and the dashboard
+ * return it): without terminal escapes.
+ */
+static void on_build_line(void *ctx, const char *raw)
 {
 	struct build_log *bl = ctx;
-	size_t len = strlen(line);
+	struct wl_buf plain;
+	const char *line;
+	size_t len;
 
 	if (bl->fd < 0 || bl->written > BUILD_LOG_MAX)
 		return;
+	wl_buf_init(&plain, strlen(raw) + 1);
+	wl_docker_strip_escapes(&plain, raw);
+	line = wl_buf_cstr(&plain);
+	len = strlen(line);
+	on_plain_line(bl, line, len);
+	wl_buf_release(&plain);
+}
+
+static void on_plain_line(struct build_log *bl, const char *line, size_t len)
+{
 	if (bl->written + len + 1 > BUILD_LOG_MAX) {
 		static const char cut[] = "[build log truncated]\n";
 

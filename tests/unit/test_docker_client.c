@@ -1330,9 +1330,37 @@ static void test_nothing_left_behind(void)
 	cleanup();
 }
 
+/* Build output without terminal escapes, as the build log keeps it. */
+static void test_strip_escapes(void)
+{
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
+		{ "\x1b[31merror\x1b[39m: x", "error: x" },
+		{ "  Step 1/2 : RUN\tx", "  Step 1/2 : RUN\tx" },
+		{ "\x1b]0;title\aok", "ok" },
+		{ "\x1b]8;;http://x\x1b\\link\x1b]8;;\x1b\\", "link" },
+		{ "a\rb\x7f\x1b"
+		  "7c",
+		  "abc" },
+		{ "\x1b[", "" },
+		{ "caf\xc3\xa9", "caf\xc3\xa9" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct wl_buf b;
+
+		wl_buf_init(&b, 256);
+		CHECK(wl_docker_strip_escapes(&b, cases[i].in) == 0);
+		CHECK_STR(wl_buf_cstr(&b), cases[i].out);
+		wl_buf_release(&b);
+	}
+}
+
 int main(void)
 {
 	static const struct wl_unit_test tests[] = {
+		UNIT(test_strip_escapes),
 		UNIT(test_log_decoder_chunking),
 		UNIT(test_log_decoder_bounded),
 		UNIT(test_log_decoder_garbage),
