@@ -23,7 +23,7 @@ from wltest import SOURCE_DIR, check, http_get, run
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(os.environ.get("WL_TEST_OUTPUT", os.path.join(SOURCE_DIR, "build",
                                                                  "test-output")), "realapps")
-KINDS = ("vite-react", "vite-vue", "next-app", "cra")
+KINDS = ("vite-react", "vite-vue", "next-app", "cra", "vite-start")
 # kind: framework detected, page needle, script pattern, needle in it (the
 # server's view: what was built and how it is served).
 SERVED = {
@@ -34,6 +34,9 @@ SERVED = {
     "cra": ("create-react-app", "<title>React App</title>", r"/static/js/main\.[^\"]+\.js",
             "Learn React"),
     "next-app": ("next", "To get started", None, None),
+    # the Vite app whose author made "vite" (the dev server) its start script
+    "vite-start": ("vite", "<title>vite-react</title>", r"/assets/index-[^\"]+\.js",
+                   "Get started"),
 }
 
 
@@ -57,6 +60,8 @@ def check_served(kind, st):
         check(code == 200 and needle in deep, (kind, "SPA fallback", code))
     if kind == "cra":
         check('scripts.start = "react-scripts start"' in evidence(st), evidence(st))
+    if kind == "vite-start":
+        check('scripts.start = "vite"' in evidence(st), evidence(st))
     if kind == "next-app":
         check(st["detection"]["startCommand"].startswith("npx next start"), st["detection"])
         check(exec_in(container_of(st["_id"]), "sh", "-c",
@@ -66,7 +71,7 @@ def check_served(kind, st):
 
 
 def page_spec(kind):
-    u = USAGE[kind]
+    u = USAGE["vite-react" if kind == "vite-start" else kind]
     return {k: u[k] for k in ("expect_text", "navigate", "fetch") if k in u}
 
 
@@ -85,7 +90,15 @@ def node(script, arg=None, env=None, timeout=600):
 def test_real_apps(env):
     ids = {}
     for kind in KINDS:
-        repo = scaffold(kind, os.path.join(env.repos, kind))
+        if kind == "vite-start":
+            repo = scaffold("vite-react", os.path.join(env.repos, kind))
+            with open(os.path.join(repo, "package.json")) as f:
+                pkg = json.load(f)
+            pkg["scripts"]["start"] = "vite"
+            env.commit_file(repo, "package.json", json.dumps(pkg, indent=2) + "\n",
+                            "start: the dev server")
+        else:
+            repo = scaffold(kind, os.path.join(env.repos, kind))
         code, w, _ = env.api("POST", "/api/worklet/worklets", {"name": kind, "git_repo": repo})
         check(code == 201, w)
         env.ids.append(w["id"])
