@@ -1465,7 +1465,8 @@ static void test_path_symlink_outside(void)
 
 	if (asprintf(&link, "%s/app", dir) < 0)
 		abort();
-	write_file(out, "package.json", "{\"scripts\":{\"start\":\"x\"}}", 27);
+	write_file(out, "package.json", "{\"scripts\":{\"start\":\"x\"}}",
+		   strlen("{\"scripts\":{\"start\":\"x\"}}"));
 	CHECK(symlink(out, link) == 0);
 	memset(&spec, 0, sizeof(spec));
 	spec.path = (char *)"app";
